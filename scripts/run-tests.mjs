@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Runs the compiled test files with node's own test runner.
+// Node 20 treats every file under a `test/` folder as a test when given a folder, which
+// would run helpers as tests; so the files ending in `.test.js` are listed explicitly.
+// Usage: node scripts/run-tests.mjs [substring ...]  (only files whose path contains one)
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+function findTests(dir) {
+  const found = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...findTests(path));
+    else if (entry.name.endsWith('.test.js')) found.push(path);
+  }
+  return found;
+}
+
+const filters = process.argv.slice(2);
+const files = findTests('dist/test')
+  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  .sort();
+if (files.length === 0) {
+  console.error(`run-tests: no test file matches ${filters.join(', ') || '(all)'}`);
+  process.exit(1);
+}
+const child = spawn(process.execPath, ['--test', ...files], { stdio: 'inherit' });
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { generateBucket } from '../content/index.js';
+import { integerIn, nonEmpty } from './option-parsers.js';
+import { createProgress } from './progress.js';
+
+interface GenerateFlags {
+  out: string;
+  webdir: string;
+  count: number;
+  seed: number;
+  maxLinks: number;
+  force: boolean;
+}
+
+export function registerBucket(program: Command): void {
+  const bucket = program.command('bucket').description('make the bucket of pages the servers serve');
+  bucket
+    .command('generate')
+    .summary('write the pages of a bucket (deterministic for a seed)')
+    .description(
+      'write assignment-2 style pages (<out>/<webdir>/0.html …) with random links to each other;\n' +
+        'the same seed always gives the same pages',
+    )
+    .option('--out <dir>', 'bucket folder; its name is the bucket name in URLs', './data/bucket')
+    .option('--webdir <name>', 'folder inside the bucket for the pages ("none": directly in the bucket)', nonEmpty('--webdir'), 'webdir')
+    .option('--count <n>', 'number of pages', integerIn(1, 10_000_000), 10_000)
+    .option('--seed <n>', 'random seed', integerIn(-(2 ** 31), 2 ** 31 - 1), 1)
+    .option('--max-links <n>', 'most links on one page (each page gets 0…n)', integerIn(0, 100_000), 250)
+    .option('--force', 'replace a non-empty --out folder (only after the new pages are complete)', false)
+    .action(async (flags: GenerateFlags) => {
+      const progress = createProgress();
+      const abort = new AbortController();
+      const onSignal = () => abort.abort(new Error('interrupted'));
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      const started = performance.now();
+      try {
+        const result = await generateBucket({
+          ...flags,
+          signal: abort.signal,
+          onProgress: (written, total) => progress.update(`generating pages: ${written}/${total}`),
+        });
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        const megabytes = (result.bytes / 1e6).toFixed(1);
+        const where = flags.webdir === 'none' ? flags.out : `${flags.out}/${flags.webdir}`;
+        progress.done(`generated ${result.pages} pages (${megabytes} MB) in ${where} in ${seconds} s`);
+      } catch (error) {
+        if (abort.signal.aborted) {
+          process.stderr.write('\ninterrupted: nothing was written\n');
+          process.exit(130);
+        }
+        throw error;
+      } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      }
+    });
+}

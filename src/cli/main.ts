@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module';
+import { Command } from 'commander';
+import { describeError, isZonelabError } from '../errors.js';
+import { registerBucket } from './bucket.js';
+import { registerServe } from './serve.js';
+
+const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
+const program = new Command('zonelab')
+  .description('run a web service in several zones behind a load balancer and measure failover')
+  .version(version)
+  .showHelpAfterError('(run with --help for usage)');
+
+registerBucket(program);
+registerServe(program);
+
+program.parseAsync().catch((error: unknown) => {
+  // A user's mistake (bad bucket, folder not empty …) is one line; anything else is a bug
+  // and keeps its stack so it can be reported.
+  if (isZonelabError(error)) {
+    process.stderr.write(`zonelab: ${error.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`zonelab: unexpected failure: ${describeError(error)}\n${error instanceof Error ? error.stack : ''}\n`);
+  process.exit(70);
+});

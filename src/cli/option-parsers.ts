@@ -1,0 +1,32 @@
+import { InvalidArgumentError } from 'commander';
+
+// Commander calls these with the raw flag value; an InvalidArgumentError becomes one
+// line ("error: option '--port <n>' argument 'x' is invalid. …") and exit code 1.
+
+export function integerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}.`);
+    const parsed = Number(value);
+    if (parsed < min || parsed > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}.`);
+    return parsed;
+  };
+}
+
+export function numberIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isFinite(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`expected a number from ${min} to ${max}.`);
+    }
+    return parsed;
+  };
+}
+
+export const parsePort = integerIn(0, 65535);
+
+export function nonEmpty(what: string): (value: string) => string {
+  return (value) => {
+    if (value.trim() === '') throw new InvalidArgumentError(`${what} must not be empty.`);
+    return value.trim();
+  };
+}

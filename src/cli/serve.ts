@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { serve } from '../server/index.js';
+import { integerIn, nonEmpty, numberIn, parsePort } from './option-parsers.js';
+
+interface ServeFlags {
+  bucket: string;
+  host: string;
+  port: number;
+  zone?: string;
+  instance?: string;
+  drainSeconds: number;
+  cacheMb: number;
+  accessLog: boolean;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .summary('app 1: serve the bucket with zone headers, health checks and graceful drain')
+    .description(
+      'app 1: serve the bucket\'s objects, with X-Zone and X-Instance on every response.\n' +
+        'GET /<bucket>/<object> or /<object>; other methods 501; forbidden X-country 400;\n' +
+        'missing 404; GET /healthz 200 (503 while draining). SIGTERM/SIGINT drain, a second one exits at once.\n' +
+        'Logs are JSON lines in Cloud Logging\'s structured format on standard output.',
+    )
+    .option('--bucket <dir|gs://name[/prefix]>', 'local bucket folder or Cloud Storage bucket', './data/bucket')
+    .option('--host <addr>', 'address to listen on', '0.0.0.0')
+    .option('--port <n>', 'port to listen on (0: any free port)', parsePort, 8080)
+    .option('--zone <zone>', 'zone to report (default: $ZONE, else the GCE metadata server, else "local")', nonEmpty('--zone'))
+    .option('--instance <name>', 'instance name to report (default: the GCE metadata server, else the hostname)', nonEmpty('--instance'))
+    .option('--drain-seconds <s>', 'seconds to keep serving after SIGTERM while /healthz answers 503', numberIn(0, 3600), 3)
+    .option('--cache-mb <n>', 'MiB of objects cached in memory (0: no cache)', integerIn(0, 1_048_576), 256)
+    .option('--access-log', 'log every request, not only refused and failed ones', false)
+    .action(async (flags: ServeFlags) => {
+      const logger = createLogger({ bindings: { component: 'serve' } });
+      const running = await serve({ ...flags, logger });
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          logger.warn(`second ${signal}: exiting at once`);
+          process.exit(signal === 'SIGINT' ? 130 : 143);
+        }
+        stopping = true;
+        logger.info(`${signal} received: draining for ${flags.drainSeconds} s`);
+        running.shutdown().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ cause: String(error) }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+    });
+}

@@ -1,0 +1,166 @@
+import mime from 'mime-types';
+import { v7 as uuidv7 } from 'uuid';
+import { describeError, isZonelabError } from '../errors.js';
+import { type ObjectStore, STORAGE_UNAVAILABLE } from '../storage/index.js';
+import { isNotModified } from './conditional.js';
+import { forbiddenCountryIn } from './forbidden-countries.js';
+import type { ForbiddenEvent, ForbiddenEventSink } from './forbidden-sink.js';
+import { objectTargetOf, pathOfTarget } from './request-target.js';
+
+/** What the rules need to know about a request. */
+export interface RequestInfo {
+  method: string;
+  /** The request target exactly as sent (`/b/w/1.html`, `b/w/1.html`, `http://h/b/w/1.html`). */
+  target: string;
+  /** Header names lower-case, as node:http gives them. */
+  headers: Record<string, string | string[] | undefined>;
+  /** The TCP peer's address. */
+  remoteAddress: string;
+}
+
+/** What to send back, and what to log about it. */
+export interface ResponseInfo {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer | string;
+  /** Set for responses the server logs (404, 501, 400, 503 …): severity and message. */
+  log?: { severity: 'warn' | 'error'; message: string; cause?: string };
+}
+
+export interface RulesContext {
+  store: ObjectStore;
+  sink: ForbiddenEventSink;
+  zone: string;
+  instance: string;
+  /** True once the server is draining: /healthz answers 503. */
+  isDraining: () => boolean;
+  /** Longer request targets get 414; default 8192 bytes. */
+  maxUrlLength?: number;
+  /** Milliseconds since start, for /healthz; default derived from process uptime. */
+  uptimeMs?: () => number;
+}
+
+export const HEALTH_PATH = '/healthz';
+const ALLOWED_METHODS = 'GET, HEAD';
+
+function text(status: number, message: string, extra: Partial<ResponseInfo> = {}): ResponseInfo {
+  return {
+    status,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', ...extra.headers },
+    body: `${message}\n`,
+    ...(extra.log ? { log: extra.log } : {}),
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * The server's rules, in this order (the first that applies answers):
+ *
+ * 1. target longer than `maxUrlLength` → 414;
+ * 2. method other than GET or HEAD → 501 (logged): the server implements nothing else, so
+ *    such a request reads nothing and there is nothing to export-control;
+ * 3. `/healthz` → 200 with a small JSON body, 503 while draining;
+ * 4. `X-country` names a forbidden country → the event is handed to the sink, then 400
+ *    (logged) with `X-Event-Id`: checked before the path is even looked at, so a refused
+ *    client learns nothing about which objects exist and every refusal is reported;
+ * 5. malformed path or an attempt to leave the bucket → 400 (logged);
+ * 6. the object: 200, 304 for a matching conditional GET, 404 when missing (logged), 503
+ *    when the store fails (logged with its cause).
+ */
+export async function handleRequest(request: RequestInfo, context: RulesContext): Promise<ResponseInfo> {
+  const { method, target } = request;
+  if (target.length > (context.maxUrlLength ?? 8192)) {
+    return text(414, 'URI Too Long', { log: { severity: 'warn', message: `request target of ${target.length} bytes refused` } });
+  }
+  if (method !== 'GET' && method !== 'HEAD') {
+    return text(501, 'Not Implemented', {
+      headers: { Allow: ALLOWED_METHODS },
+      log: { severity: 'warn', message: `method ${method} not implemented` },
+    });
+  }
+  const path = pathOfTarget(target);
+  if (path === HEALTH_PATH) return health(context);
+
+  const country = forbiddenCountryIn(headerValue(request.headers['x-country']));
+  if (country !== null) return refuse(request, country, path, context);
+
+  const objectTarget = objectTargetOf(target, context.store.bucketName);
+  if (objectTarget.kind === 'bad') {
+    return text(400, 'Bad Request', { log: { severity: 'warn', message: `bad path: ${objectTarget.reason}` } });
+  }
+  if (objectTarget.kind === 'empty') {
+    return text(404, 'Not Found', { log: { severity: 'warn', message: 'no object named in path' } });
+  }
+  return serveObject(objectTarget.key, request, context);
+}
+
+function health(context: RulesContext): ResponseInfo {
+  const draining = context.isDraining();
+  const uptimeMs = context.uptimeMs?.() ?? process.uptime() * 1000;
+  return {
+    status: draining ? 503 : 200,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
+    body: JSON.stringify({
+      status: draining ? 'draining' : 'serving',
+      zone: context.zone,
+      instance: context.instance,
+      uptimeSec: Math.round(uptimeMs / 100) / 10,
+    }),
+  };
+}
+
+async function refuse(request: RequestInfo, country: string, path: string, context: RulesContext): Promise<ResponseInfo> {
+  const event: ForbiddenEvent = {
+    id: uuidv7(),
+    at: new Date().toISOString(),
+    country,
+    clientIp: headerValue(request.headers['x-client-ip'])?.trim() || request.remoteAddress,
+    method: request.method,
+    path,
+    zone: context.zone,
+    instance: context.instance,
+  };
+  try {
+    await context.sink.report(event);
+  } catch (error) {
+    // Answering 400 without the report would hide a refusal from the audit: fail loudly.
+    return text(503, 'Service Unavailable', {
+      log: { severity: 'error', message: `forbidden request from ${country} could not be reported`, cause: describeError(error) },
+    });
+  }
+  return text(400, 'Bad Request: permission denied (export control)', {
+    headers: { 'X-Event-Id': event.id },
+    log: { severity: 'warn', message: `forbidden request from ${country} refused, event ${event.id}` },
+  });
+}
+
+async function serveObject(key: string, request: RequestInfo, context: RulesContext): Promise<ResponseInfo> {
+  let object: Awaited<ReturnType<ObjectStore['get']>>;
+  try {
+    object = await context.store.get(key);
+  } catch (error) {
+    const cause = isZonelabError(error, STORAGE_UNAVAILABLE) && error.cause ? describeError(error.cause) : describeError(error);
+    return text(503, 'Service Unavailable', {
+      headers: { 'Retry-After': '1' },
+      log: { severity: 'error', message: `storage failed for ${key}`, cause },
+    });
+  }
+  if (object === null) {
+    return text(404, 'Not Found', { log: { severity: 'warn', message: `object ${key} not found` } });
+  }
+  const { meta, body } = object;
+  const headers: Record<string, string> = {
+    ETag: meta.etag,
+    'Last-Modified': meta.lastModified.toUTCString(),
+  };
+  const conditional = {
+    ifNoneMatch: headerValue(request.headers['if-none-match']),
+    ifModifiedSince: headerValue(request.headers['if-modified-since']),
+  };
+  if (isNotModified(conditional, meta)) return { status: 304, headers, body: '' };
+  headers['Content-Type'] = meta.contentType ?? (mime.contentType(key.slice(key.lastIndexOf('/') + 1)) || 'application/octet-stream');
+  return { status: 200, headers, body };
+}

@@ -1,0 +1,73 @@
+import type { Logger } from '../log.js';
+import { createObjectStore } from '../storage/index.js';
+import { createLogSink, type ForbiddenEventSink } from './forbidden-sink.js';
+import { startZoneServer, type ZoneServer } from './http-listener.js';
+import { discoverIdentity, type ServerIdentity } from './identity.js';
+
+export interface ServeOptions {
+  /** Local bucket folder or `gs://bucket[/prefix]`. */
+  bucket: string;
+  host: string;
+  port: number;
+  zone?: string | undefined;
+  instance?: string | undefined;
+  /** Seconds requests keep being served after SIGTERM while /healthz answers 503. */
+  drainSeconds: number;
+  /** MiB of objects cached in memory; 0 disables the cache. */
+  cacheMb: number;
+  accessLog: boolean;
+  logger: Logger;
+  /** Where refused requests go; default one log line each. */
+  sink?: ForbiddenEventSink;
+}
+
+export interface RunningServer {
+  server: ZoneServer;
+  identity: ServerIdentity;
+  /** Drains (see `ZoneServer.shutdown`), then releases the store and the sink. */
+  shutdown(): Promise<void>;
+}
+
+/** App 1 as one call: identity, store, sink and listener, with the start-up log line. */
+export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const [identity, store] = await Promise.all([
+    discoverIdentity({ zone: options.zone, instance: options.instance }),
+    createObjectStore(options.bucket, { cacheMb: options.cacheMb }),
+  ]);
+  const logger = options.logger.child({
+    'logging.googleapis.com/labels': { zone: identity.zone, instance: identity.instance },
+  });
+  const sink = options.sink ?? createLogSink(logger);
+  const server = await startZoneServer({
+    store,
+    sink,
+    zone: identity.zone,
+    instance: identity.instance,
+    logger,
+    host: options.host,
+    port: options.port,
+    drainMs: options.drainSeconds * 1000,
+    accessLog: options.accessLog,
+  });
+  logger.info(
+    {
+      zone: identity.zone,
+      instance: identity.instance,
+      identitySource: identity.source,
+      bucket: store.location,
+      bucketName: store.bucketName,
+      address: server.url,
+      pid: process.pid,
+    },
+    `serving ${store.location} on ${server.url} as ${identity.instance} in zone ${identity.zone}`,
+  );
+  return {
+    server,
+    identity,
+    shutdown: async () => {
+      await server.shutdown();
+      await Promise.all([store.close(), sink.close()]);
+      logger.info('stopped');
+    },
+  };
+}
