@@ -10,6 +10,7 @@ interface GenerateFlags {
   seed: number;
   maxLinks: number;
   force: boolean;
+  ifMissing: boolean;
 }
 
 export function registerBucket(program: Command): void {
@@ -27,6 +28,7 @@ export function registerBucket(program: Command): void {
     .option('--seed <n>', 'random seed', integerIn(-(2 ** 31), 2 ** 31 - 1), 1)
     .option('--max-links <n>', 'most links on one page (each page gets 0…n)', integerIn(0, 100_000), 250)
     .option('--force', 'replace a non-empty --out folder (only after the new pages are complete)', false)
+    .option('--if-missing', 'do nothing when --out already holds files (instead of failing)', false)
     .action(async (flags: GenerateFlags) => {
       const progress = createProgress();
       const abort = new AbortController();
@@ -39,6 +41,10 @@ export function registerBucket(program: Command): void {
           signal: abort.signal,
           onProgress: (written, total) => progress.update(`generating pages: ${written}/${total}`),
         });
+        if (result.skipped) {
+          progress.done(`${flags.out} already holds a bucket; kept as it is`);
+          return;
+        }
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         const megabytes = (result.bytes / 1e6).toFixed(1);
         const where = flags.webdir === 'none' ? flags.out : `${flags.out}/${flags.webdir}`;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
-import { serve } from '../server/index.js';
+import { type RunningServer, serve } from '../server/index.js';
 import { integerIn, nonEmpty, numberIn, parsePort } from './option-parsers.js';
 
 interface ServeFlags {
@@ -34,12 +34,15 @@ export function registerServe(program: Command): void {
     .option('--access-log', 'log every request, not only refused and failed ones', false)
     .action(async (flags: ServeFlags) => {
       const logger = createLogger({ bindings: { component: 'serve' } });
-      const running = await serve({ ...flags, logger });
+      let running: RunningServer | undefined;
       let stopping = false;
+      // Installed before start-up, so a signal that arrives while the bucket or the zone
+      // is still being looked up ends the process cleanly too.
       const onSignal = (signal: NodeJS.Signals) => {
-        if (stopping) {
-          logger.warn(`second ${signal}: exiting at once`);
-          process.exit(signal === 'SIGINT' ? 130 : 143);
+        const exitCode = signal === 'SIGINT' ? 130 : 143;
+        if (stopping || running === undefined) {
+          logger.warn(`${signal} ${stopping ? 'again' : 'during start-up'}: exiting at once`);
+          process.exit(exitCode);
         }
         stopping = true;
         logger.info(`${signal} received: draining for ${flags.drainSeconds} s`);
@@ -52,5 +55,6 @@ export function registerServe(program: Command): void {
         );
       };
       process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+      running = await serve({ ...flags, logger });
     });
 }

@@ -12,6 +12,8 @@ export interface GenerateBucketOptions {
   maxLinks?: number;
   /** Replace a non-empty `out` (only once the new bucket is complete). */
   force?: boolean;
+  /** Leave a non-empty `out` as it is and report `skipped` instead of failing. */
+  ifMissing?: boolean;
   /** Called now and then with the pages written so far. */
   onProgress?: (written: number, total: number) => void;
   /** Aborting stops the generation and removes what was written; `out` is left as it was. */
@@ -23,6 +25,8 @@ export interface GeneratedBucket {
   webdir: string;
   pages: number;
   bytes: number;
+  /** True when `ifMissing` found an existing bucket and wrote nothing. */
+  skipped: boolean;
 }
 
 const PARALLEL_WRITES = 64;
@@ -52,6 +56,9 @@ export async function generateBucket(options: GenerateBucketOptions): Promise<Ge
     throw new ZonelabError('E_BAD_ARGUMENT', `webdir must be one folder name (or "none"), got "${options.webdir}"`);
   }
   const out = resolve(options.out);
+  if (options.ifMissing && !options.force && (await isNonEmptyFolder(out))) {
+    return { out, webdir: options.webdir, pages: 0, bytes: 0, skipped: true };
+  }
   if (!options.force && (await isNonEmptyFolder(out))) {
     throw new ZonelabError('E_NOT_EMPTY', `${options.out} is not empty; pass --force to replace it`);
   }
@@ -86,5 +93,5 @@ export async function generateBucket(options: GenerateBucketOptions): Promise<Ge
     throw error;
   }
   options.onProgress?.(written, options.count);
-  return { out, webdir: options.webdir, pages: written, bytes };
+  return { out, webdir: options.webdir, pages: written, bytes, skipped: false };
 }

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { CLI_PATH } from '../helpers/paths.js';
+
+const run = promisify(execFile);
+
+async function zonelab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI_PATH, ...args], {
+      timeout: 15_000,
+      env: { ...process.env, GCE_METADATA_HOST: '127.0.0.1:9' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('zonelab CLI', () => {
+  let parent: string;
+  before(async () => {
+    parent = await mkdtemp(join(tmpdir(), 'zonelab-cli-'));
+  });
+  after(() => rm(parent, { recursive: true, force: true }));
+
+  it('explains its subcommands in --help', async () => {
+    const { code, stdout } = await zonelab('--help');
+    assert.equal(code, 0);
+    assert.match(stdout, /serve/);
+    assert.match(stdout, /bucket/);
+    const serveHelp = await zonelab('serve', '--help');
+    for (const flag of ['--bucket', '--host', '--port', '--zone', '--instance', '--drain-seconds', '--cache-mb', '--access-log']) {
+      assert.match(serveHelp.stdout, new RegExp(flag));
+    }
+  });
+
+  it('generates a bucket, then refuses to overwrite it without --force', async () => {
+    const out = join(parent, 'bucket');
+    const first = await zonelab('bucket', 'generate', '--out', out, '--count', '30', '--seed', '5');
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /generated 30 pages/);
+    assert.equal((await readdir(join(out, 'webdir'))).length, 30);
+    const second = await zonelab('bucket', 'generate', '--out', out, '--count', '30');
+    assert.equal(second.code, 1);
+    assert.equal(second.stderr.trim(), `zonelab: ${out} is not empty; pass --force to replace it`);
+    const kept = await zonelab('bucket', 'generate', '--out', out, '--count', '10', '--if-missing');
+    assert.equal(kept.code, 0);
+    assert.match(kept.stderr, /already holds a bucket; kept as it is/);
+    assert.equal((await readdir(join(out, 'webdir'))).length, 30);
+    const forced = await zonelab('bucket', 'generate', '--out', out, '--count', '10', '--force');
+    assert.equal(forced.code, 0);
+    assert.equal((await readdir(join(out, 'webdir'))).length, 10);
+  });
+
+  for (const [args, pattern] of [
+    [['serve', '--port', 'eighty'], /--port.*invalid.*integer from 0 to 65535/],
+    [['serve', '--port', '70000'], /--port.*invalid/],
+    [['serve', '--drain-seconds', '-1'], /--drain-seconds.*invalid/],
+    [['serve', '--cache-mb', '1.5'], /--cache-mb.*invalid/],
+    [['serve', '--no-such-flag'], /unknown option '--no-such-flag'/],
+    [['bucket', 'generate', '--count', '0'], /--count.*invalid/],
+    [['serve', '--bucket', '/nonexistent/zonelab-bucket', '--zone', 'z', '--instance', 'i'], /^zonelab: bucket folder \/nonexistent\/zonelab-bucket does not exist/],
+    [['serve', '--bucket', 'gs://Bad_Name', '--zone', 'z', '--instance', 'i'], /^zonelab: "Bad_Name" is not a valid Cloud Storage bucket name/],
+  ] as const) {
+    it(`fails with one clear line: zonelab ${args.join(' ')}`, async () => {
+      const { code, stderr } = await zonelab(...args);
+      assert.notEqual(code, 0);
+      assert.match(stderr, pattern);
+      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace for a user mistake');
+    });
+  }
+});

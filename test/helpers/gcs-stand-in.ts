@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+interface StandInObject {
+  body: Buffer;
+  generation: number;
+  contentType: string;
+  updated: Date;
+}
+
+/**
+ * A stand-in for the Cloud Storage JSON API on loopback (not Google's service): enough
+ * of it for the client library's bucket metadata, object metadata and media download,
+ * reached through STORAGE_EMULATOR_HOST. Objects, failures and delays are set by tests.
+ */
+export interface GcsStandIn {
+  /** The value for STORAGE_EMULATOR_HOST. */
+  readonly endpoint: string;
+  readonly requests: string[];
+  put(name: string, body: string, contentType?: string): void;
+  remove(name: string): void;
+  /** Every request answers this status (e.g. 500) while set. */
+  failWith: number | null;
+  /** Media downloads of these objects are delayed by the given ms. */
+  delays: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
+  const objects = new Map<string, StandInObject>();
+  let generation = 1_700_000_000_000_000;
+  const requests: string[] = [];
+
+  function json(res: ServerResponse, status: number, body: unknown) {
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+  function notFound(res: ServerResponse) {
+    json(res, 404, { error: { code: 404, message: 'No such object', errors: [{ reason: 'notFound' }] } });
+  }
+
+  const standIn: GcsStandIn = {
+    endpoint: '',
+    requests,
+    failWith: null,
+    delays: new Map(),
+    put(name, body, contentType = 'text/html') {
+      objects.set(name, { body: Buffer.from(body), generation: ++generation, contentType, updated: new Date() });
+    },
+    remove(name) {
+      objects.delete(name);
+    },
+    close: async () => {},
+  };
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    requests.push(`${req.method} ${url.pathname}${url.search}`);
+    if (standIn.failWith !== null) {
+      json(res, standIn.failWith, { error: { code: standIn.failWith, message: 'stand-in failure' } });
+      return;
+    }
+    const path = url.pathname.replace(/^\/storage\/v1/, '').replace(/^\/download\/storage\/v1/, '');
+    const match = /^\/b\/([^/]+)(?:\/o\/(.+))?$/.exec(path);
+    if (!match || decodeURIComponent(match[1]!) !== bucketName) return notFound(res);
+    if (match[2] === undefined) return json(res, 200, { kind: 'storage#bucket', name: bucketName, id: bucketName });
+    const name = decodeURIComponent(match[2]);
+    const object = objects.get(name);
+    if (!object) return notFound(res);
+    if (url.searchParams.get('alt') !== 'media') {
+      return json(res, 200, {
+        kind: 'storage#object',
+        name,
+        bucket: bucketName,
+        generation: String(object.generation),
+        size: String(object.body.length),
+        contentType: object.contentType,
+        updated: object.updated.toISOString(),
+        md5Hash: createHash('md5').update(object.body).digest('base64'),
+      });
+    }
+    const send = () => {
+      res.writeHead(200, {
+        'Content-Type': object.contentType,
+        'Content-Length': object.body.length,
+        'x-goog-generation': String(object.generation),
+        'x-goog-hash': `md5=${createHash('md5').update(object.body).digest('base64')}`,
+      });
+      res.end(object.body);
+    };
+    const delay = standIn.delays.get(name);
+    if (delay) setTimeout(send, delay);
+    else send();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  Object.assign(standIn, {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+  return standIn;
+}

@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { CLI_PATH } from './paths.js';
+
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  /** Every JSON log line so far, parsed. */
+  logs: Record<string, unknown>[];
+  /** Resolves with the first log line (already seen or future) the predicate accepts. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Kills the process (SIGKILL) if it still runs and waits for it to be gone. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts `zonelab serve` as a child process on 127.0.0.1 and a free port, and resolves once
+ * its start-up line says where it listens. Unless the caller passes its own, the zone
+ * lookup is pointed at a closed loopback port so no test ever asks a real metadata server.
+ */
+export async function startServeProcess(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+    env: { ...process.env, GCE_METADATA_HOST: '127.0.0.1:9', ZONE: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const waiters: { predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      line = { unparsed: text };
+    }
+    logs.push(line);
+    for (const waiter of waiters.filter((w) => w.predicate(line))) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve(line);
+    }
+  });
+  function waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 5000) {
+    const seen = logs.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no such log line within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+      waiters.push({
+        predicate,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+      exited.then(() => setTimeout(() => reject(new Error(`serve exited; stderr: ${stderr}`)), 100));
+    });
+  }
+  async function kill() {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  }
+  try {
+    const started = await waitForLog((line) => typeof line.address === 'string', 10_000);
+    const url = started.address as string;
+    return { child, url, port: Number(new URL(url).port), logs, waitForLog, exited, kill };
+  } catch (error) {
+    await kill();
+    throw error;
+  }
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isZonelabError } from '../../src/errors.js';
+import { createCachedStore, createLocalDirStore, createObjectStore, parseGcsUrl, type ObjectStore } from '../../src/storage/index.js';
+import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('local-dir store', () => {
+  let bucket: TempBucket;
+  let store: ObjectStore;
+
+  before(async () => {
+    bucket = await makeTempBucket(2);
+    await writeFile(join(bucket.parent, 'outside.txt'), 'secret');
+    await symlink(join(bucket.parent, 'outside.txt'), join(bucket.root, 'link-out.txt'));
+    await mkdir(join(bucket.parent, 'bucket-sibling'));
+    await writeFile(join(bucket.parent, 'bucket-sibling', 'x.txt'), 'sibling');
+    store = await createLocalDirStore({ root: bucket.root });
+  });
+  after(() => bucket.remove());
+
+  it('names the bucket after the folder', () => assert.equal(store.bucketName, 'bucket'));
+
+  it('reads objects and stats them without reading', async () => {
+    const object = await store.get('webdir/0.html');
+    assert.ok(object && object.body.length === object.meta.size);
+    assert.deepEqual(await store.stat('webdir/0.html'), object.meta);
+  });
+
+  it('returns null for missing objects, folders, and anything outside the folder', async () => {
+    for (const key of ['webdir/9.html', 'webdir', '../outside.txt', 'link-out.txt', '../bucket-sibling/x.txt', 'a\0b', 'webdir/0.html/x']) {
+      assert.equal(await store.get(key), null, key);
+    }
+  });
+
+  it('refuses a bucket folder that does not exist', async () => {
+    await assert.rejects(createLocalDirStore({ root: join(bucket.parent, 'nope') }), (error) => isZonelabError(error, 'E_BUCKET_NOT_FOUND'));
+  });
+});
+
+describe('cached store', () => {
+  let bucket: TempBucket;
+  before(async () => {
+    bucket = await makeTempBucket(1);
+  });
+  after(() => bucket.remove());
+
+  it('serves from memory, then picks up a changed object after revalidation', async () => {
+    const file = join(bucket.root, 'page.html');
+    await writeFile(file, 'version 1');
+    const cached = createCachedStore(await createLocalDirStore({ root: bucket.root }), { maxBytes: 1 << 20, revalidateMs: 50 });
+    assert.equal((await cached.get('page.html'))?.body.toString(), 'version 1');
+    await writeFile(file, 'version 2, longer');
+    // A different mtime as well, whatever the file system's timestamp resolution.
+    await utimes(file, new Date(), new Date(Date.now() + 5000));
+    // Stale-while-revalidate: the change shows once a background check has seen it.
+    await waitFor(async () => (await cached.get('page.html'))?.body.toString() === 'version 2, longer', 3000, 'changed object served');
+    await cached.close();
+  });
+
+  it('forgets an object deleted from the store', async () => {
+    const file = join(bucket.root, 'gone.html');
+    await writeFile(file, 'here');
+    const cached = createCachedStore(await createLocalDirStore({ root: bucket.root }), { maxBytes: 1 << 20, revalidateMs: 20 });
+    assert.ok(await cached.get('gone.html'));
+    await rm(file);
+    await waitFor(async () => (await cached.get('gone.html')) === null, 3000, 'deleted object forgotten');
+  });
+
+  it('creates a local or cached store from a --bucket value', async () => {
+    assert.deepEqual(parseGcsUrl('gs://name/a/b/'), { bucket: 'name', prefix: 'a/b' });
+    assert.equal(parseGcsUrl('./data/bucket'), null);
+    const store = await createObjectStore(bucket.root, { cacheMb: 0 });
+    assert.equal(store.bucketName, 'bucket');
+  });
+});
