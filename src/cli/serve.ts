@@ -11,6 +11,7 @@ interface ServeFlags {
   instance?: string;
   drainSeconds: number;
   cacheMb: number;
+  revalidateSeconds: number;
   accessLog: boolean;
 }
 
@@ -31,6 +32,7 @@ export function registerServe(program: Command): void {
     .option('--instance <name>', 'instance name to report (default: the GCE metadata server, else the hostname)', nonEmpty('--instance'))
     .option('--drain-seconds <s>', 'seconds to keep serving after SIGTERM while /healthz answers 503', numberIn(0, 3600), 3)
     .option('--cache-mb <n>', 'MiB of objects cached in memory (0: no cache)', integerIn(0, 1_048_576), 256)
+    .option('--revalidate-seconds <s>', 'seconds a cached object is served before the bucket is asked whether it changed', numberIn(0.001, 86_400), 30)
     .option('--access-log', 'log every request, not only refused and failed ones', false)
     .action(async (flags: ServeFlags) => {
       const logger = createLogger({ bindings: { component: 'serve' } });

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { describeError } from '../errors.js';
+import { describeError, ZonelabError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { ForbiddenEventSink } from './forbidden-sink.js';
@@ -69,6 +69,18 @@ function writeRawResponse(socket: Socket, response: ResponseInfo, method: string
   lines.push(`Date: ${new Date().toUTCString()}`, 'Connection: close', '', '');
   const head = Buffer.from(lines.join('\r\n'), 'latin1');
   socket.end(method === 'HEAD' || response.status === 304 ? head : Buffer.concat([head, body]));
+}
+
+const LISTEN_PROBLEMS: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use (is another server running?)',
+  EACCES: 'permission denied (ports below 1024 need root)',
+  EADDRNOTAVAIL: 'no network interface has that address',
+  ENOTFOUND: 'the host name does not resolve',
+};
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const problem = LISTEN_PROBLEMS[error.code ?? ''];
+  return problem ? new ZonelabError('E_LISTEN', `cannot listen on ${host}:${port}: ${problem}`, { cause: error }) : error;
 }
 
 /** The node:http listener around the rules: identity headers, logging, drain. */
@@ -190,10 +202,13 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
     logger.warn({ code: error.code, remoteIp: socket.remoteAddress, status }, `malformed request refused: ${error.code ?? error.message}`);
   });
 
+  const listenHost = options.host ?? '0.0.0.0';
+  const listenPort = options.port ?? 8080;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8080, options.host ?? '0.0.0.0', () => {
-      server.off('error', reject);
+    const onError = (error: NodeJS.ErrnoException) => reject(listenError(error, listenHost, listenPort));
+    server.once('error', onError);
+    server.listen(listenPort, listenHost, () => {
+      server.off('error', onError);
       resolve();
     });
   });

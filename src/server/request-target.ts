@@ -32,11 +32,13 @@ export function objectTargetOf(target: string, bucketName: string): ObjectTarget
   const segments: string[] = [];
   for (const raw of trimmed.split('/')) {
     if (raw === '') return { kind: 'bad', reason: 'empty path segment' };
-    let segment: string;
-    try {
-      segment = decodeURIComponent(raw);
-    } catch {
-      return { kind: 'bad', reason: 'malformed percent-encoding' };
+    let segment = raw;
+    if (raw.includes('%')) {
+      try {
+        segment = decodeURIComponent(raw);
+      } catch {
+        return { kind: 'bad', reason: 'malformed percent-encoding' };
+      }
     }
     if (segment === '.' || segment === '..') return { kind: 'bad', reason: 'dot segment' };
     // An encoded slash or a backslash would let one segment hide a path; control

@@ -1,7 +1,7 @@
 import mime from 'mime-types';
 import { v7 as uuidv7 } from 'uuid';
 import { describeError, isZonelabError } from '../errors.js';
-import { type ObjectStore, STORAGE_UNAVAILABLE } from '../storage/index.js';
+import { type ObjectStore, STORAGE_UNAVAILABLE, type StoredObject } from '../storage/index.js';
 import { isNotModified } from './conditional.js';
 import { forbiddenCountryIn } from './forbidden-countries.js';
 import type { ForbiddenEvent, ForbiddenEventSink } from './forbidden-sink.js';
@@ -151,16 +151,34 @@ async function serveObject(key: string, request: RequestInfo, context: RulesCont
   if (object === null) {
     return text(404, 'Not Found', { log: { severity: 'warn', message: `object ${key} not found` } });
   }
-  const { meta, body } = object;
-  const headers: Record<string, string> = {
-    ETag: meta.etag,
-    'Last-Modified': meta.lastModified.toUTCString(),
-  };
+  const headers = objectHeaders(key, object);
   const conditional = {
     ifNoneMatch: headerValue(request.headers['if-none-match']),
     ifModifiedSince: headerValue(request.headers['if-modified-since']),
   };
-  if (isNotModified(conditional, meta)) return { status: 304, headers, body: '' };
-  headers['Content-Type'] = meta.contentType ?? (mime.contentType(key.slice(key.lastIndexOf('/') + 1)) || 'application/octet-stream');
-  return { status: 200, headers, body };
+  if (conditional.ifNoneMatch !== undefined || conditional.ifModifiedSince !== undefined) {
+    if (isNotModified(conditional, object.meta)) return { status: 304, headers: headers.validators, body: '' };
+  }
+  return { status: 200, headers: headers.all, body: object.body };
+}
+
+interface ObjectHeaders {
+  validators: Record<string, string>;
+  all: Record<string, string>;
+}
+
+// Cached objects are served many times: their headers (a date to format, a type to look
+// up) are worked out once per object and kept as long as the object itself is.
+const headersByObject = new WeakMap<StoredObject, ObjectHeaders>();
+
+function objectHeaders(key: string, object: StoredObject): ObjectHeaders {
+  let headers = headersByObject.get(object);
+  if (headers === undefined) {
+    const validators = { ETag: object.meta.etag, 'Last-Modified': object.meta.lastModified.toUTCString() };
+    const contentType =
+      object.meta.contentType ?? (mime.contentType(key.slice(key.lastIndexOf('/') + 1)) || 'application/octet-stream');
+    headers = { validators, all: { ...validators, 'Content-Type': contentType } };
+    headersByObject.set(object, headers);
+  }
+  return headers;
 }

@@ -15,6 +15,8 @@ export interface ServeOptions {
   drainSeconds: number;
   /** MiB of objects cached in memory; 0 disables the cache. */
   cacheMb: number;
+  /** Seconds a cached object is served before the store is asked whether it changed. */
+  revalidateSeconds: number;
   accessLog: boolean;
   logger: Logger;
   /** Where refused requests go; default one log line each. */
@@ -32,7 +34,7 @@ export interface RunningServer {
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const [identity, store] = await Promise.all([
     discoverIdentity({ zone: options.zone, instance: options.instance }),
-    createObjectStore(options.bucket, { cacheMb: options.cacheMb }),
+    createObjectStore(options.bucket, { cacheMb: options.cacheMb, revalidateMs: options.revalidateSeconds * 1000 }),
   ]);
   const logger = options.logger.child({
     'logging.googleapis.com/labels': { zone: identity.zone, instance: identity.instance },

@@ -6,7 +6,7 @@ import type { ObjectStore } from './object-store.js';
 export interface StoreSpecOptions {
   /** Memory for cached objects in MiB; 0 disables the cache. Default 256. */
   cacheMb?: number;
-  /** Milliseconds a cached object is served before it is revalidated. Default 2000. */
+  /** Milliseconds a cached object is served before it is revalidated. Default 30000. */
   revalidateMs?: number;
 }
 

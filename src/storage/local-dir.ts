@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import { basename, resolve, sep } from 'node:path';
 import { ZonelabError } from '../errors.js';
@@ -34,36 +35,55 @@ export async function createLocalDirStore(options: LocalDirStoreOptions): Promis
     return real.startsWith(rootWithSep) ? real : null;
   }
 
-  async function read(key: string, withBody: boolean): Promise<StoredObject | null> {
+  function metaOf(info: Stats): ObjectMeta {
+    return {
+      size: info.size,
+      // Size and modification time, like nginx: cheap and changes with every rewrite.
+      etag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`,
+      lastModified: info.mtime,
+    };
+  }
+
+  function failure(key: string, error: unknown): null {
+    if (MISSING_CODES.has((error as NodeJS.ErrnoException).code ?? '')) return null;
+    throw new ZonelabError(STORAGE_UNAVAILABLE, `cannot read ${key} from ${options.root}`, { cause: error });
+  }
+
+  async function statObject(key: string): Promise<ObjectMeta | null> {
     try {
       const path = await locate(key);
       if (path === null) return null;
+      const info = await stat(path);
+      return info.isFile() ? metaOf(info) : null;
+    } catch (error) {
+      return failure(key, error);
+    }
+  }
+
+  async function getObject(key: string): Promise<StoredObject | null> {
+    try {
+      const path = await locate(key);
+      if (path === null) return null;
+      // One open file for stat and read, so metadata and bytes belong to the same file.
       const handle = await open(path, 'r');
       try {
         const info = await handle.stat();
         if (!info.isFile()) return null;
-        const meta: ObjectMeta = {
-          size: info.size,
-          // Size and modification time, like nginx: cheap and changes with every rewrite.
-          etag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`,
-          lastModified: info.mtime,
-        };
-        const body = withBody ? await handle.readFile() : Buffer.alloc(0);
-        return { meta: { ...meta, size: withBody ? body.length : meta.size }, body };
+        const body = await handle.readFile();
+        return { meta: { ...metaOf(info), size: body.length }, body };
       } finally {
         await handle.close();
       }
     } catch (error) {
-      if (MISSING_CODES.has((error as NodeJS.ErrnoException).code ?? '')) return null;
-      throw new ZonelabError(STORAGE_UNAVAILABLE, `cannot read ${key} from ${options.root}`, { cause: error });
+      return failure(key, error);
     }
   }
 
   return {
     bucketName: basename(root),
     location: options.root,
-    stat: async (key) => (await read(key, false))?.meta ?? null,
-    get: (key) => read(key, true),
+    stat: statObject,
+    get: getObject,
     close: async () => {},
   };
 }

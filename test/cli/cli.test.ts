@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CLI_PATH } from '../helpers/paths.js';
@@ -35,7 +36,7 @@ describe('zonelab CLI', () => {
     assert.match(stdout, /serve/);
     assert.match(stdout, /bucket/);
     const serveHelp = await zonelab('serve', '--help');
-    for (const flag of ['--bucket', '--host', '--port', '--zone', '--instance', '--drain-seconds', '--cache-mb', '--access-log']) {
+    for (const flag of ['--bucket', '--host', '--port', '--zone', '--instance', '--drain-seconds', '--cache-mb', '--revalidate-seconds', '--access-log']) {
       assert.match(serveHelp.stdout, new RegExp(flag));
     }
   });
@@ -56,6 +57,21 @@ describe('zonelab CLI', () => {
     const forced = await zonelab('bucket', 'generate', '--out', out, '--count', '10', '--force');
     assert.equal(forced.code, 0);
     assert.equal((await readdir(join(out, 'webdir'))).length, 10);
+  });
+
+  it('says in one line that the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (blocker.address() as AddressInfo).port;
+      const bucket = join(parent, 'port-bucket');
+      await zonelab('bucket', 'generate', '--out', bucket, '--count', '2');
+      const { code, stderr } = await zonelab('serve', '--bucket', bucket, '--host', '127.0.0.1', '--port', String(port), '--zone', 'z', '--instance', 'i');
+      assert.equal(code, 1);
+      assert.equal(stderr.trim(), `zonelab: cannot listen on 127.0.0.1:${port}: the address is already in use (is another server running?)`);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 
   for (const [args, pattern] of [

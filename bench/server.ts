@@ -1,0 +1,150 @@
+/**
+ * `npm run bench:server`: wrk drives `zonelab serve` and nginx (one worker) serving the
+ * same 10,000 generated pages on loopback, random pages, in the same run; prints req/s,
+ * p99 latency and the ratio zonelab/nginx (target ≥ 0.6). A second baseline, the smallest
+ * node:http server serving the same pages from memory, shows what node:http itself allows.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateBucket } from '../src/content/index.js';
+import { haveCommand, median, startProcess, stopProcess, waitForPort } from './lib/processes.js';
+import { runWrk, type WrkResult, writeRandomPagesScript } from './lib/wrk.js';
+
+const TARGET_RATIO = 0.6;
+const PAGES = 10_000;
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const MINIMAL_SERVER = fileURLToPath(new URL('./lib/minimal-node-server.js', import.meta.url));
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    repeat: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const seconds = Number(flags.seconds);
+const warmup = Number(flags.warmup);
+const repeat = Number(flags.repeat);
+const connections = Number(flags.connections);
+
+function nginxConfig(dir: string, root: string, port: number): string {
+  return `worker_processes 1;
+daemon off;
+user root;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  open_file_cache max=20000 inactive=60s;
+  client_body_temp_path ${dir}/nginx-body;
+  proxy_temp_path ${dir}/nginx-proxy;
+  fastcgi_temp_path ${dir}/nginx-fastcgi;
+  uwsgi_temp_path ${dir}/nginx-uwsgi;
+  scgi_temp_path ${dir}/nginx-scgi;
+  types { text/html html; }
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    etag on;
+  }
+}
+`;
+}
+
+async function main(): Promise<void> {
+  const missing = ['wrk', 'nginx'].filter((command) => !haveCommand(command));
+  if (missing.length > 0) {
+    console.error(`bench:server skipped: ${missing.join(' and ')} not installed (apt-get install -y nginx wrk)`);
+    process.exit(2);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'zonelab-bench-'));
+  const children: Parameters<typeof stopProcess>[0][] = [];
+  try {
+    process.stderr.write(`generating ${PAGES} pages…\n`);
+    await generateBucket({ out: join(dir, 'bucket'), webdir: 'webdir', count: PAGES, seed: 1 });
+    const script = join(dir, 'random-pages.lua');
+    await writeRandomPagesScript(script, '/bucket/webdir/', PAGES);
+
+    const zonelabPort = 18_471;
+    const nginxPort = 18_472;
+    const minimalPort = 18_473;
+    const zonelab = startProcess(process.execPath, [
+      CLI, 'serve', '--bucket', join(dir, 'bucket'), '--host', '127.0.0.1', '--port', String(zonelabPort), '--zone', 'bench', '--instance', 'bench',
+    ]);
+    children.push(zonelab);
+    await writeFile(join(dir, 'nginx.conf'), nginxConfig(dir, dir, nginxPort));
+    await mkdir(join(dir, 'nginx-body'));
+    const nginx = startProcess('nginx', ['-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
+    children.push(nginx);
+    const minimal = startProcess(process.execPath, [MINIMAL_SERVER, dir, String(minimalPort)]);
+    children.push(minimal);
+    await Promise.all([zonelabPort, nginxPort, minimalPort].map((port) => waitForPort('127.0.0.1', port)));
+
+    const servers = [
+      { name: 'zonelab serve', url: `http://127.0.0.1:${zonelabPort}` },
+      { name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}` },
+      { name: 'minimal node:http', url: `http://127.0.0.1:${minimalPort}` },
+    ];
+    const runs = new Map<string, WrkResult[]>(servers.map((s) => [s.name, []]));
+    for (const server of servers) {
+      process.stderr.write(`warming up ${server.name} for ${warmup} s…\n`);
+      await runWrk({ url: server.url, script, seconds: warmup, connections, threads: 1 });
+    }
+    // Interleaved, so drift in the machine's load affects both alike.
+    for (let round = 1; round <= repeat; round++) {
+      for (const server of servers) {
+        process.stderr.write(`round ${round}/${repeat}: ${server.name}, ${seconds} s…\n`);
+        runs.get(server.name)!.push(await runWrk({ url: server.url, script, seconds, connections, threads: 1 }));
+      }
+    }
+
+    const summary = servers.map((server) => {
+      const results = runs.get(server.name)!;
+      return {
+        name: server.name,
+        requestsPerSec: median(results.map((r) => r.requestsPerSec)),
+        p99Ms: median(results.map((r) => r.p99Ms)),
+        errors: results.reduce((sum, r) => sum + r.errors, 0),
+      };
+    });
+    const [ours, baseline, ceiling] = summary as [(typeof summary)[0], (typeof summary)[0], (typeof summary)[0]];
+    const ratio = ours.requestsPerSec / baseline.requestsPerSec;
+    const ratioToCeiling = ours.requestsPerSec / ceiling.requestsPerSec;
+    const pass = ratio >= TARGET_RATIO && ours.errors === 0;
+
+    console.log(`\nserver benchmark: ${PAGES} random pages, wrk -t1 -c${connections}, ${seconds} s x ${repeat} (median), ${cpus().length} cores`);
+    console.log('| server | req/s | p99 latency | errors |');
+    console.log('|---|---:|---:|---:|');
+    for (const row of summary) {
+      console.log(`| ${row.name} | ${Math.round(row.requestsPerSec)} | ${row.p99Ms.toFixed(2)} ms | ${row.errors} |`);
+    }
+    console.log(`\nratio zonelab/nginx: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}): ${pass ? 'PASS' : 'FAIL'}`);
+    console.log(`ratio zonelab/minimal node:http: ${ratioToCeiling.toFixed(2)} (minimal node:http/nginx: ${(ceiling.requestsPerSec / baseline.requestsPerSec).toFixed(2)})`);
+
+    const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+    await mkdir(resultsDir, { recursive: true });
+    const file = join(resultsDir, `server-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    await writeFile(
+      file,
+      `${JSON.stringify({ benchmark: 'server', cores: cpus().length, node: process.version, seconds, repeat, connections, summary, ratio, ratioToMinimalNode: ratioToCeiling, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) }, null, 2)}\n`,
+    );
+    console.log(`results: ${file}`);
+    process.exitCode = pass ? 0 : 1;
+  } finally {
+    await Promise.all(children.map((child) => stopProcess(child)));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench:server failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
