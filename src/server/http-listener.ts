@@ -117,16 +117,7 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
   }
 
   function requestInfoOf(req: IncomingMessage): RequestInfo {
-    return {
-      method: req.method ?? '',
-      target: req.url ?? '',
-      headers: req.headers,
-      // Read only when a rule or a log line needs it: asking the socket costs about a
-      // fifth of the throughput of a cached page.
-      get remoteAddress() {
-        return req.socket.remoteAddress ?? '';
-      },
-    };
+    return { method: req.method ?? '', target: req.url ?? '', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' };
   }
 
   function send(req: IncomingMessage, res: ServerResponse, info: RequestInfo, response: ResponseInfo, startedAt: number): void {
