@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { describeError, isZonelabError } from '../errors.js';
+import { registerAudit } from './audit.js';
 import { registerBucket } from './bucket.js';
 import { registerServe } from './serve.js';
 
@@ -14,6 +15,7 @@ const program = new Command('zonelab')
 
 registerBucket(program);
 registerServe(program);
+registerAudit(program);
 
 program.parseAsync().catch((error: unknown) => {
   // A user's mistake (bad bucket, folder not empty …) is one line; anything else is a bug

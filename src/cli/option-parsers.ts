@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { parseBusSpec } from '../bus/index.js';
 
 // Commander calls these with the raw flag value; an InvalidArgumentError becomes one
 // line ("error: option '--port <n>' argument 'x' is invalid. …") and exit code 1.
@@ -29,4 +30,14 @@ export function nonEmpty(what: string): (value: string) => string {
     if (value.trim() === '') throw new InvalidArgumentError(`${what} must not be empty.`);
     return value.trim();
   };
+}
+
+/** A `--bus` value, checked when the flags are read so a typo fails before any work. */
+export function busOption(value: string): string {
+  try {
+    parseBusSpec(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^--bus /, ''));
+  }
+  return value;
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import { DEFAULT_BUS } from '../bus/index.js';
 import { createLogger } from '../log.js';
 import { type RunningServer, serve } from '../server/index.js';
-import { integerIn, nonEmpty, numberIn, parsePort } from './option-parsers.js';
+import { busOption, integerIn, nonEmpty, numberIn, parsePort } from './option-parsers.js';
 
 interface ServeFlags {
   bucket: string;
@@ -13,6 +14,8 @@ interface ServeFlags {
   cacheMb: number;
   revalidateSeconds: number;
   accessLog: boolean;
+  bus: string;
+  outbox?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -33,6 +36,13 @@ export function registerServe(program: Command): void {
     .option('--drain-seconds <s>', 'seconds to keep serving after SIGTERM while /healthz answers 503', numberIn(0, 3600), 3)
     .option('--cache-mb <n>', 'MiB of objects cached in memory (0: no cache)', integerIn(0, 1_048_576), 256)
     .option('--revalidate-seconds <s>', 'seconds a cached object is served before the bucket is asked whether it changed', numberIn(0.001, 86_400), 30)
+    .option(
+      '--bus <spec>',
+      'where refused (400) requests are reported: sqlite:<file>, pubsub:projects/<p>/topics/<t>, or log (only logged)',
+      busOption,
+      DEFAULT_BUS,
+    )
+    .option('--outbox <file>', 'with a Pub/Sub bus: the local SQLite outbox events wait in (default ./data/outbox-<instance>.db)')
     .option('--access-log', 'log every request, not only refused and failed ones', false)
     .action(async (flags: ServeFlags) => {
       const logger = createLogger({ bindings: { component: 'serve' } });

@@ -1,20 +1,7 @@
+import type { ForbiddenEvent } from '../bus/index.js';
 import type { Logger } from '../log.js';
 
-/** One request refused for export control, as reported to the audit app. */
-export interface ForbiddenEvent {
-  /** Unique and time-ordered (UUIDv7); also sent to the client as `X-Event-Id`. */
-  id: string;
-  /** ISO 8601 time the request was refused. */
-  at: string;
-  /** The forbidden country, spelled as in the export-control list. */
-  country: string;
-  /** `X-client-IP` when the request carried one, else the peer address. */
-  clientIp: string;
-  method: string;
-  path: string;
-  zone: string;
-  instance: string;
-}
+export type { ForbiddenEvent } from '../bus/index.js';
 
 /**
  * Where refused requests are reported. The server answers 400 only after `report`
@@ -32,5 +19,13 @@ export function createLogSink(logger: Logger): ForbiddenEventSink {
       logger.warn({ event }, `forbidden request from ${event.country} (${event.clientIp}) ${event.method} ${event.path}`);
     },
     close: async () => {},
+  };
+}
+
+/** The sink of a server with an event bus: the 400 waits for the publisher's commit. */
+export function createPublisherSink(publisher: { publish(event: ForbiddenEvent): Promise<void>; close(): Promise<void> }): ForbiddenEventSink {
+  return {
+    report: (event) => publisher.publish(event),
+    close: () => publisher.close(),
   };
 }

@@ -25,6 +25,8 @@ export interface ZoneServerOptions {
   accessLog?: boolean;
   /** Longer request targets get 414; default 8192 bytes. */
   maxUrlLength?: number;
+  /** Extra numbers for the /healthz body. */
+  healthDetails?: () => Record<string, number>;
   /** Time a client has to send its headers, in ms (slow clients are cut off); default 10000. */
   headersTimeoutMs?: number;
   /** Time a client has to send its whole request, in ms; default 30000. */
@@ -95,6 +97,7 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
     instance,
     isDraining: () => draining,
     ...(options.maxUrlLength !== undefined ? { maxUrlLength: options.maxUrlLength } : {}),
+    ...(options.healthDetails ? { healthDetails: options.healthDetails } : {}),
   };
 
   function logResponse(info: RequestInfo, response: ResponseInfo, startedAt: number, size: number): void {

@@ -1,6 +1,6 @@
 export { isNotModified, type ConditionalHeaders } from './conditional.js';
 export { FORBIDDEN_COUNTRIES, forbiddenCountryIn } from './forbidden-countries.js';
-export { createLogSink, type ForbiddenEvent, type ForbiddenEventSink } from './forbidden-sink.js';
+export { createLogSink, createPublisherSink, type ForbiddenEvent, type ForbiddenEventSink } from './forbidden-sink.js';
 export { startZoneServer, type ZoneServer, type ZoneServerOptions } from './http-listener.js';
 export { discoverIdentity, type IdentityOptions, type ServerIdentity } from './identity.js';
 export { objectTargetOf, pathOfTarget, type ObjectTarget } from './request-target.js';

@@ -38,6 +38,8 @@ export interface RulesContext {
   maxUrlLength?: number;
   /** Milliseconds since start, for /healthz; default derived from process uptime. */
   uptimeMs?: () => number;
+  /** Extra numbers for the /healthz body (the event outbox's backlog, …). */
+  healthDetails?: () => Record<string, number>;
 }
 
 export const HEALTH_PATH = '/healthz';
@@ -108,6 +110,7 @@ function health(context: RulesContext): ResponseInfo {
       zone: context.zone,
       instance: context.instance,
       uptimeSec: Math.round(uptimeMs / 100) / 10,
+      ...context.healthDetails?.(),
     }),
   };
 }

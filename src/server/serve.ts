@@ -1,6 +1,8 @@
+import { join } from 'node:path';
+import { createEventPublisher } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import { createObjectStore } from '../storage/index.js';
-import { createLogSink, type ForbiddenEventSink } from './forbidden-sink.js';
+import { createLogSink, createPublisherSink } from './forbidden-sink.js';
 import { startZoneServer, type ZoneServer } from './http-listener.js';
 import { discoverIdentity, type ServerIdentity } from './identity.js';
 
@@ -19,8 +21,10 @@ export interface ServeOptions {
   revalidateSeconds: number;
   accessLog: boolean;
   logger: Logger;
-  /** Where refused requests go; default one log line each. */
-  sink?: ForbiddenEventSink;
+  /** Where refused requests go: a `--bus` value (`sqlite:<path>`, `log`, `pubsub:projects/<p>/topics/<t>`). */
+  bus: string;
+  /** The outbox file for a Pub/Sub bus; default `./data/outbox-<instance>.db`. */
+  outbox?: string | undefined;
 }
 
 export interface RunningServer {
@@ -39,7 +43,11 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const logger = options.logger.child({
     'logging.googleapis.com/labels': { zone: identity.zone, instance: identity.instance },
   });
-  const sink = options.sink ?? createLogSink(logger);
+  const publisher = await createEventPublisher(options.bus, {
+    outboxPath: options.outbox ?? join('data', `outbox-${identity.instance.replace(/[^\w.-]/g, '_')}.db`),
+    logger,
+  });
+  const sink = publisher ? createPublisherSink(publisher) : createLogSink(logger);
   const server = await startZoneServer({
     store,
     sink,
@@ -50,6 +58,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     port: options.port,
     drainMs: options.drainSeconds * 1000,
     accessLog: options.accessLog,
+    ...(publisher ? { healthDetails: () => publisher.stats() } : {}),
   });
   logger.info(
     {
@@ -58,6 +67,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       identitySource: identity.source,
       bucket: store.location,
       bucketName: store.bucketName,
+      bus: options.bus,
       address: server.url,
       pid: process.pid,
     },

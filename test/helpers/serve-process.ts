@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI_PATH } from './paths.js';
 
@@ -15,13 +17,17 @@ export interface ServeProcess {
   kill(): Promise<void>;
 }
 
+let started = 0;
+
 /**
  * Starts `zonelab serve` as a child process on 127.0.0.1 and a free port, and resolves once
  * its start-up line says where it listens. Unless the caller passes its own, the zone
  * lookup is pointed at a closed loopback port so no test ever asks a real metadata server.
  */
 export async function startServeProcess(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+  // Unless the test names a bus, events go to a database of their own in the temp folder.
+  const busArgs = args.includes('--bus') ? [] : ['--bus', `sqlite:${join(tmpdir(), `zonelab-test-events-${process.pid}-${++started}.db`)}`];
+  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...busArgs, ...args], {
     env: { ...process.env, GCE_METADATA_HOST: '127.0.0.1:9', ZONE: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,42 @@
+import { writeSync } from 'node:fs';
+import { createEventSubscriber } from '../bus/index.js';
+import type { Logger } from '../log.js';
+import { formatEventJson, formatEventLine } from './format.js';
+
+export interface AuditOptions {
+  /** A `--bus` value the audit can read: `sqlite:<path>` or a Pub/Sub subscription. */
+  bus: string;
+  consumer: string;
+  json: boolean;
+  fromStart: boolean;
+  /** Stops the audit: the event in hand is finished and its position committed. */
+  signal: AbortSignal;
+  /** File descriptor lines are written to; default 1 (standard output). */
+  fd?: number;
+  logger?: Logger;
+}
+
+/**
+ * App 2: prints every refused request once. Each line is written synchronously, so it has
+ * left the process before the bus commits the position or acknowledges the message.
+ * Resolves with the number of events printed.
+ */
+export async function runAudit(options: AuditOptions): Promise<number> {
+  const subscriber = await createEventSubscriber(options.bus, {
+    consumer: options.consumer,
+    fromStart: options.fromStart,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const format = options.json ? formatEventJson : formatEventLine;
+  const fd = options.fd ?? 1;
+  let printed = 0;
+  try {
+    await subscriber.run((event) => {
+      writeSync(fd, `${format(event)}\n`);
+      printed++;
+    }, options.signal);
+  } finally {
+    await subscriber.close();
+  }
+  return printed;
+}
