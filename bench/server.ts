@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateBucket } from '../src/content/index.js';
 import { haveCommand, median, startProcess, stopProcess, waitForPort } from './lib/processes.js';
+import { writeResults } from './lib/results.js';
 import { runWrk, type WrkResult, writeRandomPagesScript } from './lib/wrk.js';
 
 const TARGET_RATIO = 0.6;
@@ -129,13 +130,7 @@ async function main(): Promise<void> {
     console.log(`\nratio zonelab/nginx: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}): ${pass ? 'PASS' : 'FAIL'}`);
     console.log(`ratio zonelab/minimal node:http: ${ratioToCeiling.toFixed(2)} (minimal node:http/nginx: ${(ceiling.requestsPerSec / baseline.requestsPerSec).toFixed(2)})`);
 
-    const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-    await mkdir(resultsDir, { recursive: true });
-    const file = join(resultsDir, `server-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(
-      file,
-      `${JSON.stringify({ benchmark: 'server', cores: cpus().length, node: process.version, seconds, repeat, connections, summary, ratio, ratioToMinimalNode: ratioToCeiling, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) }, null, 2)}\n`,
-    );
+    const file = await writeResults('server', { seconds, repeat, connections, summary, ratio, ratioToMinimalNode: ratioToCeiling, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) });
     console.log(`results: ${file}`);
     process.exitCode = pass ? 0 : 1;
   } finally {

@@ -4,21 +4,34 @@ import { promisify } from 'node:util';
 
 export interface WrkResult {
   requestsPerSec: number;
+  /** Responses wrk counted in all. */
+  requests: number;
   p99Ms: number;
-  /** Responses outside 2xx/3xx plus socket errors: anything but 0 spoils the run. */
+  /** Responses outside 2xx/3xx plus socket errors: anything but 0 spoils a run that expects 200s. */
   errors: number;
+  /** Responses outside 2xx/3xx. */
+  non2xx: number;
+  /** Connect, read, write and timeout errors. */
+  socketErrors: number;
 }
 
 const run = promisify(execFile);
 
-/** A wrk script that asks for a uniformly random page `0.html … <count-1>.html` under `prefix`. */
-export async function writeRandomPagesScript(path: string, prefix: string, count: number): Promise<void> {
+/**
+ * A wrk script that asks for a uniformly random page `0.html … <count-1>.html` under
+ * `prefix`, with the given extra request headers.
+ */
+export async function writeRandomPagesScript(path: string, prefix: string, count: number, headers: Record<string, string> = {}): Promise<void> {
+  const headerTable = Object.entries(headers)
+    .map(([name, value]) => `["${name}"] = "${value}"`)
+    .join(', ');
   await writeFile(
     path,
     [
       'math.randomseed(os.time())',
+      `local headers = { ${headerTable} }`,
       'request = function()',
-      `  return wrk.format("GET", "${prefix}" .. math.random(0, ${count - 1}) .. ".html")`,
+      `  return wrk.format("GET", "${prefix}" .. math.random(0, ${count - 1}) .. ".html", headers)`,
       'end',
       '',
     ].join('\n'),
@@ -37,9 +50,11 @@ export function parseWrkOutput(output: string): WrkResult {
   if (!rps || !p99) throw new Error(`cannot read wrk's report:\n${output}`);
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
-  const errors =
-    Number(non2xx?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0);
-  return { requestsPerSec: Number(rps[1]), p99Ms: toMs(p99[1]!, p99[2]!), errors };
+  const non2xxCount = Number(non2xx?.[1] ?? 0);
+  const socketErrorCount = socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
+  const errors = non2xxCount + socketErrorCount;
+  const total = /(\d+) requests in /.exec(output);
+  return { requestsPerSec: Number(rps[1]), requests: Number(total?.[1] ?? 0), p99Ms: toMs(p99[1]!, p99[2]!), errors, non2xx: non2xxCount, socketErrors: socketErrorCount };
 }
 
 /** Runs wrk for `seconds` against `url` and returns its figures. */

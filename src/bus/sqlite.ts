@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ZonelabError } from '../errors.js';
-import { type EventPublisher, type EventSubscriber, parseEvent } from './event-bus.js';
+import { type EventPublisher, type EventSubscriber, type ForbiddenEvent, parseEvent } from './event-bus.js';
 import { openEventDatabase } from './sqlite-database.js';
 
 export interface SqlitePublisherOptions {
@@ -8,23 +8,59 @@ export interface SqlitePublisherOptions {
   path: string;
 }
 
-/** Publishing is one INSERT committed before `publish` returns. */
+interface Pending {
+  event: ForbiddenEvent;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * `publish` resolves once the event's INSERT is committed. Events published in the same
+ * turn of the event loop (concurrent requests) share one transaction: fewer commits, the
+ * same guarantee for each.
+ */
 export function createSqlitePublisher(options: SqlitePublisherOptions): EventPublisher {
-  const db = openEventDatabase(options.path, { create: true });
+  const { db, close } = openEventDatabase(options.path, { create: true });
   const insert = db.prepare('INSERT INTO events (id, body, committed_at) VALUES (?, ?, ?)');
-  return {
-    publish: async (event) => {
-      try {
-        insert.run(event.id, JSON.stringify(event), Date.now());
-      } catch (error) {
-        throw new ZonelabError('E_BUS_WRITE', `cannot commit event ${event.id} to ${options.path}: ${(error as Error).message}`, {
-          cause: error,
-        });
+  const insertAll = db.transaction((items: Pending[], now: number) => {
+    for (const item of items) insert.run(item.event.id, JSON.stringify(item.event), now);
+  });
+  let queue: Pending[] = [];
+
+  function failure(event: ForbiddenEvent, error: unknown): ZonelabError {
+    return new ZonelabError('E_BUS_WRITE', `cannot commit event ${event.id} to ${options.path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+
+  function flush(): void {
+    const items = queue;
+    queue = [];
+    try {
+      insertAll(items, Date.now());
+      for (const item of items) item.resolve();
+    } catch {
+      // One bad event must not sink the others: commit them one by one to find it.
+      for (const item of items) {
+        try {
+          insert.run(item.event.id, JSON.stringify(item.event), Date.now());
+          item.resolve();
+        } catch (error) {
+          item.reject(failure(item.event, error));
+        }
       }
-    },
+    }
+  }
+
+  return {
+    publish: (event) =>
+      new Promise<void>((resolve, reject) => {
+        if (queue.push({ event, resolve, reject }) === 1) setImmediate(flush);
+      }),
     stats: () => ({}),
     close: async () => {
-      db.close();
+      if (queue.length > 0) flush();
+      close();
     },
   };
 }
@@ -49,7 +85,7 @@ export function createSqliteSubscriber(options: SqliteSubscriberOptions): EventS
   if (!/^[\w.-]{1,100}$/.test(options.consumer)) {
     throw new ZonelabError('E_BAD_CONSUMER', `consumer name "${options.consumer}" must be 1–100 letters, digits, '.', '_' or '-'`);
   }
-  const db = openEventDatabase(options.path, { create: false });
+  const { db, close } = openEventDatabase(options.path, { create: false });
   const readPosition = db.prepare<[string], { position: number }>('SELECT position FROM consumers WHERE name = ?');
   const savePosition = db.prepare(
     'INSERT INTO consumers (name, position, updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at',
@@ -80,7 +116,7 @@ export function createSqliteSubscriber(options: SqliteSubscriberOptions): EventS
       }
     },
     close: async () => {
-      db.close();
+      close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import mime from 'mime-types';
-import { v7 as uuidv7 } from 'uuid';
+import { newEventId } from './event-id.js';
 import { describeError, isZonelabError } from '../errors.js';
 import { type ObjectStore, STORAGE_UNAVAILABLE, type StoredObject } from '../storage/index.js';
 import { isNotModified } from './conditional.js';
@@ -117,7 +117,7 @@ function health(context: RulesContext): ResponseInfo {
 
 async function refuse(request: RequestInfo, country: string, path: string, context: RulesContext): Promise<ResponseInfo> {
   const event: ForbiddenEvent = {
-    id: uuidv7(),
+    id: newEventId(),
     at: new Date().toISOString(),
     country,
     clientIp: headerValue(request.headers['x-client-ip'])?.trim() || request.remoteAddress,

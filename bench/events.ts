@@ -1,0 +1,156 @@
+/**
+ * `npm run bench:events`: wrk sends only forbidden requests to one `zonelab serve` with the
+ * SQLite bus while `zonelab audit` follows the database; prints the sustained events/s
+ * committed, the p99 commit-to-print latency, and whether anything was lost or printed
+ * twice. Baseline in the same run: the same server with `--bus log` (no bus, a log line
+ * per refusal), which shows what durability costs. Target: ≥ 5,000 events/s, nothing lost.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { generateBucket } from '../src/content/index.js';
+import { haveCommand, median, startProcess, stopProcess, waitForPort } from './lib/processes.js';
+import { runWrk, writeRandomPagesScript } from './lib/wrk.js';
+import { writeResults } from './lib/results.js';
+
+const TARGET_EVENTS_PER_SEC = 5000;
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    repeat: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const seconds = Number(flags.seconds);
+const repeat = Number(flags.repeat);
+const connections = Number(flags.connections);
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+interface BusRun {
+  eventsPerSec: number;
+  committed: number;
+  answered: number;
+  printed: number;
+  duplicates: number;
+  lost: number;
+  p99CommitToPrintMs: number;
+}
+
+async function runWithBus(dir: string, round: number, script: string, port: number): Promise<BusRun> {
+  const db = join(dir, `events-${round}.db`);
+  const server = startProcess(process.execPath, [
+    CLI, 'serve', '--bucket', join(dir, 'bucket'), '--host', '127.0.0.1', '--port', String(port), '--zone', 'bench', '--instance', 'bench', '--bus', `sqlite:${db}`,
+  ]);
+  await waitForPort('127.0.0.1', port);
+  const audit = startProcess(process.execPath, [CLI, 'audit', '--bus', `sqlite:${db}`, '--json']);
+  const printedAt = new Map<string, number>();
+  let printed = 0;
+  createInterface({ input: audit.stdout! }).on('line', (line) => {
+    printed++;
+    printedAt.set((JSON.parse(line) as { id: string }).id, Date.now());
+  });
+  try {
+    const result = await runWrk({ url: `http://127.0.0.1:${port}`, script, seconds, connections, threads: 1 });
+    if (result.socketErrors > 0 || result.non2xx !== result.requests) {
+      throw new Error(`expected only 400 answers: ${result.requests} answers, ${result.non2xx} non-2xx, ${result.socketErrors} socket errors`);
+    }
+    const sqlite = new Database(db, { readonly: true });
+    const rows = sqlite.prepare('SELECT id, committed_at FROM events').all() as { id: string; committed_at: number }[];
+    const first = rows.reduce((min, row) => Math.min(min, row.committed_at), Number.POSITIVE_INFINITY);
+    const last = rows.reduce((max, row) => Math.max(max, row.committed_at), 0);
+    sqlite.close();
+    await waitUntil(() => printed >= rows.length, 30_000);
+    const latencies = rows.filter((row) => printedAt.has(row.id)).map((row) => printedAt.get(row.id)! - row.committed_at);
+    return {
+      eventsPerSec: rows.length / ((last - first) / 1000),
+      committed: rows.length,
+      answered: result.requests,
+      printed,
+      duplicates: printed - printedAt.size,
+      lost: rows.filter((row) => !printedAt.has(row.id)).length,
+      p99CommitToPrintMs: percentile(latencies, 99),
+    };
+  } finally {
+    await Promise.all([stopProcess(audit), stopProcess(server)]);
+  }
+}
+
+async function runWithLogOnly(dir: string, script: string, port: number): Promise<number> {
+  const server = startProcess(process.execPath, [
+    CLI, 'serve', '--bucket', join(dir, 'bucket'), '--host', '127.0.0.1', '--port', String(port), '--zone', 'bench', '--instance', 'bench', '--bus', 'log',
+  ]);
+  // The log lines go to a pipe nobody reads past a bounded buffer: drain it.
+  server.stdout!.resume();
+  try {
+    await waitForPort('127.0.0.1', port);
+    return (await runWrk({ url: `http://127.0.0.1:${port}`, script, seconds, connections, threads: 1 })).requestsPerSec;
+  } finally {
+    await stopProcess(server);
+  }
+}
+
+async function main(): Promise<void> {
+  if (!haveCommand('wrk')) {
+    console.error('bench:events skipped: wrk not installed (apt-get install -y wrk)');
+    process.exit(2);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'zonelab-bench-events-'));
+  try {
+    await generateBucket({ out: join(dir, 'bucket'), webdir: 'webdir', count: 100, seed: 1 });
+    const script = join(dir, 'forbidden.lua');
+    await writeRandomPagesScript(script, '/bucket/webdir/', 100, { 'X-country': 'Iran', 'X-client-IP': '5.160.0.1' });
+
+    const busRuns: BusRun[] = [];
+    const logRuns: number[] = [];
+    for (let round = 1; round <= repeat; round++) {
+      process.stderr.write(`round ${round}/${repeat}: sqlite bus + audit, ${seconds} s…\n`);
+      busRuns.push(await runWithBus(dir, round, script, 18_480 + round));
+      process.stderr.write(`round ${round}/${repeat}: --bus log (baseline), ${seconds} s…\n`);
+      logRuns.push(await runWithLogOnly(dir, script, 18_490 + round));
+    }
+    const eventsPerSec = median(busRuns.map((r) => r.eventsPerSec));
+    const baseline = median(logRuns);
+    const p99 = median(busRuns.map((r) => r.p99CommitToPrintMs));
+    const lost = busRuns.reduce((sum, r) => sum + r.lost + Math.max(0, r.answered - r.committed), 0);
+    const duplicates = busRuns.reduce((sum, r) => sum + r.duplicates, 0);
+    const pass = eventsPerSec >= TARGET_EVENTS_PER_SEC && lost === 0 && duplicates === 0;
+
+    console.log(`\nevents benchmark: only forbidden requests, wrk -t1 -c${connections}, ${seconds} s x ${repeat} (median), ${cpus().length} cores`);
+    console.log('| run | events/s committed | answered | committed | printed | lost | twice | p99 commit→print |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const [i, r] of busRuns.entries()) {
+      console.log(`| sqlite #${i + 1} | ${Math.round(r.eventsPerSec)} | ${r.answered} | ${r.committed} | ${r.printed} | ${r.lost} | ${r.duplicates} | ${r.p99CommitToPrintMs.toFixed(1)} ms |`);
+    }
+    console.log(`\nsqlite bus: ${Math.round(eventsPerSec)} events/s (target ≥ ${TARGET_EVENTS_PER_SEC}), p99 commit→print ${p99.toFixed(1)} ms, lost ${lost}, printed twice ${duplicates}: ${pass ? 'PASS' : 'FAIL'}`);
+    console.log(`baseline --bus log (no durability): ${Math.round(baseline)} refusals/s; ratio sqlite/log ${(eventsPerSec / baseline).toFixed(2)}`);
+    const file = await writeResults('events', { connections, seconds, repeat, eventsPerSec, baseline, p99CommitToPrintMs: p99, lost, duplicates, target: TARGET_EVENTS_PER_SEC, pass, busRuns, logRuns });
+    console.log(`results: ${file}`);
+    process.exitCode = pass ? 0 : 1;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench:events failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
