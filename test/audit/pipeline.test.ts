@@ -140,6 +140,15 @@ describe('forbidden-request pipeline (two server processes, one audit process, o
     const first = JSON.parse(audit.lines[0]!);
     assert.deepEqual(Object.keys(first).sort(), ['at', 'clientIp', 'country', 'id', 'instance', 'method', 'path', 'zone']);
 
+    // The position was committed on the way out: a restart prints only what is new.
+    const resumed = startAuditProcess(['--bus', `sqlite:${db}`, '--consumer', 'json-reader', '--json']);
+    audits.push(resumed);
+    const [fresh] = await sendForbidden(servers, 1);
+    await resumed.waitForLines(1);
+    resumed.child.kill('SIGTERM');
+    await resumed.exited;
+    assert.deepEqual(resumed.lines.map((line) => JSON.parse(line).id), [fresh]);
+
     const missing = startAuditProcess(['--bus', `sqlite:${join(dir, 'none.db')}`]);
     audits.push(missing);
     assert.equal((await missing.exited).code, 1);
