@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { describeError, isZonelabError } from '../errors.js';
 import { registerAudit } from './audit.js';
 import { registerBucket } from './bucket.js';
+import { registerClient } from './client.js';
 import { registerServe } from './serve.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -16,6 +17,7 @@ const program = new Command('zonelab')
 registerBucket(program);
 registerServe(program);
 registerAudit(program);
+registerClient(program);
 
 program.parseAsync().catch((error: unknown) => {
   // A user's mistake (bad bucket, folder not empty …) is one line; anything else is a bug

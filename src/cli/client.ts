@@ -1,0 +1,110 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { runClient } from '../client/index.js';
+import { integerIn, nonEmpty, parsePort } from './option-parsers.js';
+
+interface ClientFlags {
+  domain: string;
+  port: number;
+  bucket: string;
+  webdir: string;
+  num_requests: number;
+  index: number;
+  follow: boolean;
+  ssl: boolean;
+  verbose: boolean;
+  random: number;
+  rate?: number;
+  concurrency: number;
+  duration?: number;
+  keepalive: boolean;
+  timeout: number;
+  retries: number;
+  out?: string;
+  json: boolean;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `30s`, `500ms`, `2m`, `1h`, or a plain number of seconds; returns ms. */
+export function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)([a-z]*)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a duration such as 30s, 500ms, 2m or 1h.');
+  const unit = match[2] || 's';
+  if (!(unit in UNITS)) throw new InvalidArgumentError(`unknown unit "${unit}" (use ms, s, m or h).`);
+  const ms = Number(match[1]) * UNITS[unit]!;
+  if (ms <= 0) throw new InvalidArgumentError('must be more than zero.');
+  return ms;
+}
+
+function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a number above zero.');
+  return parsed;
+}
+
+export function registerClient(program: Command): void {
+  program
+    .command('client')
+    .summary("the course's HTTP client, flag-compatible, grown into a measuring load generator")
+    .description(
+      "the course's HTTP client with its flags and defaults: GET /<bucket>/<webdir>/<n>.html (n uniform in\n" +
+        '0…index-1) with the random X-country, X-client-IP, X-gender, X-age, X-income and X-time headers,\n' +
+        'one new connection per request, 5 s timeout. Measuring: --rate (open loop, latency from the\n' +
+        'intended start) or --concurrency (closed loop), --duration instead of -n, --keepalive, --retries,\n' +
+        '--out results.ndjson. Prints a summary per zone and per instance at the end; Ctrl-C stops early\n' +
+        '(summary so far, exit 130). Exit 1 when no request got an answer.',
+    )
+    .option('-d, --domain <host>', 'server host name or address', 'localhost')
+    .option('-p, --port <n>', 'server port (443 with --ssl when left at 80)', parsePort, 80)
+    .option('-b, --bucket <name>', 'first path segment ("none": left out)', nonEmpty('--bucket'), 'none')
+    .option('-w, --webdir <name>', 'second path segment ("none": left out)', nonEmpty('--webdir'), 'none')
+    .option('-n, --num_requests <n>', 'number of requests (ignored with --duration)', integerIn(1, 1_000_000_000), 1)
+    .option('-i, --index <n>', 'highest file index: pages are drawn from 0…n-1', integerIn(1, 1_000_000_000), 10_000)
+    .option('-f, --follow', 'follow Location redirects', false)
+    .option('-s, --ssl', 'use HTTPS', false)
+    .option('-v, --verbose', 'print one line per response: time, status, reason, zone, instance', false)
+    .option('-r, --random <seed>', 'random seed; the same seed sends the same paths and headers (0: unseeded)', integerIn(0, 2 ** 31 - 1), 0)
+    .option('--rate <r>', 'open loop: start r requests per second on schedule, whatever the answers', positiveNumber)
+    .option('--concurrency <c>', 'closed loop: keep c requests in flight (with --rate: the keep-alive pool size)', integerIn(1, 10_000), 1)
+    .option('--duration <d>', 'run this long (30s, 2m, 500ms) instead of -n requests', parseDuration)
+    .option('--keepalive', 'reuse a pool of connections instead of a new one per request', false)
+    .option('--timeout <d>', 'per-attempt timeout', parseDuration, 5000)
+    .option('--retries <n>', 'retry connection failures this many times, each on a new connection', integerIn(0, 100), 0)
+    .option('--out <file>', 'write one RequestResult record per attempt (NDJSON)')
+    .option('--json', 'print the summary as JSON', false)
+    .action(async (flags: ClientFlags, command: Command) => {
+      const port = flags.ssl && command.getOptionValueSource('port') === 'default' ? 443 : flags.port;
+      const stop = new AbortController();
+      const onSignal = () => {
+        if (stop.signal.aborted) process.exit(130);
+        stop.abort();
+      };
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+      const { summary, interrupted } = await runClient({
+        host: flags.domain,
+        port,
+        ssl: flags.ssl,
+        bucket: flags.bucket,
+        webdir: flags.webdir,
+        index: flags.index,
+        seed: flags.random,
+        requests: flags.duration === undefined ? flags.num_requests : undefined,
+        durationMs: flags.duration,
+        mode: flags.rate !== undefined ? { kind: 'open', rate: flags.rate } : { kind: 'closed', concurrency: flags.concurrency },
+        keepalive: flags.keepalive,
+        timeoutMs: flags.timeout,
+        retries: flags.retries,
+        follow: flags.follow,
+        verbose: flags.verbose,
+        json: flags.json,
+        out: flags.out,
+        signal: stop.signal,
+      });
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      if (interrupted) process.exitCode = 130;
+      else if (summary.requests > 0 && summary.answered === 0) {
+        process.stderr.write(`zonelab: no request got an answer from ${flags.domain}:${port}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,29 @@
+/** Error codes that say the connection failed before any response: safe to retry on a new one. */
+export const CONNECTION_FAILURES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT']);
+
+const UNDICI_CODES: Record<string, string> = {
+  UND_ERR_SOCKET: 'ECONNRESET',
+  UND_ERR_CLOSED: 'ECONNRESET',
+  UND_ERR_CONNECT_TIMEOUT: 'CONNECT_TIMEOUT',
+  UND_ERR_HEADERS_TIMEOUT: 'TIMEOUT',
+  UND_ERR_BODY_TIMEOUT: 'TIMEOUT',
+  EAI_AGAIN: 'ENOTFOUND',
+};
+
+/**
+ * A stable code for a failed attempt. undici wraps system errors (the code may sit on the
+ * error or on its cause) and has codes of its own; both are reduced to the short list the
+ * records use. `timedOut` and `cancelled` say which of our own aborts fired.
+ */
+export function errorCodeOf(error: unknown, state: { timedOut: boolean; cancelled: boolean }): string {
+  if (state.cancelled) return 'CANCELLED';
+  if (state.timedOut) return 'TIMEOUT';
+  for (let current: unknown = error, depth = 0; current && depth < 4; current = (current as { cause?: unknown }).cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (code in UNDICI_CODES) return UNDICI_CODES[code]!;
+      if (/^E[A-Z]+$/.test(code)) return code;
+    }
+  }
+  return 'EOTHER';
+}

@@ -1,0 +1,192 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, Client, type Dispatcher, interceptors } from 'undici';
+import { CONNECTION_FAILURES, errorCodeOf } from './error-codes.js';
+import type { RequestResult } from './records.js';
+import type { PlannedRequest } from './request-model.js';
+
+export type LoadMode = { kind: 'open'; rate: number } | { kind: 'closed'; concurrency: number };
+
+export interface LoadOptions {
+  /** `http://host:port` or `https://host:port`. */
+  origin: string;
+  /** The next request to send; called once per request, in request order. */
+  next: () => PlannedRequest;
+  /** Open loop: `rate` requests/s on schedule. Closed loop: `concurrency` requests in flight. */
+  mode: LoadMode;
+  /** Stop after this many requests … */
+  requests?: number | undefined;
+  /** … or after this many ms (the first reached wins). */
+  durationMs?: number | undefined;
+  /** Reuse a pool of `connections` connections; otherwise one new connection per request. */
+  keepalive: boolean;
+  connections: number;
+  /** Per attempt, ms. */
+  timeoutMs: number;
+  /** Retries of a connection failure, each on a new connection. */
+  retries: number;
+  /** Follow Location redirects (up to 5). */
+  follow: boolean;
+  /** Aborting stops sending; in-flight requests get `graceMs` (default 2000) to finish. */
+  signal: AbortSignal;
+  graceMs?: number;
+  /** Called for every attempt as it ends. */
+  onResult: (record: RequestResult) => void;
+}
+
+export interface LoadOutcome {
+  /** Requests started (retries not counted). */
+  sent: number;
+  /** From the start to the last answer, ms. */
+  elapsedMs: number;
+  /** True when the run was stopped by `signal` before its end. */
+  interrupted: boolean;
+}
+
+interface Lane {
+  dispatcher: Dispatcher;
+  /** Connections this lane's client has opened, and how many of them its answers have seen. */
+  connects: number;
+  seenConnects: number;
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | null {
+  const value = headers[name];
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+}
+
+/**
+ * Sends the requests and reports each attempt. Open loop: request k is due at k/rate s
+ * and starts then whatever happened to earlier ones; its latency counts from when it was
+ * due, so a stall of the target shows up as latency instead of as fewer requests.
+ */
+export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
+  const withRedirects = (dispatcher: Dispatcher) =>
+    options.follow ? dispatcher.compose(interceptors.redirect({ maxRedirections: 5 })) : dispatcher;
+  const common = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connect: { timeout: options.timeoutMs } };
+  // With keep-alive each lane is one connection (a Client with no pipelining), so whether
+  // an answer came on a new connection is known exactly; without it every request gets a
+  // connection of its own (`reset`), as the course client and a network load balancer see it.
+  const lanes: Lane[] = [];
+  let shared: Agent | null = null;
+  if (options.keepalive) {
+    for (let i = 0; i < options.connections; i++) {
+      const client = new Client(options.origin, { ...common, pipelining: 1, keepAliveTimeout: 30_000 });
+      const lane: Lane = { dispatcher: withRedirects(client), connects: 0, seenConnects: 0 };
+      client.on('connect', () => {
+        lane.connects++;
+      });
+      lanes.push(lane);
+    }
+  } else {
+    shared = new Agent({ ...common, pipelining: 1 });
+    lanes.push({ dispatcher: withRedirects(shared), connects: 0, seenConnects: 0 });
+  }
+  const cancelAll = new AbortController();
+  const start = performance.now();
+  const now = () => performance.now() - start;
+  let lastAnswer = 0;
+
+  async function attempt(seq: number, attemptNo: number, planned: PlannedRequest, sentAt: number, lane: Lane): Promise<RequestResult> {
+    const state = { timedOut: false, cancelled: false };
+    const timeout = new AbortController();
+    const timer = setTimeout(() => {
+      state.timedOut = true;
+      timeout.abort();
+    }, options.timeoutMs);
+    const onCancel = () => {
+      state.cancelled = true;
+      timeout.abort();
+    };
+    cancelAll.signal.addEventListener('abort', onCancel, { once: true });
+    let record: Omit<RequestResult, 'latencyMs' | 'connection'>;
+    try {
+      const response = await lane.dispatcher.request({
+        origin: options.origin,
+        path: planned.path,
+        method: 'GET',
+        headers: planned.headers,
+        signal: timeout.signal,
+        reset: !options.keepalive,
+      });
+      for await (const _chunk of response.body) {
+        // The body is read to its end (the connection can then be reused) and dropped.
+      }
+      record = {
+        seq,
+        sentAt,
+        status: response.statusCode,
+        zone: header(response.headers, 'x-zone'),
+        instance: header(response.headers, 'x-instance'),
+        error: null,
+        attempt: attemptNo,
+      };
+    } catch (error) {
+      record = { seq, sentAt, status: null, zone: null, instance: null, error: errorCodeOf(error, state), attempt: attemptNo };
+    } finally {
+      clearTimeout(timer);
+      cancelAll.signal.removeEventListener('abort', onCancel);
+    }
+    const ended = now();
+    lastAnswer = Math.max(lastAnswer, ended);
+    let connection: RequestResult['connection'] = 'new';
+    if (options.keepalive && lane.connects === lane.seenConnects) connection = 'reused';
+    lane.seenConnects = lane.connects;
+    const { status, zone, instance, error } = record;
+    const latencyMs = Math.round((ended - sentAt) * 1000) / 1000;
+    // Fields in the order of the record's definition, for people reading the file.
+    return { seq, sentAt: Math.round(sentAt * 1000) / 1000, latencyMs, status, zone, instance, error, connection, attempt: attemptNo };
+  }
+
+  let sent = 0;
+  let nextLane = 0;
+  async function send(seq: number, dueAt: number | null): Promise<void> {
+    const planned = options.next();
+    const lane = lanes[nextLane++ % lanes.length]!;
+    for (let attemptNo = 1; ; attemptNo++) {
+      const sentAt = attemptNo === 1 && dueAt !== null ? dueAt : now();
+      const record = await attempt(seq, attemptNo, planned, sentAt, lane);
+      options.onResult(record);
+      const retry = record.error !== null && CONNECTION_FAILURES.has(record.error) && attemptNo <= options.retries;
+      if (!retry || cancelAll.signal.aborted) return;
+    }
+  }
+
+  const durationMs = options.durationMs ?? Number.POSITIVE_INFINITY;
+  const maxRequests = options.requests ?? Number.POSITIVE_INFINITY;
+  const more = () => !options.signal.aborted && sent < maxRequests && now() < durationMs;
+  const inFlight = new Set<Promise<void>>();
+  const track = (promise: Promise<void>) => {
+    inFlight.add(promise);
+    promise.finally(() => inFlight.delete(promise));
+  };
+
+  if (options.mode.kind === 'open') {
+    const intervalMs = 1000 / options.mode.rate;
+    while (!options.signal.aborted && sent < maxRequests) {
+      const due = sent * intervalMs;
+      if (due >= durationMs) break;
+      const wait = due - now();
+      if (wait > 0) {
+        await sleep(wait, undefined, { signal: options.signal }).catch(() => {});
+        continue;
+      }
+      track(send(sent++, due));
+    }
+  } else {
+    const worker = async () => {
+      while (more()) await send(sent++, null);
+    };
+    track(Promise.all(Array.from({ length: options.mode.concurrency }, worker)).then(() => {}));
+  }
+
+  // Stopped: let what is in flight finish for a while, then cut it off.
+  const everything = Promise.all([...inFlight]);
+  if (options.signal.aborted) {
+    const grace = sleep(options.graceMs ?? 2000, undefined, { ref: false });
+    await Promise.race([everything, grace]);
+    cancelAll.abort();
+  }
+  await everything;
+  await Promise.all(lanes.map((lane) => lane.dispatcher.destroy().catch(() => {})));
+  return { sent, elapsedMs: lastAnswer, interrupted: options.signal.aborted };
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createRequestModel, type RequestResult, runLoad } from '../../src/client/index.js';
+import { CLI_PATH } from '../helpers/paths.js';
+import { spawn } from 'node:child_process';
+import { waitFor } from '../helpers/wait.js';
+
+/** A real HTTP server on loopback that counts the connections it accepts. */
+async function countingServer(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  const server: Server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'X-Zone': 'zone-t', 'X-Instance': 'vm-t', 'Content-Length': 2 }).end('ok');
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function baseOptions(port: number, records: RequestResult[]) {
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    next: createRequestModel({ bucket: 'none', webdir: 'none', index: 10, seed: 1 }),
+    keepalive: false,
+    connections: 1,
+    timeoutMs: 2000,
+    retries: 0,
+    follow: false,
+    signal: new AbortController().signal,
+    onResult: (record: RequestResult) => void records.push(record),
+  };
+}
+
+describe('load generator against real loopback servers', () => {
+  let server: Awaited<ReturnType<typeof countingServer>>;
+  before(async () => {
+    server = await countingServer();
+  });
+  after(() => server.close());
+
+  it('keeps an open-loop rate of 200 req/s within 5% over 5 s', async () => {
+    const records: RequestResult[] = [];
+    const outcome = await runLoad({ ...baseOptions(server.port, records), mode: { kind: 'open', rate: 200 }, durationMs: 5000 });
+    assert.ok(Math.abs(outcome.sent - 1000) <= 50, `${outcome.sent} requests sent`);
+    const answered = records.filter((r) => r.status === 200).length;
+    assert.ok(Math.abs(answered - 1000) <= 50, `${answered} answered`);
+    // Each request is due 5 ms after the previous one.
+    assert.equal(records.find((r) => r.seq === 100)?.sentAt, 500);
+    assert.equal(records[0]!.zone, 'zone-t');
+  });
+
+  it('opens one connection per request without keep-alive, and a pool of them with it', async () => {
+    const before = server.connections();
+    const fresh: RequestResult[] = [];
+    await runLoad({ ...baseOptions(server.port, fresh), mode: { kind: 'closed', concurrency: 4 }, requests: 200 });
+    assert.equal(server.connections() - before, 200);
+    assert.ok(fresh.every((r) => r.connection === 'new'));
+
+    const middle = server.connections();
+    const pooled: RequestResult[] = [];
+    await runLoad({ ...baseOptions(server.port, pooled), keepalive: true, connections: 4, mode: { kind: 'closed', concurrency: 4 }, requests: 200 });
+    assert.equal(server.connections() - middle, 4);
+    assert.equal(pooled.filter((r) => r.connection === 'new').length, 4);
+    assert.equal(pooled.filter((r) => r.connection === 'reused').length, 196);
+  });
+
+  it('retries a refused connection on a new one, recording each attempt', async () => {
+    const closed = createTcpServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const records: RequestResult[] = [];
+    await runLoad({ ...baseOptions(port, records), retries: 2, mode: { kind: 'closed', concurrency: 1 }, requests: 3 });
+    assert.equal(records.length, 9);
+    assert.deepEqual(records.map((r) => `${r.seq}/${r.attempt}/${r.error}`).slice(0, 3), ['0/1/ECONNREFUSED', '0/2/ECONNREFUSED', '0/3/ECONNREFUSED']);
+  });
+
+  it('times out on a server that accepts and never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createTcpServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const records: RequestResult[] = [];
+      const started = performance.now();
+      await runLoad({ ...baseOptions((silent.address() as AddressInfo).port, records), timeoutMs: 300, retries: 3, mode: { kind: 'closed', concurrency: 1 }, requests: 1 });
+      assert.deepEqual(records.map((r) => r.error), ['TIMEOUT'], 'a timeout after the request was sent is not retried');
+      assert.ok(records[0]!.latencyMs >= 290 && performance.now() - started < 2000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
+
+describe('zonelab client process', () => {
+  let server: Awaited<ReturnType<typeof countingServer>>;
+  let dir: string;
+  before(async () => {
+    server = await countingServer();
+    dir = await mkdtemp(join(tmpdir(), 'zonelab-client-'));
+  });
+  after(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('on SIGINT prints the summary so far, exits 130 and leaves a valid results file', async () => {
+    const out = join(dir, 'results.ndjson');
+    const child = spawn(process.execPath, [CLI_PATH, 'client', '-d', '127.0.0.1', '-p', String(server.port), '--rate', '100', '--duration', '60s', '--out', out], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(async () => (await readFile(out, 'utf8').catch(() => '')).split('\n').length > 50, 10_000, 'results written');
+      child.kill('SIGINT');
+      assert.equal(await exited, 130);
+      const lines = (await readFile(out, 'utf8')).trimEnd().split('\n');
+      const records = lines.map((line) => JSON.parse(line) as RequestResult);
+      assert.ok(records.length >= 50, `${records.length} records`);
+      assert.deepEqual(Object.keys(records[0]!), ['seq', 'sentAt', 'latencyMs', 'status', 'zone', 'instance', 'error', 'connection', 'attempt']);
+      assert.match(stdout, new RegExp(`^${records.length} requests in `));
+      assert.match(stdout, /\nzone-t +\d+ +100\.0%/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('uses port 443 with --ssl when -p is left alone, and says when nothing answered', async () => {
+    const child = spawn(process.execPath, [CLI_PATH, 'client', '-d', '127.0.0.1', '-s', '--timeout', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(stderr, /no request got an answer from 127\.0\.0\.1:443/);
+  });
+
+  for (const [args, pattern] of [
+    [['--rate', '-5'], /--rate.*invalid/],
+    [['--duration', '10x'], /unknown unit "x"/],
+    [['-d', 'no-such-host.invalid'], /^zonelab: cannot resolve host "no-such-host\.invalid"/m],
+  ] as const) {
+    it(`refuses ${args.join(' ')} with one line`, async () => {
+      const child = spawn(process.execPath, [CLI_PATH, 'client', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.notEqual(code, 0);
+      assert.match(stderr, pattern);
+    });
+  }
+});
