@@ -4,12 +4,13 @@
  * p99 latency and the ratio zonelab/nginx (target ≥ 0.6). A second baseline, the smallest
  * node:http server serving the same pages from memory, shows what node:http itself allows.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateBucket } from '../src/content/index.js';
+import { startNginx } from './lib/nginx.js';
 import { haveCommand, median, startProcess, stopProcess, waitForPort } from './lib/processes.js';
 import { writeResults } from './lib/results.js';
 import { runWrk, type WrkResult, writeRandomPagesScript } from './lib/wrk.js';
@@ -32,34 +33,6 @@ const warmup = Number(flags.warmup);
 const repeat = Number(flags.repeat);
 const connections = Number(flags.connections);
 
-function nginxConfig(dir: string, root: string, port: number): string {
-  return `worker_processes 1;
-daemon off;
-user root;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  open_file_cache max=20000 inactive=60s;
-  client_body_temp_path ${dir}/nginx-body;
-  proxy_temp_path ${dir}/nginx-proxy;
-  fastcgi_temp_path ${dir}/nginx-fastcgi;
-  uwsgi_temp_path ${dir}/nginx-uwsgi;
-  scgi_temp_path ${dir}/nginx-scgi;
-  types { text/html html; }
-  server {
-    listen 127.0.0.1:${port};
-    root ${root};
-    etag on;
-  }
-}
-`;
-}
-
 async function main(): Promise<void> {
   const missing = ['wrk', 'nginx'].filter((command) => !haveCommand(command));
   if (missing.length > 0) {
@@ -81,9 +54,7 @@ async function main(): Promise<void> {
       CLI, 'serve', '--bucket', join(dir, 'bucket'), '--host', '127.0.0.1', '--port', String(zonelabPort), '--zone', 'bench', '--instance', 'bench',
     ]);
     children.push(zonelab);
-    await writeFile(join(dir, 'nginx.conf'), nginxConfig(dir, dir, nginxPort));
-    await mkdir(join(dir, 'nginx-body'));
-    const nginx = startProcess('nginx', ['-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
+    const nginx = await startNginx(dir, dir, nginxPort);
     children.push(nginx);
     const minimal = startProcess(process.execPath, [MINIMAL_SERVER, dir, String(minimalPort)]);
     children.push(minimal);

@@ -73,6 +73,7 @@ function dateOf(day: Date): string {
 export function createRequestModel(options: RequestModelOptions): () => PlannedRequest {
   const rng = xoroshiro128plus(options.seed === 0 ? randomInt(1, 2 ** 31) : options.seed);
   const day = dateOf(options.today ?? new Date());
+  const prefix = pagePath(options.bucket, options.webdir, 0).slice(0, -'0.html'.length);
   return () => {
     const n = uniformInt(rng, 0, options.index - 1);
     const country = pick(rng, COUNTRIES);
@@ -80,7 +81,7 @@ export function createRequestModel(options: RequestModelOptions): () => PlannedR
     const ip = `${first}.${second}.${uniformInt(rng, 0, 255)}.${uniformInt(rng, 1, 254)}`;
     const hour = String(uniformInt(rng, 0, 23)).padStart(2, '0');
     return {
-      path: pagePath(options.bucket, options.webdir, n),
+      path: `${prefix}${n}.html`,
       headers: {
         'X-country': country,
         'X-client-IP': ip,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, Client, type Dispatcher, interceptors } from 'undici';
 import { CONNECTION_FAILURES, errorCodeOf } from './error-codes.js';
+import { getOnce } from './get-once.js';
 import type { RequestResult } from './records.js';
 import type { PlannedRequest } from './request-model.js';
 
@@ -20,7 +21,7 @@ export interface LoadOptions {
   /** Reuse a pool of `connections` connections; otherwise one new connection per request. */
   keepalive: boolean;
   connections: number;
-  /** Per attempt, ms. */
+  /** Per attempt, ms: to connect, then for the response to start, then for each pause in its body. */
   timeoutMs: number;
   /** Retries of a connection failure, each on a new connection. */
   retries: number;
@@ -44,6 +45,8 @@ export interface LoadOutcome {
 
 interface Lane {
   dispatcher: Dispatcher;
+  /** Requests sent on this lane and not yet answered. */
+  busy: number;
   /** Connections this lane's client has opened, and how many of them its answers have seen. */
   connects: number;
   seenConnects: number;
@@ -63,68 +66,54 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
   const withRedirects = (dispatcher: Dispatcher) =>
     options.follow ? dispatcher.compose(interceptors.redirect({ maxRedirections: 5 })) : dispatcher;
   const common = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connect: { timeout: options.timeoutMs } };
-  // With keep-alive each lane is one connection (a Client with no pipelining), so whether
-  // an answer came on a new connection is known exactly; without it every request gets a
-  // connection of its own (`reset`), as the course client and a network load balancer see it.
+  // Each lane is one connection at a time (a Client with no pipelining), so whether an
+  // answer came on a new connection is known exactly. With keep-alive the lanes keep their
+  // connections; without it every request closes its connection after the answer
+  // (`reset`), as the course client and a network load balancer see it. An open loop
+  // without keep-alive must never make a request wait for a free connection, so it gets an
+  // Agent that opens as many as the schedule needs.
   const lanes: Lane[] = [];
-  let shared: Agent | null = null;
-  if (options.keepalive) {
-    for (let i = 0; i < options.connections; i++) {
-      const client = new Client(options.origin, { ...common, pipelining: 1, keepAliveTimeout: 30_000 });
-      const lane: Lane = { dispatcher: withRedirects(client), connects: 0, seenConnects: 0 };
-      client.on('connect', () => {
-        lane.connects++;
-      });
-      lanes.push(lane);
-    }
-  } else {
-    shared = new Agent({ ...common, pipelining: 1 });
-    lanes.push({ dispatcher: withRedirects(shared), connects: 0, seenConnects: 0 });
+  const laneCount = options.keepalive ? options.connections : options.mode.kind === 'closed' ? options.mode.concurrency : 0;
+  for (let i = 0; i < laneCount; i++) {
+    const client = new Client(options.origin, { ...common, pipelining: 1, keepAliveTimeout: 30_000 });
+    const lane: Lane = { dispatcher: withRedirects(client), busy: 0, connects: 0, seenConnects: 0 };
+    client.on('connect', () => {
+      lane.connects++;
+    });
+    lanes.push(lane);
   }
-  const cancelAll = new AbortController();
+  if (laneCount === 0) {
+    lanes.push({ dispatcher: withRedirects(new Agent({ ...common, pipelining: 1 })), busy: 0, connects: 0, seenConnects: 0 });
+  }
   const start = performance.now();
   const now = () => performance.now() - start;
   let lastAnswer = 0;
 
+  let cancelled = false;
   async function attempt(seq: number, attemptNo: number, planned: PlannedRequest, sentAt: number, lane: Lane): Promise<RequestResult> {
-    const state = { timedOut: false, cancelled: false };
-    const timeout = new AbortController();
-    const timer = setTimeout(() => {
-      state.timedOut = true;
-      timeout.abort();
-    }, options.timeoutMs);
-    const onCancel = () => {
-      state.cancelled = true;
-      timeout.abort();
-    };
-    cancelAll.signal.addEventListener('abort', onCancel, { once: true });
     let record: Omit<RequestResult, 'latencyMs' | 'connection'>;
     try {
-      const response = await lane.dispatcher.request({
+      // Timeouts are undici's own (connect, then the response's start, then each pause in
+      // its body): no timer or abort signal of ours per request, which at tens of thousands
+      // of requests a second is most of the client's own cost.
+      const response = await getOnce(lane.dispatcher, {
         origin: options.origin,
         path: planned.path,
-        method: 'GET',
         headers: planned.headers,
-        signal: timeout.signal,
         reset: !options.keepalive,
       });
-      for await (const _chunk of response.body) {
-        // The body is read to its end (the connection can then be reused) and dropped.
-      }
       record = {
         seq,
         sentAt,
-        status: response.statusCode,
+        status: response.status,
         zone: header(response.headers, 'x-zone'),
         instance: header(response.headers, 'x-instance'),
         error: null,
         attempt: attemptNo,
       };
     } catch (error) {
-      record = { seq, sentAt, status: null, zone: null, instance: null, error: errorCodeOf(error, state), attempt: attemptNo };
-    } finally {
-      clearTimeout(timer);
-      cancelAll.signal.removeEventListener('abort', onCancel);
+      const code = errorCodeOf(error, { timedOut: false, cancelled });
+      record = { seq, sentAt, status: null, zone: null, instance: null, error: code, attempt: attemptNo };
     }
     const ended = now();
     lastAnswer = Math.max(lastAnswer, ended);
@@ -137,17 +126,28 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
     return { seq, sentAt: Math.round(sentAt * 1000) / 1000, latencyMs, status, zone, instance, error, connection, attempt: attemptNo };
   }
 
+  // The least busy lane: a request never queues behind another while a connection idles.
+  function freeLane(): Lane {
+    let best = lanes[0]!;
+    for (const lane of lanes) {
+      if (lane.busy === 0) return lane;
+      if (lane.busy < best.busy) best = lane;
+    }
+    return best;
+  }
+
   let sent = 0;
-  let nextLane = 0;
   async function send(seq: number, dueAt: number | null): Promise<void> {
     const planned = options.next();
-    const lane = lanes[nextLane++ % lanes.length]!;
     for (let attemptNo = 1; ; attemptNo++) {
       const sentAt = attemptNo === 1 && dueAt !== null ? dueAt : now();
+      const lane = freeLane();
+      lane.busy++;
       const record = await attempt(seq, attemptNo, planned, sentAt, lane);
+      lane.busy--;
       options.onResult(record);
       const retry = record.error !== null && CONNECTION_FAILURES.has(record.error) && attemptNo <= options.retries;
-      if (!retry || cancelAll.signal.aborted) return;
+      if (!retry || cancelled) return;
     }
   }
 
@@ -184,7 +184,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
   if (options.signal.aborted) {
     const grace = sleep(options.graceMs ?? 2000, undefined, { ref: false });
     await Promise.race([everything, grace]);
-    cancelAll.abort();
+    // Destroying the dispatchers fails what is still in flight; those attempts are CANCELLED.
+    cancelled = true;
+    await Promise.all(lanes.map((lane) => lane.dispatcher.destroy().catch(() => {})));
   }
   await everything;
   await Promise.all(lanes.map((lane) => lane.dispatcher.destroy().catch(() => {})));

@@ -1,0 +1,39 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startProcess } from './processes.js';
+
+/** nginx with one worker serving `root` on 127.0.0.1:`port`, tuned as one would for static files. */
+function nginxConfig(dir: string, root: string, port: number): string {
+  return `worker_processes 1;
+daemon off;
+user root;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  open_file_cache max=20000 inactive=60s;
+  client_body_temp_path ${dir}/nginx-body;
+  proxy_temp_path ${dir}/nginx-proxy;
+  fastcgi_temp_path ${dir}/nginx-fastcgi;
+  uwsgi_temp_path ${dir}/nginx-uwsgi;
+  scgi_temp_path ${dir}/nginx-scgi;
+  types { text/html html; }
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    etag on;
+  }
+}
+`;
+}
+
+/** Starts that nginx in the foreground with its files in `dir`; the caller stops it. */
+export async function startNginx(dir: string, root: string, port: number): Promise<ReturnType<typeof startProcess>> {
+  await writeFile(join(dir, 'nginx.conf'), nginxConfig(dir, root, port));
+  await mkdir(join(dir, 'nginx-body'), { recursive: true });
+  return startProcess('nginx', ['-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
+}
