@@ -87,6 +87,26 @@ describe('load generator against real loopback servers', () => {
     assert.deepEqual(records.map((r) => `${r.seq}/${r.attempt}/${r.error}`).slice(0, 3), ['0/1/ECONNREFUSED', '0/2/ECONNREFUSED', '0/3/ECONNREFUSED']);
   });
 
+  it('follows Location redirects only when asked (-f)', async () => {
+    const redirecting = createHttpServer((req, res) => {
+      if (req.url === '/moved.html') res.writeHead(200, { 'X-Zone': 'zone-r', 'Content-Length': 2 }).end('ok');
+      else res.writeHead(302, { Location: '/moved.html', 'Content-Length': 0 }).end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (redirecting.address() as AddressInfo).port;
+      const plain: RequestResult[] = [];
+      await runLoad({ ...baseOptions(port, plain), mode: { kind: 'closed', concurrency: 1 }, requests: 2 });
+      assert.deepEqual(plain.map((r) => r.status), [302, 302]);
+      const followed: RequestResult[] = [];
+      await runLoad({ ...baseOptions(port, followed), follow: true, mode: { kind: 'closed', concurrency: 1 }, requests: 2 });
+      assert.deepEqual(followed.map((r) => `${r.status} ${r.zone}`), ['200 zone-r', '200 zone-r']);
+    } finally {
+      redirecting.closeAllConnections();
+      await new Promise((resolve) => redirecting.close(resolve));
+    }
+  });
+
   it('times out on a server that accepts and never answers', async () => {
     const sockets = new Set<Socket>();
     const silent = createTcpServer((socket) => sockets.add(socket));
