@@ -5,6 +5,7 @@ import { describeError, isZonelabError } from '../errors.js';
 import { registerAudit } from './audit.js';
 import { registerBucket } from './bucket.js';
 import { registerClient } from './client.js';
+import { registerLab } from './lab.js';
 import { registerServe } from './serve.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -18,6 +19,7 @@ registerBucket(program);
 registerServe(program);
 registerAudit(program);
 registerClient(program);
+registerLab(program);
 
 program.parseAsync().catch((error: unknown) => {
   // A user's mistake (bad bucket, folder not empty …) is one line; anything else is a bug

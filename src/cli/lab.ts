@@ -1,0 +1,156 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Lab, openLab, renderBackends, startLab } from '../lab/index.js';
+import { busOption, parsePort } from './option-parsers.js';
+import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
+
+interface UpFlags extends SpecFlags {
+  zones: string[];
+  instancesPerZone: number;
+  port: number;
+  listen: { host: string; port: number };
+  bucket: string;
+  bus?: string;
+  dir: string;
+  detach: boolean;
+}
+
+function zoneList(value: string): string[] {
+  const zones = value.split(',').map((zone) => zone.trim()).filter(Boolean);
+  if (zones.length === 0 || zones.some((zone) => !/^[a-z0-9][a-z0-9-]{0,62}$/.test(zone))) {
+    throw new InvalidArgumentError('expected zone names such as us-east1-b,us-east1-c (lower case, digits, -).');
+  }
+  if (new Set(zones).size !== zones.length) throw new InvalidArgumentError('a zone is named twice.');
+  return zones;
+}
+
+function listenAddress(value: string): { host: string; port: number } {
+  const match = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost):(\d{1,5})$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a loopback address and port such as 127.0.0.1:8080.');
+  return { host: match[1] === 'localhost' ? '127.0.0.1' : match[1]!, port: parsePort(match[2]!) };
+}
+
+function instancesPerZone(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw new InvalidArgumentError('expected 1 to 20.');
+  return n;
+}
+
+const dirOption = () => new Option('--dir <dir>', "the lab's folder (state, HAProxy config and socket, logs)").default('./data/lab');
+
+function clock(): string {
+  return new Date().toISOString().slice(11, 23);
+}
+
+async function printStatus(lab: Lab): Promise<void> {
+  console.log(`load balancer: ${lab.state.lbUrl} (profile ${lab.state.spec.profile}, mode ${lab.state.spec.mode})`);
+  console.log(renderBackends(await lab.status()));
+}
+
+/** Foreground: print each change of a backend's HAProxy state until stopped. */
+async function watch(lab: Lab, signal: AbortSignal): Promise<void> {
+  const last = new Map<string, string>();
+  for (const row of await lab.status()) last.set(row.server.name, row.lb?.status ?? 'unknown');
+  while (!signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    for (const row of await lab.status()) {
+      const now = row.lb?.status ?? 'unknown';
+      const before = last.get(row.server.name);
+      if (now !== before) {
+        console.log(`${clock()} ${row.server.name} (${row.server.zone}) ${before} → ${now}${row.lb?.checkStatus ? ` (${row.lb.checkStatus})` : ''}`);
+        last.set(row.server.name, now);
+      }
+    }
+  }
+}
+
+export function registerLab(program: Command): void {
+  const lab = program
+    .command('lab')
+    .summary('zones behind a real HAProxy on this machine: up, status, stop, start, down')
+    .description(
+      'the assignment\'s setup on one machine: one "VM" (a zonelab serve process) per zone × instance, each on\n' +
+        'its own loopback address and the same port (127.0.1.1:8080, 127.0.1.2:8080, …), the audit app, and\n' +
+        'HAProxy in front with health checks from the load-balancer spec.',
+    );
+
+  addSpecOptions(
+    lab
+      .command('up')
+      .description(
+        'start a lab and wait until HAProxy reports every backend UP. In the foreground it prints each\n' +
+          'change of a backend\'s state; Ctrl-C stops everything. With --detach it returns and leaves the\n' +
+          'lab running for "lab status | stop | start | down".',
+      )
+      .option('--zones <list>', 'zones, comma-separated', zoneList, ['us-east1-b', 'us-east1-c'])
+      .option('--instances-per-zone <n>', 'servers per zone', instancesPerZone, 1)
+      .option('--port <n>', 'port every server listens on (on its own address)', parsePort, 8080)
+      .option('--listen <addr:port>', 'where the load balancer listens (loopback)', listenAddress, { host: '127.0.0.1', port: 8080 })
+      .option('--bucket <dir|gs://…>', 'bucket the servers serve (a folder is generated when missing)', './data/bucket')
+      .option('--bus <spec>', `event bus of servers and audit (default sqlite:<dir>/events.db; see serve --help)`, busOption)
+      .addOption(dirOption())
+      .option('--detach', 'leave the lab running and return', false),
+  ).action(async (flags: UpFlags) => {
+    const spec = { ...specFromFlags(flags), port: flags.port };
+    const started = await startLab({
+      zones: flags.zones,
+      instancesPerZone: flags.instancesPerZone,
+      spec,
+      listenHost: flags.listen.host,
+      listenPort: flags.listen.port,
+      bucket: flags.bucket,
+      bus: flags.bus,
+      dir: flags.dir,
+      onProgress: (message) => process.stderr.write(`${message}\n`),
+    });
+    await printStatus(started);
+    if (flags.detach) {
+      console.log(`lab running in ${started.state.dir}; stop it with "zonelab lab down${flags.dir === './data/lab' ? '' : ` --dir ${flags.dir}`}"`);
+      return;
+    }
+    console.log('watching backend states (Ctrl-C stops the lab)…');
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    await watch(started, stop.signal);
+    process.stderr.write('stopping the lab…\n');
+    await started.down();
+    console.log('lab stopped');
+  });
+
+  lab
+    .command('status')
+    .description('backends of a running lab: process and HAProxy state')
+    .addOption(dirOption())
+    .action(async (flags: { dir: string }) => printStatus(await openLab(flags.dir)));
+
+  lab
+    .command('stop <zone|instance>')
+    .description('stop the servers of a zone (or one instance): KILL (crash), TERM (graceful drain) or STOP (freeze)')
+    .addOption(new Option('--signal <signal>', 'signal to send').choices(['KILL', 'TERM', 'STOP']).default('KILL'))
+    .addOption(dirOption())
+    .action(async (target: string, flags: { signal: 'KILL' | 'TERM' | 'STOP'; dir: string }) => {
+      const opened = await openLab(flags.dir);
+      const stopped = await opened.stop(target, flags.signal);
+      console.log(`${clock()} sent SIG${flags.signal} to ${stopped.map((s) => s.name).join(', ')}`);
+    });
+
+  lab
+    .command('start <zone|instance>')
+    .description('start the servers of a zone (or one instance) again and wait until they answer their health check')
+    .addOption(dirOption())
+    .action(async (target: string, flags: { dir: string }) => {
+      const opened = await openLab(flags.dir);
+      const started = await opened.start(target);
+      console.log(`${clock()} ${started.map((s) => s.name).join(', ')} answering ${opened.state.spec.requestPath} again`);
+    });
+
+  lab
+    .command('down')
+    .description('stop every process of the lab (also one whose supervisor was killed) and forget it')
+    .addOption(dirOption())
+    .action(async (flags: { dir: string }) => {
+      const opened = await openLab(flags.dir);
+      await opened.down();
+      console.log('lab stopped');
+    });
+}

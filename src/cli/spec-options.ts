@@ -1,0 +1,43 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { type LoadBalancerSpec, PROFILE_NAMES, resolveSpec } from '../lb/index.js';
+
+export interface SpecFlags {
+  profile: string;
+  mode?: string;
+  checkInterval?: number;
+  timeout?: number;
+  healthyThreshold?: number;
+  unhealthyThreshold?: number;
+  requestPath?: string;
+}
+
+function integer(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number.');
+  return Number(value);
+}
+
+/**
+ * The load-balancer spec flags, named as gcloud names them, on any command that takes a
+ * spec. Unset flags keep the profile's values; the range checks are the spec's own.
+ */
+export function addSpecOptions(command: Command): Command {
+  return command
+    .option('--profile <name>', `load-balancer profile: ${PROFILE_NAMES.join(', ')}`, 'fast')
+    .option('--mode <mode>', 'tcp (a network load balancer) or http (a proxy)')
+    .option('--check-interval <s>', 'seconds between health checks (1–300)', integer)
+    .option('--timeout <s>', 'seconds a health check may take (1–300, at most the interval)', integer)
+    .option('--healthy-threshold <n>', 'successes that mark a backend healthy (1–10)', integer)
+    .option('--unhealthy-threshold <n>', 'failures that mark a backend unhealthy (1–10)', integer)
+    .option('--request-path <path>', 'path the health check GETs, expecting 200');
+}
+
+export function specFromFlags(flags: SpecFlags): LoadBalancerSpec {
+  return resolveSpec(flags.profile, {
+    mode: flags.mode as LoadBalancerSpec['mode'] | undefined,
+    checkIntervalSec: flags.checkInterval,
+    timeoutSec: flags.timeout,
+    healthyThreshold: flags.healthyThreshold,
+    unhealthyThreshold: flags.unhealthyThreshold,
+    requestPath: flags.requestPath,
+  });
+}

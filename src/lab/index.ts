@@ -1,0 +1,4 @@
+export { type BackendStatus, type Lab, openLab, type StartLabOptions, startLab, type StopSignal } from './lab.js';
+export { type LabOptions, type LabPlan, planLab } from './plan.js';
+export { type LabState, type ServerRecord, stateFile } from './state.js';
+export { renderBackends } from './render.js';

@@ -1,0 +1,231 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { generateBucket } from '../content/index.js';
+import { ZonelabError } from '../errors.js';
+import { type LoadBalancerSpec, renderHaproxyConfig, type ServerStat, showServers } from '../lb/index.js';
+import { type LabOptions, planLab } from './plan.js';
+import { checkHaproxyConfig, haproxyVersion, isOurs, signalIfOurs, spawnDetached, stopProcess, waitForExit } from './processes.js';
+import { initialState, type LabState, loadState, removeState, saveState, type ServerRecord } from './state.js';
+
+const CLI_PATH = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+export type StopSignal = 'KILL' | 'TERM' | 'STOP';
+
+export interface BackendStatus {
+  server: ServerRecord;
+  /** Whether the server process is there (and not paused). */
+  process: 'running' | 'paused' | 'stopped';
+  /** HAProxy's view, or null when HAProxy cannot be asked. */
+  lb: ServerStat | null;
+}
+
+/** A running lab, started here or found again from its state file. */
+export interface Lab {
+  readonly state: LabState;
+  /** Every backend with its process and HAProxy state. */
+  status(): Promise<BackendStatus[]>;
+  /** Stops the servers of a zone or one instance with a signal (the assignment's "kill the web server"). */
+  stop(target: string, signal: StopSignal): Promise<ServerRecord[]>;
+  /** Starts them again (or continues them after STOP) and waits until each answers /healthz. */
+  start(target: string): Promise<ServerRecord[]>;
+  /** Stops every process of the lab and removes its state. */
+  down(): Promise<void>;
+}
+
+function serverMarker(server: ServerRecord): string {
+  return `--instance ${server.name}`;
+}
+
+/** GET /healthz straight at a server; true on 200. */
+function healthy(host: string, port: number, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path, agent: false, timeout: 500 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs: number, log?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new ZonelabError('E_LAB_START', `${what} within ${Math.round(timeoutMs / 1000)} s${log ? ` (see ${log})` : ''}`);
+    await sleep(50);
+  }
+}
+
+function matching(state: LabState, target: string): ServerRecord[] {
+  const found = state.servers.filter((server) => server.zone === target || server.name === target);
+  if (found.length === 0) {
+    const names = [...new Set(state.servers.flatMap((s) => [s.zone, s.name]))].join(', ');
+    throw new ZonelabError('E_NO_TARGET', `no zone or instance named "${target}" in this lab (there are: ${names})`);
+  }
+  return found;
+}
+
+function labFrom(state: LabState): Lab {
+  const save = () => saveState(state);
+
+  async function startServer(server: ServerRecord): Promise<void> {
+    if (server.state === 'paused' && signalIfOurs(server.pid, serverMarker(server), 'SIGCONT')) {
+      server.state = 'running';
+    } else if (!isOurs(server.pid, serverMarker(server))) {
+      server.pid = spawnDetached(process.execPath, [CLI_PATH, 'serve', ...server.args], server.log);
+      server.state = 'running';
+    }
+    await save();
+    const pid = server.pid;
+    await waitUntil(
+      `${server.name} did not answer ${state.spec.requestPath} on ${server.host}:${server.port}`,
+      async () => {
+        if (!isOurs(pid, serverMarker(server))) throw new ZonelabError('E_LAB_START', `${server.name} exited at start-up (see ${server.log})`);
+        return healthy(server.host, server.port, state.spec.requestPath);
+      },
+      15_000,
+      server.log,
+    );
+  }
+
+  return {
+    state,
+    async status() {
+      let stats: ServerStat[] | null = null;
+      try {
+        stats = await showServers(state.haproxy.socketPath);
+      } catch {
+        stats = null;
+      }
+      return state.servers.map((server) => ({
+        server,
+        process: isOurs(server.pid, serverMarker(server)) ? (server.state === 'paused' ? 'paused' : 'running') : 'stopped',
+        lb: stats?.find((stat) => stat.server === server.name) ?? null,
+      }));
+    },
+    async stop(target, signal) {
+      const servers = matching(state, target);
+      for (const server of servers) {
+        const marker = serverMarker(server);
+        if (!signalIfOurs(server.pid, marker, `SIG${signal}`)) {
+          server.state = 'stopped';
+          continue;
+        }
+        if (signal === 'STOP') {
+          server.state = 'paused';
+        } else {
+          // TERM drains first: wait as long as the drain and the grace after it may take.
+          await waitForExit(server.pid!, marker, signal === 'KILL' ? 5000 : (state.spec.drainSeconds || 3) * 1000 + 15_000);
+          server.state = 'stopped';
+        }
+      }
+      await save();
+      return servers;
+    },
+    async start(target) {
+      const servers = matching(state, target);
+      for (const server of servers) await startServer(server);
+      return servers;
+    },
+    async down() {
+      // Servers get TERM twice: the second one skips the drain (nothing is measured now).
+      await Promise.all(
+        state.servers.map(async (server) => {
+          const marker = serverMarker(server);
+          if (server.state === 'paused') signalIfOurs(server.pid, marker, 'SIGCONT');
+          if (signalIfOurs(server.pid, marker, 'SIGTERM')) {
+            await sleep(100);
+            await stopProcess(server.pid, marker, 2000);
+          }
+          server.state = 'stopped';
+        }),
+      );
+      await Promise.all([
+        stopProcess(state.haproxy.pid, state.haproxy.configPath, 2000),
+        stopProcess(state.audit.pid, 'lab-audit', 2000),
+      ]);
+      await removeState(state.dir);
+    },
+  };
+}
+
+/** A lab started earlier (by `lab up --detach`, or by a supervisor that was killed). */
+export async function openLab(dir: string): Promise<Lab> {
+  return labFrom(await loadState(dir));
+}
+
+export interface StartLabOptions extends LabOptions {
+  /** Told of each step as it happens. */
+  onProgress?: (message: string) => void;
+}
+
+/**
+ * Starts a lab: bucket (generated when missing), one server per zone × instance, the audit
+ * app, HAProxy; resolves once HAProxy reports every backend UP. The state file is written
+ * after each process starts, so whatever happens `lab down` finds everything started.
+ * If any step fails, what was started is stopped again before the error is thrown.
+ */
+export async function startLab(options: StartLabOptions): Promise<Lab> {
+  const progress = options.onProgress ?? (() => {});
+  if (haproxyVersion() === null) {
+    throw new ZonelabError('E_NO_HAPROXY', 'HAProxy is not installed: install it with "apt-get install -y haproxy"');
+  }
+  const plan = planLab(options);
+  const existing = await loadState(plan.dir).catch(() => null);
+  if (existing && (isOurs(existing.haproxy.pid, existing.haproxy.configPath) || existing.servers.some((s) => isOurs(s.pid, `--instance ${s.name}`)))) {
+    throw new ZonelabError('E_LAB_RUNNING', `a lab is already running in ${plan.dir} (stop it with "zonelab lab down")`);
+  }
+  await mkdir(`${plan.dir}/logs`, { recursive: true });
+  if (!options.bucket.startsWith('gs://')) {
+    const generated = await generateBucket({ out: options.bucket, webdir: 'webdir', count: 10_000, seed: 1, ifMissing: true });
+    if (!generated.skipped) progress(`generated ${generated.pages} pages in ${options.bucket}`);
+  }
+  const config = renderHaproxyConfig(options.spec, plan.servers, {
+    listenHost: options.listenHost,
+    listenPort: options.listenPort,
+    statsSocket: plan.haproxy.socketPath,
+  });
+  await writeFile(plan.haproxy.configPath, config);
+  const rejected = checkHaproxyConfig(plan.haproxy.configPath);
+  if (rejected) throw new ZonelabError('E_HAPROXY_CONFIG', `HAProxy rejects ${plan.haproxy.configPath}:\n${rejected}`);
+
+  const state = initialState(plan, options.spec);
+  await saveState(state);
+  const lab = labFrom(state);
+  try {
+    progress(`starting ${plan.servers.length} servers`);
+    await Promise.all(state.servers.map((server) => lab.start(server.name)));
+    state.audit.pid = spawnDetached(process.execPath, [CLI_PATH, 'audit', ...plan.audit.args], plan.audit.log);
+    await saveState(state);
+    progress(`starting HAProxy on ${plan.lbUrl}`);
+    state.haproxy.pid = spawnDetached('haproxy', ['-db', '-f', plan.haproxy.configPath], plan.haproxy.log);
+    await saveState(state);
+    await waitForAllUp(state, options.spec);
+    return lab;
+  } catch (error) {
+    await lab.down().catch(() => {});
+    throw error;
+  }
+}
+
+async function waitForAllUp(state: LabState, spec: LoadBalancerSpec): Promise<void> {
+  const timeoutMs = (spec.healthyThreshold * spec.checkIntervalSec + spec.timeoutSec + 10) * 1000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!isOurs(state.haproxy.pid, state.haproxy.configPath)) {
+      const log = (await readFile(state.haproxy.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
+      throw new ZonelabError('E_HAPROXY_START', `HAProxy exited at start-up:\n${log}`);
+    }
+    try {
+      const stats = await showServers(state.haproxy.socketPath);
+      if (state.servers.every((server) => stats.find((stat) => stat.server === server.name)?.status === 'UP')) return;
+    } catch {
+      // The socket appears a moment after HAProxy starts.
+    }
+    if (Date.now() > deadline) throw new ZonelabError('E_LAB_START', `HAProxy did not report every backend UP within ${Math.round(timeoutMs / 1000)} s`);
+    await sleep(100);
+  }
+}

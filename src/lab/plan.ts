@@ -1,0 +1,66 @@
+import { join, resolve } from 'node:path';
+import type { Backend, LoadBalancerSpec } from '../lb/index.js';
+
+export interface LabOptions {
+  zones: string[];
+  instancesPerZone: number;
+  spec: LoadBalancerSpec;
+  /** Where clients reach the load balancer. */
+  listenHost: string;
+  listenPort: number;
+  /** Bucket folder (generated when missing) or gs:// bucket. */
+  bucket: string;
+  /** Event bus for servers and audit; default `sqlite:<dir>/events.db`. */
+  bus?: string | undefined;
+  /** The lab's folder: state file, HAProxy config and socket, logs. */
+  dir: string;
+}
+
+export interface PlannedServer extends Backend {
+  /** Arguments after `zonelab serve`. */
+  args: string[];
+  log: string;
+}
+
+export interface LabPlan {
+  dir: string;
+  lbUrl: string;
+  bus: string;
+  servers: PlannedServer[];
+  haproxy: { configPath: string; socketPath: string; log: string };
+  audit: { args: string[]; log: string };
+}
+
+/**
+ * Where everything of a lab goes: server k (from 1) listens on 127.0.1.k and the spec's
+ * port, like VMs with their own addresses on the same port; names are `<zone>-vm<i>`.
+ * Pure, so the layout is tested without starting anything.
+ */
+export function planLab(options: LabOptions): LabPlan {
+  const dir = resolve(options.dir);
+  const bus = options.bus ?? `sqlite:${join(dir, 'events.db')}`;
+  const servers: PlannedServer[] = [];
+  for (const zone of options.zones) {
+    for (let i = 1; i <= options.instancesPerZone; i++) {
+      const name = `${zone}-vm${i}`;
+      const host = `127.0.1.${servers.length + 1}`;
+      const drain = options.spec.drainSeconds > 0 ? ['--drain-seconds', String(options.spec.drainSeconds)] : [];
+      servers.push({
+        name,
+        zone,
+        host,
+        port: options.spec.port,
+        log: join(dir, 'logs', `${name}.log`),
+        args: ['--bucket', options.bucket, '--host', host, '--port', String(options.spec.port), '--zone', zone, '--instance', name, '--bus', bus, ...drain],
+      });
+    }
+  }
+  return {
+    dir,
+    lbUrl: `http://${options.listenHost}:${options.listenPort}`,
+    bus,
+    servers,
+    haproxy: { configPath: join(dir, 'haproxy.cfg'), socketPath: join(dir, 'haproxy.sock'), log: join(dir, 'logs', 'haproxy.log') },
+    audit: { args: ['--bus', bus, '--consumer', 'lab-audit'], log: join(dir, 'logs', 'audit.log') },
+  };
+}

@@ -1,0 +1,74 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Starts a process in its own process group with its output appended to `log`, and lets
+ * it outlive this one: a Ctrl-C in the terminal reaches only the supervisor, which then
+ * stops everything in order, and a detached lab keeps running after `lab up` returns.
+ */
+export function spawnDetached(command: string, args: string[], log: string, env: NodeJS.ProcessEnv = process.env): number {
+  const fd = openSync(log, 'a');
+  try {
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`cannot start ${command}`);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether `pid` is alive and its command line contains `marker` (guards against reused pids). */
+export function isOurs(pid: number | null, marker: string): boolean {
+  if (pid === null) return false;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    return state !== 'Z' && cmdline.includes(marker);
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `signal` if the process is ours; resolves true if it was. */
+export function signalIfOurs(pid: number | null, marker: string, signal: NodeJS.Signals): boolean {
+  if (pid === null || !isOurs(pid, marker)) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until the process is gone; false after `timeoutMs`. */
+export async function waitForExit(pid: number, marker: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isOurs(pid, marker)) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+/** TERM, then (if still there after `graceMs`) KILL; resolves once it is gone. */
+export async function stopProcess(pid: number | null, marker: string, graceMs: number): Promise<void> {
+  if (pid === null || !signalIfOurs(pid, marker, 'SIGTERM')) return;
+  if (await waitForExit(pid, marker, graceMs)) return;
+  signalIfOurs(pid, marker, 'SIGKILL');
+  await waitForExit(pid, marker, 5000);
+}
+
+export function haproxyVersion(): string | null {
+  const result = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  if (result.error || result.status !== 0) return null;
+  return /version (\S+)/i.exec(result.stdout)?.[1] ?? 'unknown';
+}
+
+/** `haproxy -c`: null when the config is valid, else HAProxy's own message. */
+export function checkHaproxyConfig(configPath: string): string | null {
+  const result = spawnSync('haproxy', ['-c', '-f', configPath], { encoding: 'utf8' });
+  if (result.status === 0) return null;
+  return `${result.stdout}${result.stderr}`.trim();
+}

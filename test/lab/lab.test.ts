@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { createRequestModel, type RequestResult, runLoad } from '../../src/client/index.js';
+import { openLab } from '../../src/lab/index.js';
+import { showServers } from '../../src/lb/index.js';
+import { freePort } from '../helpers/free-port.js';
+import { CLI_PATH } from '../helpers/paths.js';
+import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
+import { waitFor } from '../helpers/wait.js';
+
+const hasHaproxy = spawnSync('haproxy', ['-v']).status === 0;
+const skip = hasHaproxy ? false : 'haproxy is not installed (apt-get install -y haproxy)';
+const run = promisify(execFile);
+
+async function zonelab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI_PATH, ...args], { timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+function alive(pid: number | null): boolean {
+  if (pid === null) return false;
+  try {
+    const stat = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
+    return stat !== '' && stat.split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function labPids(dir: string): Promise<number[]> {
+  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8'));
+  return [state.haproxy.pid, state.audit.pid, ...state.servers.map((s: { pid: number }) => s.pid)].filter((pid) => pid !== null);
+}
+
+describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
+  let parent: string;
+  let bucket: TempBucket;
+  const dirs: string[] = [];
+
+  before(async () => {
+    parent = await mkdtemp(join(tmpdir(), 'zonelab-lab-'));
+    bucket = await makeTempBucket(50);
+  });
+  after(async () => {
+    // Whatever a failed test left running goes down here.
+    for (const dir of dirs) await zonelab('lab', 'down', '--dir', dir);
+    await bucket.remove();
+    await rm(parent, { recursive: true, force: true });
+  });
+
+  async function up(name: string, extra: string[] = []): Promise<{ dir: string; lbPort: number; result: Awaited<ReturnType<typeof zonelab>> }> {
+    const dir = join(parent, name);
+    dirs.push(dir);
+    const lbPort = await freePort();
+    const backendPort = await freePort('127.0.1.1');
+    const result = await zonelab(
+      'lab', 'up', '--detach', '--dir', dir, '--listen', `127.0.0.1:${lbPort}`, '--port', String(backendPort), '--bucket', bucket.root, '--profile', 'fast', ...extra,
+    );
+    return { dir, lbPort, result };
+  }
+
+  it('splits traffic, notices a killed zone and its return within the spec’s bounds, and leaves nothing behind', async (t) => {
+    const { dir, lbPort, result } = await up('e2e');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /us-east1-b-vm1 .* running +UP/);
+    assert.match(result.stdout, /us-east1-c-vm1 .* running +UP/);
+
+    const records: RequestResult[] = [];
+    await runLoad({
+      origin: `http://127.0.0.1:${lbPort}`,
+      next: createRequestModel({ bucket: 'bucket', webdir: 'webdir', index: 50, seed: 3 }),
+      mode: { kind: 'closed', concurrency: 4 },
+      requests: 400,
+      keepalive: false,
+      connections: 1,
+      timeoutMs: 5000,
+      retries: 0,
+      follow: false,
+      signal: new AbortController().signal,
+      onResult: (record) => void records.push(record),
+    });
+    const fromB = records.filter((r) => r.zone === 'us-east1-b').length;
+    const fromC = records.filter((r) => r.zone === 'us-east1-c').length;
+    assert.equal(fromB + fromC, 400, 'every request answered by one of the zones');
+    assert.ok(fromB >= 160 && fromB <= 240, `zone b served ${fromB} of 400`);
+
+    const lab = await openLab(dir);
+    const socket = lab.state.haproxy.socketPath;
+    const stateOf = async (name: string) => (await showServers(socket)).find((s) => s.server === name)?.status ?? '';
+    const killedAt = performance.now();
+    await lab.stop('us-east1-c', 'KILL');
+    await waitFor(async () => (await stateOf('us-east1-c-vm1')).startsWith('DOWN'), 10_000, 'DOWN');
+    const downAfter = performance.now() - killedAt;
+    assert.ok(downAfter <= (2 * 1 + 1) * 1000, `marked DOWN after ${Math.round(downAfter)} ms`);
+
+    const startedAt = performance.now();
+    await lab.start('us-east1-c');
+    await waitFor(async () => (await stateOf('us-east1-c-vm1')) === 'UP', 10_000, 'UP');
+    const upAfter = performance.now() - startedAt;
+    assert.ok(upAfter <= (2 * 1 + 1) * 1000, `marked UP after ${Math.round(upAfter)} ms`);
+    t.diagnostic(`zone b served ${fromB}/400; DOWN ${Math.round(downAfter)} ms after SIGKILL, UP ${Math.round(upAfter)} ms after start`);
+
+    const pids = await labPids(dir);
+    assert.equal(pids.length, 4);
+    const down = await zonelab('lab', 'down', '--dir', dir);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(pids.filter(alive), [], 'lab processes still alive after lab down');
+  });
+
+  it('is cleaned by lab down after its foreground supervisor was killed with SIGKILL', async () => {
+    const dir = join(parent, 'orphaned');
+    dirs.push(dir);
+    const lbPort = await freePort();
+    const backendPort = await freePort('127.0.1.1');
+    const supervisor = spawn(process.execPath, [CLI_PATH, 'lab', 'up', '--dir', dir, '--listen', `127.0.0.1:${lbPort}`, '--port', String(backendPort), '--bucket', bucket.root], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    supervisor.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const exited = new Promise((resolve) => supervisor.on('exit', resolve));
+    await waitFor(() => stdout.includes('watching backend states'), 20_000, 'lab up in the foreground');
+    supervisor.kill('SIGKILL');
+    await exited;
+    const pids = await labPids(dir);
+    assert.ok(pids.every(alive), 'the lab outlives its supervisor until lab down');
+    const down = await zonelab('lab', 'down', '--dir', dir);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(pids.filter(alive), []);
+  });
+
+  it('stops everything and exits 0 on Ctrl-C in the foreground', async () => {
+    const dir = join(parent, 'foreground');
+    dirs.push(dir);
+    const lbPort = await freePort();
+    const backendPort = await freePort('127.0.1.1');
+    const supervisor = spawn(process.execPath, [CLI_PATH, 'lab', 'up', '--dir', dir, '--listen', `127.0.0.1:${lbPort}`, '--port', String(backendPort), '--bucket', bucket.root], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    supervisor.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => supervisor.on('exit', resolve));
+    await waitFor(() => stdout.includes('watching backend states'), 20_000, 'lab up in the foreground');
+    const pids = await labPids(dir);
+    supervisor.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.match(stdout, /lab stopped\n$/);
+    assert.deepEqual(pids.filter(alive), []);
+  });
+
+  it('reports a port already in use with HAProxy’s own message and leaves nothing running', async () => {
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const dir = join(parent, 'port-taken');
+      dirs.push(dir);
+      const backendPort = await freePort('127.0.1.1');
+      const result = await zonelab('lab', 'up', '--detach', '--dir', dir, '--listen', `127.0.0.1:${port}`, '--port', String(backendPort), '--bucket', bucket.root);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /HAProxy exited at start-up:[\s\S]*cannot bind socket/i);
+      const status = await zonelab('lab', 'status', '--dir', dir);
+      assert.match(status.stderr, /no lab in/);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('says how to install HAProxy when it is missing', async () => {
+    const { stderr, code } = await new Promise<{ stderr: string; code: number | null }>((resolve) => {
+      const child = spawn(process.execPath, [CLI_PATH, 'lab', 'up', '--dir', join(parent, 'no-haproxy')], { env: { ...process.env, PATH: '/nonexistent' } });
+      let err = '';
+      child.stderr.on('data', (chunk) => {
+        err += chunk;
+      });
+      child.on('exit', (exitCode) => resolve({ stderr: err, code: exitCode }));
+    });
+    assert.equal(code, 1);
+    assert.equal(stderr.trim(), 'zonelab: HAProxy is not installed: install it with "apt-get install -y haproxy"');
+  });
+});
