@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BENCHMARKS = ['server', 'events', 'client'];
+const BENCHMARKS = ['server', 'events', 'client', 'lab'];
 const outcomes: string[] = [];
 for (const name of BENCHMARKS) {
   const script = fileURLToPath(new URL(`./${name}.js`, import.meta.url));

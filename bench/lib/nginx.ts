@@ -2,8 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startProcess } from './processes.js';
 
-/** nginx with one worker serving `root` on 127.0.0.1:`port`, tuned as one would for static files. */
-function nginxConfig(dir: string, root: string, port: number): string {
+/** nginx with one worker serving `root` on `host`:`port`, tuned as one would for static files. */
+function nginxConfig(dir: string, root: string, port: number, host: string): string {
   return `worker_processes 1;
 daemon off;
 user root;
@@ -23,17 +23,20 @@ http {
   scgi_temp_path ${dir}/nginx-scgi;
   types { text/html html; }
   server {
-    listen 127.0.0.1:${port};
+    listen ${host}:${port};
     root ${root};
     etag on;
+    # What a load balancer's health check asks for, as zonelab serve answers it.
+    location = /healthz { return 200 '{"status":"serving"}'; }
   }
 }
 `;
 }
 
-/** Starts that nginx in the foreground with its files in `dir`; the caller stops it. */
-export async function startNginx(dir: string, root: string, port: number): Promise<ReturnType<typeof startProcess>> {
-  await writeFile(join(dir, 'nginx.conf'), nginxConfig(dir, root, port));
+/** Starts that nginx in the foreground with its own files in `dir`; the caller stops it. */
+export async function startNginx(dir: string, root: string, port: number, host = '127.0.0.1'): Promise<ReturnType<typeof startProcess>> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'nginx.conf'), nginxConfig(dir, root, port, host));
   await mkdir(join(dir, 'nginx-body'), { recursive: true });
   return startProcess('nginx', ['-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
 }
