@@ -5,6 +5,7 @@ import { describeError, isZonelabError } from '../errors.js';
 import { registerAudit } from './audit.js';
 import { registerBucket } from './bucket.js';
 import { registerClient } from './client.js';
+import { registerFailover } from './failover.js';
 import { registerLab } from './lab.js';
 import { registerServe } from './serve.js';
 
@@ -20,6 +21,7 @@ registerServe(program);
 registerAudit(program);
 registerClient(program);
 registerLab(program);
+registerFailover(program);
 
 program.parseAsync().catch((error: unknown) => {
   // A user's mistake (bad bucket, folder not empty …) is one line; anything else is a bug

@@ -32,6 +32,8 @@ export interface LoadOptions {
   graceMs?: number;
   /** Called for every attempt as it ends. */
   onResult: (record: RequestResult) => void;
+  /** `performance.now()` value the records' times count from; default the call's start. */
+  epoch?: number;
 }
 
 export interface LoadOutcome {
@@ -85,7 +87,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
   if (laneCount === 0) {
     lanes.push({ dispatcher: withRedirects(new Agent({ ...common, pipelining: 1 })), busy: 0, connects: 0, seenConnects: 0 });
   }
-  const start = performance.now();
+  const start = options.epoch ?? performance.now();
   const now = () => performance.now() - start;
   let lastAnswer = 0;
 

@@ -1,0 +1,208 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ZonelabError } from '../errors.js';
+import { type ExperimentResult, type FaultKind, renderMatrixMarkdown, rerenderReport, runExperiment } from '../failover/index.js';
+import { PROFILE_NAMES } from '../lb/index.js';
+import { parseDuration } from './client.js';
+import { integerIn, nonEmpty, parsePort } from './option-parsers.js';
+import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
+
+interface FailoverFlags extends SpecFlags {
+  zones: string[];
+  instancesPerZone: number;
+  port: number;
+  listenPort: number;
+  bucket: string;
+  fault: FaultKind;
+  faultZone?: string;
+  rate: number;
+  warmup: number;
+  hold: number;
+  maxWait: number;
+  keepalive: boolean;
+  outDir: string;
+  target?: string;
+  kill?: string;
+  restart?: string;
+  bucketName: string;
+  webdir: string;
+  index: number;
+  matrix: boolean;
+  faults: FaultKind[];
+  profiles: string[];
+}
+
+function list<T extends string>(allowed: readonly T[], what: string): (value: string) => T[] {
+  return (value) => {
+    const items = value.split(',').map((item) => item.trim()).filter(Boolean) as T[];
+    const unknown = items.filter((item) => !allowed.includes(item));
+    if (items.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`expected ${what} from ${allowed.join(', ')}.`);
+    return items;
+  };
+}
+
+function zoneList(value: string): string[] {
+  const zones = value.split(',').map((zone) => zone.trim()).filter(Boolean);
+  if (zones.length < 2 || zones.some((zone) => !/^[a-z0-9][a-z0-9-]{0,62}$/.test(zone))) {
+    throw new InvalidArgumentError('expected two or more zone names such as us-east1-b,us-east1-c.');
+  }
+  return zones;
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 100_000) throw new InvalidArgumentError('expected a number above zero.');
+  return n;
+}
+
+function quote(argument: string): string {
+  return /^[\w@%+=:,./-]+$/.test(argument) ? argument : `'${argument.replaceAll("'", "'\\''")}'`;
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
+}
+
+function keyLines(result: ExperimentResult): string[] {
+  const m = result.metrics;
+  const sec = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
+  return [
+    `time to reroute: ${m.rerouted ? sec(m.timeToRerouteMs) : 'not rerouted'}`,
+    `failed requests: ${m.errors.count}${m.errors.count ? ` (${Object.entries(m.errors.byKind).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}, longest gap ${sec(m.longestGapMs)}`,
+    `time to return: ${m.returned ? `${sec(m.timeToReturnMs)} from the restart, ${sec(m.timeToReturnFromReadyMs)} from ready` : 'not returned'}`,
+    ...(result.setup.where === 'lab' ? [`HAProxy: DOWN ${sec(m.lb.downAfterFaultMs)} after the fault, UP ${sec(m.lb.upAfterReadyMs)} after ready`] : []),
+    `report: ${join(result.dir, 'report.md')}`,
+  ];
+}
+
+export function registerFailover(program: Command): void {
+  addSpecOptions(
+    program
+      .command('failover')
+      .summary('the failover experiment: kill a zone, measure reroute and return, write a report')
+      .description(
+        'runs load at --rate on new connections through the load balancer, kills (or stops) the servers of\n' +
+          'one zone, waits until traffic is rerouted and stable for --hold, restarts them, waits until the zone\n' +
+          'serves again and --hold more, and writes reports/<time>/: results.ndjson, events.ndjson,\n' +
+          'summary.json, report.md and timeline.svg. Local by default (a lab with real HAProxy is started and\n' +
+          'stopped); with --target it measures any load balancer, with shell commands as the fault.',
+      )
+      .option('--zones <list>', 'zones of the local lab', zoneList, ['us-east1-b', 'us-east1-c'])
+      .option('--instances-per-zone <n>', 'servers per zone', integerIn(1, 20), 1)
+      .option('--port <n>', 'port every local server listens on', parsePort, 8080)
+      .option('--listen-port <n>', 'port of the local load balancer on 127.0.0.1', parsePort, 8080)
+      .option('--bucket <dir>', 'bucket of the local servers (generated when missing)', './data/bucket')
+      .addOption(new Option('--fault <kind>', 'kill (SIGKILL), term (SIGTERM: drain) or stop (SIGSTOP: freeze)').choices(['kill', 'term', 'stop']).default('kill'))
+      .option('--fault-zone <zone>', 'zone to fault (default: the first)')
+      .option('--rate <r>', 'requests per second, open loop', positive, 100)
+      .option('--warmup <d>', 'load before the fault', parseDuration, 5000)
+      .option('--hold <d>', 'how long rerouted (and returned) traffic must stay stable', parseDuration, 5000)
+      .option('--max-wait <d>', 'give up waiting for reroute or return after this long', parseDuration, 60_000)
+      .option('--keepalive', 'reuse connections (off: a new connection per request, as a network LB sees new clients)', false)
+      .option('--out-dir <dir>', 'where report folders go', 'reports')
+      .option('--target <url>', 'measure this load balancer instead of a local lab')
+      .option('--kill <command>', 'with --target: shell command that faults the zone')
+      .option('--restart <command>', 'with --target: shell command that restarts it (and waits until it is ready)')
+      .option('-b, --bucket-name <name>', 'with --target: bucket path segment of the requests', nonEmpty('--bucket-name'), 'bucket')
+      .option('-w, --webdir <name>', 'folder path segment of the requests', nonEmpty('--webdir'), 'webdir')
+      .option('-i, --index <n>', 'pages are drawn from 0…n-1', integerIn(1, 1_000_000_000), 10_000)
+      .option('--matrix', 'run every --profiles × --faults pair and write one comparison (local only)', false)
+      .option('--faults <list>', 'faults of the matrix', list(['kill', 'term', 'stop'] as const, 'faults'), ['kill', 'term', 'stop'])
+      .option('--profiles <list>', 'profiles of the matrix', list(PROFILE_NAMES, 'profiles'), [...PROFILE_NAMES]),
+  ).action(async (flags: FailoverFlags) => {
+    const command = `zonelab ${process.argv.slice(2).map(quote).join(' ')}`;
+    if (flags.target && (!flags.kill || !flags.restart || !flags.faultZone)) {
+      throw new ZonelabError('E_BAD_ARGUMENT', '--target needs --kill, --restart and --fault-zone');
+    }
+    if (flags.target && flags.matrix) throw new ZonelabError('E_BAD_ARGUMENT', '--matrix runs local labs only');
+    if (flags.target) {
+      try {
+        new URL(flags.target);
+      } catch {
+        throw new ZonelabError('E_BAD_ARGUMENT', `--target "${flags.target}" is not a URL such as http://203.0.113.7`);
+      }
+    }
+    const stop = new AbortController();
+    let signals = 0;
+    const onSignal = () => {
+      if (++signals > 1) process.exit(130);
+      process.stderr.write('\ninterrupted: stopping the load and putting everything back…\n');
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+    const interactive = process.stderr.isTTY === true;
+    let lastPlain = 0;
+    const onStatus = (line: string) => {
+      if (interactive) process.stderr.write(`\r\x1b[2K${line}`);
+      else if (Date.now() - lastPlain >= 5000) {
+        lastPlain = Date.now();
+        process.stderr.write(`${line}\n`);
+      }
+    };
+    const onStep = (line: string) => process.stderr.write(`${interactive ? '\r\x1b[2K' : ''}${line}\n`);
+    const base = join(flags.outDir, stamp());
+
+    const runOne = (profile: string, fault: FaultKind, dir: string) => {
+      const spec = { ...specFromFlags({ ...flags, profile }), port: flags.port };
+      return runExperiment({
+        ...(flags.target
+          ? { target: { url: flags.target, kill: flags.kill!, restart: flags.restart! } }
+          : {
+              lab: {
+                zones: flags.zones,
+                instancesPerZone: flags.instancesPerZone,
+                spec,
+                listenHost: '127.0.0.1',
+                listenPort: flags.listenPort,
+                bucket: flags.bucket,
+              },
+            }),
+        pages: { ...(flags.target ? { bucket: flags.bucketName } : {}), webdir: flags.webdir, index: flags.index },
+        fault,
+        faultZone: flags.faultZone ?? flags.zones[0]!,
+        rate: flags.rate,
+        keepalive: flags.keepalive,
+        warmupMs: flags.warmup,
+        holdMs: flags.hold,
+        maxWaitMs: flags.maxWait,
+        outDir: dir,
+        command: flags.matrix ? `zonelab failover --profile ${profile} --fault ${fault} --rate ${flags.rate}` : command,
+        signal: stop.signal,
+        onStatus,
+        onStep,
+      });
+    };
+
+    if (!flags.matrix) {
+      const result = await runOne(flags.profile, flags.fault, base);
+      if (interactive) process.stderr.write('\r\x1b[2K');
+      console.log(keyLines(result).join('\n'));
+      if (result.interrupted) process.exitCode = 130;
+      return;
+    }
+    const runs: { profile: string; fault: string; dir: string; result: ExperimentResult }[] = [];
+    for (const profile of flags.profiles) {
+      for (const fault of flags.faults) {
+        if (stop.signal.aborted) break;
+        onStep(`=== ${profile} × ${fault} ===`);
+        const name = `${profile}-${fault}`;
+        const result = await runOne(profile, fault, join(base, name));
+        runs.push({ profile, fault, dir: name, result });
+        console.log(keyLines(result).join('\n'));
+      }
+    }
+    const matrix = renderMatrixMarkdown(runs);
+    await writeFile(join(base, 'matrix.md'), matrix);
+    console.log(`\n${matrix}\nmatrix: ${join(base, 'matrix.md')}`);
+    if (stop.signal.aborted) process.exitCode = 130;
+  });
+
+  program
+    .command('report <dir>')
+    .description('compute the metrics and write report.md, timeline.svg and summary.json again from a run\'s saved records')
+    .action(async (dir: string) => {
+      const metrics = await rerenderReport(dir);
+      console.log(`report: ${join(dir, 'report.md')} (time to reroute ${metrics.rerouted ? `${((metrics.timeToRerouteMs ?? 0) / 1000).toFixed(2)} s` : 'not rerouted'})`);
+    });
+}

@@ -1,0 +1,21 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RequestResult } from '../client/index.js';
+import type { ExperimentSetup } from './experiment.js';
+import type { FailoverMetrics } from './metrics.js';
+import type { RunEvent } from './records.js';
+import { renderReportMarkdown } from './report-md.js';
+import { renderTimelineSvg } from './timeline.js';
+
+/** Writes summary.json, report.md and timeline.svg of a run into `dir`. */
+export async function writeReport(
+  dir: string,
+  setup: ExperimentSetup,
+  records: readonly RequestResult[],
+  events: readonly RunEvent[],
+  metrics: FailoverMetrics,
+): Promise<void> {
+  await writeFile(join(dir, 'summary.json'), `${JSON.stringify({ setup, metrics }, null, 2)}\n`);
+  await writeFile(join(dir, 'report.md'), renderReportMarkdown(setup, metrics));
+  await writeFile(join(dir, 'timeline.svg'), await renderTimelineSvg(records, events));
+}
