@@ -50,6 +50,11 @@ export function renderHaproxyConfig(spec: LoadBalancerSpec, backends: readonly B
   if (spec.retries > 0) lines.push(`  # retry failed connections (${spec.retries} times)`, `  retries ${spec.retries}`);
   else lines.push('  # no connection retries, like a cloud network load balancer', '  retries 0');
   if (spec.redispatch) lines.push('  # a retried connection goes to another backend', '  option redispatch 1');
+  if (spec.retries > 0 && spec.mode === 'http') {
+    // A proxy that parsed the request can send it again when the server died before
+    // answering (our GETs are idempotent); a pass-through load balancer cannot.
+    lines.push('  # also retry a request whose server closed or went silent before answering', '  retry-on conn-failure empty-response response-timeout');
+  }
   lines.push(
     '',
     'frontend zonelab',

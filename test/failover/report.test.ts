@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import type { RequestResult } from '../../src/client/index.js';
+import {
+  computeFailoverMetrics,
+  type ExperimentSetup,
+  renderReportMarkdown,
+  renderTimelineSvg,
+  rerenderReport,
+  type RunEvent,
+  timelineMarks,
+} from '../../src/failover/index.js';
+import { PROFILES } from '../../src/lb/index.js';
+
+// Golden files live beside the test's source; UPDATE_GOLDEN=1 rewrites them.
+const GOLDEN = fileURLToPath(new URL('../../../test/failover/golden/', import.meta.url));
+
+const setup: ExperimentSetup = {
+  where: 'lab',
+  url: 'http://127.0.0.1:8080',
+  zones: ['us-east1-b', 'us-east1-c'],
+  instancesPerZone: 1,
+  spec: PROFILES.fast,
+  fault: 'kill',
+  faultZone: 'us-east1-c',
+  faultInstances: ['us-east1-c-vm1'],
+  killCommand: null,
+  restartCommand: null,
+  rate: 100,
+  keepalive: false,
+  warmupMs: 2000,
+  holdMs: 2000,
+  maxWaitMs: 60000,
+  timeoutMs: 2000,
+  startedAt: '2026-11-25T08:00:00.000Z',
+  command: 'zonelab failover --warmup 2s --hold 2s',
+};
+
+// 100 req/s for 8 s: zone c is killed at 2 s, refuses until HAProxy notices at 3.5 s,
+// is restarted at 5 s, ready at 5.4 s, and serves again from 6 s.
+const records: RequestResult[] = Array.from({ length: 800 }, (_, seq) => {
+  const sentAt = seq * 10;
+  const toC = seq % 2 === 1;
+  const down = sentAt >= 2000 && sentAt < 6000;
+  const refused = toC && sentAt >= 2000 && sentAt < 3500;
+  const zone = refused ? null : toC && !down ? 'us-east1-c' : 'us-east1-b';
+  return {
+    seq,
+    sentAt,
+    latencyMs: 1.5,
+    status: refused ? null : seq % 37 === 0 ? 400 : 200,
+    zone,
+    instance: zone ? `${zone}-vm1` : null,
+    error: refused ? 'ECONNRESET' : null,
+    connection: 'new',
+    attempt: 1,
+  };
+});
+const events: RunEvent[] = [
+  { at: 0, kind: 'phase', target: 'warm-up', detail: '' },
+  { at: 20, kind: 'lb-state', target: 'us-east1-b-vm1', detail: 'UP' },
+  { at: 20, kind: 'lb-state', target: 'us-east1-c-vm1', detail: 'UP' },
+  { at: 2000, kind: 'fault', target: 'us-east1-c', detail: 'kill' },
+  { at: 2900, kind: 'lb-state', target: 'us-east1-c-vm1', detail: 'UP 1/2' },
+  { at: 3500, kind: 'lb-state', target: 'us-east1-c-vm1', detail: 'DOWN' },
+  { at: 5000, kind: 'recover', target: 'us-east1-c', detail: 'start' },
+  { at: 5400, kind: 'server-ready', target: 'us-east1-c', detail: 'answers its health check' },
+  { at: 5900, kind: 'lb-state', target: 'us-east1-c-vm1', detail: 'UP' },
+  { at: 8000, kind: 'phase', target: 'done', detail: '' },
+];
+
+async function golden(name: string, actual: string): Promise<void> {
+  if (process.env.UPDATE_GOLDEN === '1') await writeFile(join(GOLDEN, name), actual);
+  assert.equal(actual, await readFile(join(GOLDEN, name), 'utf8'), `${name} differs from its golden file`);
+}
+
+describe('failover report (fixture run)', () => {
+  const metrics = computeFailoverMetrics(records, events, { zone: 'us-east1-c', instances: ['us-east1-c-vm1'] });
+
+  it('computes the fixture’s numbers', () => {
+    assert.equal(metrics.timeToRerouteMs, 1490);
+    assert.equal(metrics.errors.count, 75);
+    assert.equal(metrics.timeToReturnMs, 1010);
+    assert.equal(metrics.lb.downAfterFaultMs, 1500);
+  });
+
+  it('renders report.md as its golden file', async () => {
+    await golden('report.md', renderReportMarkdown(setup, metrics));
+  });
+
+  it('renders timeline.svg as its golden file, with every mark', async () => {
+    const svg = await renderTimelineSvg(records, events);
+    assert.match(svg, /^<svg /);
+    for (const label of ['fault', 'restart', 'ready', 'LB DOWN us-east1-c-vm1', 'LB UP us-east1-c-vm1']) assert.ok(svg.includes(label), label);
+    await golden('timeline.svg', svg);
+  });
+
+  it('does not mark the first UP HAProxy reports as a change', () => {
+    assert.deepEqual(
+      timelineMarks(events).map((m) => m.label),
+      ['fault', 'LB DOWN us-east1-c-vm1', 'restart', 'ready', 'LB UP us-east1-c-vm1'],
+    );
+  });
+
+  it('re-renders a saved run from its records (zonelab report)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zonelab-report-'));
+    try {
+      await writeFile(join(dir, 'results.ndjson'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
+      await writeFile(join(dir, 'events.ndjson'), `${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
+      await writeFile(join(dir, 'summary.json'), JSON.stringify({ setup, metrics: {} }));
+      const again = await rerenderReport(dir);
+      assert.deepEqual(again, metrics);
+      assert.equal(await readFile(join(dir, 'report.md'), 'utf8'), renderReportMarkdown(setup, metrics));
+      assert.deepEqual(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')).metrics, JSON.parse(JSON.stringify(metrics)));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
