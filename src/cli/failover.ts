@@ -5,7 +5,7 @@ import { ZonelabError } from '../errors.js';
 import { type ExperimentResult, type FaultKind, renderMatrixMarkdown, rerenderReport, runExperiment } from '../failover/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
 import { parseDuration } from './client.js';
-import { integerIn, nonEmpty, parsePort } from './option-parsers.js';
+import { integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
 interface FailoverFlags extends SpecFlags {
@@ -40,14 +40,6 @@ function list<T extends string>(allowed: readonly T[], what: string): (value: st
     if (items.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`expected ${what} from ${allowed.join(', ')}.`);
     return items;
   };
-}
-
-function zoneList(value: string): string[] {
-  const zones = value.split(',').map((zone) => zone.trim()).filter(Boolean);
-  if (zones.length < 2 || zones.some((zone) => !/^[a-z0-9][a-z0-9-]{0,62}$/.test(zone))) {
-    throw new InvalidArgumentError('expected two or more zone names such as us-east1-b,us-east1-c.');
-  }
-  return zones;
 }
 
 function positive(value: string): number {
@@ -88,7 +80,7 @@ export function registerFailover(program: Command): void {
           'summary.json, report.md and timeline.svg. Local by default (a lab with real HAProxy is started and\n' +
           'stopped); with --target it measures any load balancer, with shell commands as the fault.',
       )
-      .option('--zones <list>', 'zones of the local lab', zoneList, ['us-east1-b', 'us-east1-c'])
+      .option('--zones <list>', 'zones of the local lab', zoneList(2), ['us-east1-b', 'us-east1-c'])
       .option('--instances-per-zone <n>', 'servers per zone', integerIn(1, 20), 1)
       .option('--port <n>', 'port every local server listens on', parsePort, 8080)
       .option('--listen-port <n>', 'port of the local load balancer on 127.0.0.1', parsePort, 8080)

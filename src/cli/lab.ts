@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Lab, openLab, renderBackends, startLab } from '../lab/index.js';
-import { busOption, parsePort } from './option-parsers.js';
+import { busOption, parsePort, zoneList } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
 interface UpFlags extends SpecFlags {
@@ -12,15 +12,6 @@ interface UpFlags extends SpecFlags {
   bus?: string;
   dir: string;
   detach: boolean;
-}
-
-function zoneList(value: string): string[] {
-  const zones = value.split(',').map((zone) => zone.trim()).filter(Boolean);
-  if (zones.length === 0 || zones.some((zone) => !/^[a-z0-9][a-z0-9-]{0,62}$/.test(zone))) {
-    throw new InvalidArgumentError('expected zone names such as us-east1-b,us-east1-c (lower case, digits, -).');
-  }
-  if (new Set(zones).size !== zones.length) throw new InvalidArgumentError('a zone is named twice.');
-  return zones;
 }
 
 function listenAddress(value: string): { host: string; port: number } {
@@ -81,7 +72,7 @@ export function registerLab(program: Command): void {
           'change of a backend\'s state; Ctrl-C stops everything. With --detach it returns and leaves the\n' +
           'lab running for "lab status | stop | start | down".',
       )
-      .option('--zones <list>', 'zones, comma-separated', zoneList, ['us-east1-b', 'us-east1-c'])
+      .option('--zones <list>', 'zones, comma-separated', zoneList(1), ['us-east1-b', 'us-east1-c'])
       .option('--instances-per-zone <n>', 'servers per zone', instancesPerZone, 1)
       .option('--port <n>', 'port every server listens on (on its own address)', parsePort, 8080)
       .option('--listen <addr:port>', 'where the load balancer listens (loopback)', listenAddress, { host: '127.0.0.1', port: 8080 })

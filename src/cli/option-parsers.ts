@@ -41,3 +41,15 @@ export function busOption(value: string): string {
   }
   return value;
 }
+
+/** `us-east1-b,us-east1-c`: at least `min` distinct zone names. */
+export function zoneList(min: number): (value: string) => string[] {
+  return (value) => {
+    const zones = value.split(',').map((zone) => zone.trim()).filter(Boolean);
+    if (zones.length < min || zones.some((zone) => !/^[a-z0-9][a-z0-9-]{0,62}$/.test(zone))) {
+      throw new InvalidArgumentError(`expected ${min > 1 ? `${min} or more zone names` : 'zone names'} such as us-east1-b,us-east1-c (lower case, digits, -).`);
+    }
+    if (new Set(zones).size !== zones.length) throw new InvalidArgumentError('a zone is named twice.');
+    return zones;
+  };
+}

@@ -3,7 +3,7 @@ export { CONNECTION_FAILURES, errorCodeOf } from './error-codes.js';
 export { LiveStatus } from './live-status.js';
 export { finalAttempts, type RequestResult } from './records.js';
 export { addressBlocksOf, createRequestModel, pagePath, type PlannedRequest, type RequestModelOptions } from './request-model.js';
-export { openResultsFile, type ResultsFile } from './results-file.js';
+export { type NdjsonFile, openNdjsonFile, openResultsFile, type ResultsFile } from './results-file.js';
 export { type LoadMode, type LoadOptions, type LoadOutcome, runLoad } from './run-load.js';
 export { type GroupSummary, type LatencySummary, type LoadSummary, renderSummary, summarize } from './summary.js';
 export { type ClientOptions, runClient, verboseLine } from './run-client.js';

@@ -3,14 +3,20 @@ import { once } from 'node:events';
 import { ZonelabError } from '../errors.js';
 import type { RequestResult } from './records.js';
 
-/** NDJSON results: one whole record per write, so every line is valid JSON whenever the run stops. */
-export interface ResultsFile {
-  write(record: RequestResult): void;
+/** An NDJSON file written as things happen: one whole record per write, so every line is valid JSON whenever the run stops. */
+export interface NdjsonFile<T> {
+  write(record: T): void;
   /** Flushes and closes; the file is complete when this resolves. */
   close(): Promise<void>;
 }
 
-export async function openResultsFile(path: string): Promise<ResultsFile> {
+export type ResultsFile = NdjsonFile<RequestResult>;
+
+export function openResultsFile(path: string): Promise<ResultsFile> {
+  return openNdjsonFile<RequestResult>(path);
+}
+
+export async function openNdjsonFile<T>(path: string): Promise<NdjsonFile<T>> {
   const stream: WriteStream = createWriteStream(path, { flags: 'w' });
   try {
     await once(stream, 'open');

@@ -1,7 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRequestModel, LiveStatus, openResultsFile, type RequestResult, runLoad } from '../client/index.js';
+import { createRequestModel, LiveStatus, openNdjsonFile, openResultsFile, type RequestResult, runLoad } from '../client/index.js';
 import { ZonelabError } from '../errors.js';
 import { type Lab, type LabOptions, startLab } from '../lab/index.js';
 import { type LoadBalancerSpec, showServers } from '../lb/index.js';
@@ -116,14 +116,14 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   const records: RequestResult[] = [];
   const events: RunEvent[] = [];
   const results = await openResultsFile(join(options.outDir, 'results.ndjson'));
-  const eventLines: string[] = [];
+  const eventsFile = await openNdjsonFile<RunEvent>(join(options.outDir, 'events.ndjson'));
   const live = new LiveStatus();
   const epoch = performance.now();
   const now = () => Math.round((performance.now() - epoch) * 1000) / 1000;
   let phase = 'warm-up';
   const addEvent = (event: RunEvent) => {
     events.push(event);
-    eventLines.push(JSON.stringify(event));
+    eventsFile.write(event);
   };
 
   // What the phase logic watches: the last request (after the fault) that failed or still
@@ -234,8 +234,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     await load;
     pollerStop.abort();
     await poller;
-    await results.close();
-    await writeFile(join(options.outDir, 'events.ndjson'), `${eventLines.join('\n')}\n`);
+    await Promise.all([results.close(), eventsFile.close()]);
     // Put back what the experiment broke, even when it was interrupted half-way.
     if (faulted && !restarted && !lab) await runShellCommand(options.target!.restart).catch(() => {});
     if (lab) await lab.down();
