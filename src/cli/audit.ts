@@ -16,8 +16,8 @@ export function registerAudit(program: Command): void {
     .command('audit')
     .summary('app 2: print one line per forbidden (400) request, each exactly once')
     .description(
-      'app 2: print one line per request the servers refused for export control, following new ones as\n' +
-        'they come. Every event is printed once per named consumer, across restarts. SIGTERM/SIGINT finish\n' +
+      'app 2: print one line per request the servers refused for export control, following new ones as ' +
+        'they come. Every event is printed once per named consumer, across restarts. SIGTERM/SIGINT finish ' +
         'the event in hand and exit 0. Diagnostics go to standard error as JSON lines.',
     )
     .option('--bus <spec>', 'sqlite:<file> or pubsub:projects/<p>/subscriptions/<s>', busOption, DEFAULT_BUS)

@@ -19,7 +19,7 @@ export function registerBucket(program: Command): void {
     .command('generate')
     .summary('write the pages of a bucket (deterministic for a seed)')
     .description(
-      'write assignment-2 style pages (<out>/<webdir>/0.html …) with random links to each other;\n' +
+      'write assignment-2 style pages (<out>/<webdir>/0.html …) with random links to each other; ' +
         'the same seed always gives the same pages',
     )
     .option('--out <dir>', 'bucket folder; its name is the bucket name in URLs', './data/bucket')

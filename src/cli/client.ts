@@ -47,11 +47,11 @@ export function registerClient(program: Command): void {
     .command('client')
     .summary("the course's HTTP client, flag-compatible, grown into a measuring load generator")
     .description(
-      "the course's HTTP client with its flags and defaults: GET /<bucket>/<webdir>/<n>.html (n uniform in\n" +
-        '0…index-1) with the random X-country, X-client-IP, X-gender, X-age, X-income and X-time headers,\n' +
-        'one new connection per request, 5 s timeout. Measuring: --rate (open loop, latency from the\n' +
-        'intended start) or --concurrency (closed loop), --duration instead of -n, --keepalive, --retries,\n' +
-        '--out results.ndjson. Prints a summary per zone and per instance at the end; Ctrl-C stops early\n' +
+      "the course's HTTP client with its flags and defaults: GET /<bucket>/<webdir>/<n>.html (n uniform in " +
+        '0…index-1) with the random X-country, X-client-IP, X-gender, X-age, X-income and X-time headers, ' +
+        'one new connection per request, 5 s timeout. Measuring: --rate (open loop, latency from the ' +
+        'intended start) or --concurrency (closed loop), --duration instead of -n, --keepalive, --retries, ' +
+        '--out results.ndjson. Prints a summary per zone and per instance at the end; Ctrl-C stops early ' +
         '(summary so far, exit 130). Exit 1 when no request got an answer.',
     )
     .option('-d, --domain <host>', 'server host name or address', 'localhost')

@@ -74,11 +74,11 @@ export function registerFailover(program: Command): void {
       .command('failover')
       .summary('the failover experiment: kill a zone, measure reroute and return, write a report')
       .description(
-        'runs load at --rate on new connections through the load balancer, kills (or stops) the servers of\n' +
-          'one zone, waits until traffic is rerouted and stable for --hold, restarts them, waits until the zone\n' +
-          'serves again and --hold more, and writes reports/<time>/: results.ndjson, events.ndjson,\n' +
-          'summary.json, report.md and timeline.svg. Local by default (a lab with real HAProxy is started and\n' +
-          'stopped); with --target it measures any load balancer, with shell commands as the fault.',
+        'runs load at --rate on new connections through the load balancer, kills (or stops) the servers of ' +
+        'one zone, waits until traffic is rerouted and stable for --hold, restarts them, waits until the zone ' +
+        'serves again and --hold more, and writes reports/<time>/: results.ndjson, events.ndjson, ' +
+        'summary.json, report.md and timeline.svg. Local by default (a lab with real HAProxy is started and ' +
+        'stopped); with --target it measures any load balancer, with shell commands as the fault.',
       )
       .option('--zones <list>', 'zones of the local lab', zoneList(2), ['us-east1-b', 'us-east1-c'])
       .option('--instances-per-zone <n>', 'servers per zone', integerIn(1, 20), 1)

@@ -59,8 +59,8 @@ export function registerLab(program: Command): void {
     .command('lab')
     .summary('zones behind a real HAProxy on this machine: up, status, stop, start, down')
     .description(
-      'the assignment\'s setup on one machine: one "VM" (a zonelab serve process) per zone × instance, each on\n' +
-        'its own loopback address and the same port (127.0.1.1:8080, 127.0.1.2:8080, …), the audit app, and\n' +
+      'the assignment\'s setup on one machine: one "VM" (a zonelab serve process) per zone × instance, each on ' +
+        'its own loopback address and the same port (127.0.1.1:8080, 127.0.1.2:8080, …), the audit app, and ' +
         'HAProxy in front with health checks from the load-balancer spec.',
     );
 
@@ -68,9 +68,9 @@ export function registerLab(program: Command): void {
     lab
       .command('up')
       .description(
-        'start a lab and wait until HAProxy reports every backend UP. In the foreground it prints each\n' +
-          'change of a backend\'s state; Ctrl-C stops everything. With --detach it returns and leaves the\n' +
-          'lab running for "lab status | stop | start | down".',
+        'start a lab and wait until HAProxy reports every backend UP. In the foreground it prints each ' +
+        'change of a backend\'s state; Ctrl-C stops everything. With --detach it returns and leaves the ' +
+        'lab running for "lab status | stop | start | down".',
       )
       .option('--zones <list>', 'zones, comma-separated', zoneList(1), ['us-east1-b', 'us-east1-c'])
       .option('--instances-per-zone <n>', 'servers per zone', instancesPerZone, 1)

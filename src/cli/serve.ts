@@ -23,9 +23,9 @@ export function registerServe(program: Command): void {
     .command('serve')
     .summary('app 1: serve the bucket with zone headers, health checks and graceful drain')
     .description(
-      'app 1: serve the bucket\'s objects, with X-Zone and X-Instance on every response.\n' +
-        'GET /<bucket>/<object> or /<object>; other methods 501; forbidden X-country 400;\n' +
-        'missing 404; GET /healthz 200 (503 while draining). SIGTERM/SIGINT drain, a second one exits at once.\n' +
+      'app 1: serve the bucket\'s objects, with X-Zone and X-Instance on every response. ' +
+        'GET /<bucket>/<object> or /<object>; other methods 501; forbidden X-country 400; ' +
+        'missing 404; GET /healthz 200 (503 while draining). SIGTERM/SIGINT drain, a second one exits at once. ' +
         'Logs are JSON lines in Cloud Logging\'s structured format on standard output.',
     )
     .option('--bucket <dir|gs://name[/prefix]>', 'local bucket folder or Cloud Storage bucket', './data/bucket')
