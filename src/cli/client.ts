@@ -21,6 +21,7 @@ interface ClientFlags {
   retries: number;
   out?: string;
   json: boolean;
+  country?: string;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -70,6 +71,7 @@ export function registerClient(program: Command): void {
     .option('--keepalive', 'reuse a pool of connections instead of a new one per request', false)
     .option('--timeout <d>', 'per-attempt timeout', parseDuration, 5000)
     .option('--retries <n>', 'retry connection failures this many times, each on a new connection', integerIn(0, 100), 0)
+    .option('--country <name>', 'send every request as from this country (e.g. Iran: all refused with 400)')
     .option('--out <file>', 'write one RequestResult record per attempt (NDJSON)')
     .option('--json', 'print the summary as JSON', false)
     .action(async (flags: ClientFlags, command: Command) => {
@@ -88,6 +90,7 @@ export function registerClient(program: Command): void {
         webdir: flags.webdir,
         index: flags.index,
         seed: flags.random,
+        country: flags.country,
         requests: flags.duration === undefined ? flags.num_requests : undefined,
         durationMs: flags.duration,
         mode: flags.rate !== undefined ? { kind: 'open', rate: flags.rate } : { kind: 'closed', concurrency: flags.concurrency },

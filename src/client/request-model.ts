@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { ZonelabError } from '../errors.js';
 import { AGE_BANDS, COUNTRIES, GENDERS, INCOME_BANDS } from './countries.js';
 
 export interface RequestModelOptions {
@@ -14,6 +15,8 @@ export interface RequestModelOptions {
   seed: number;
   /** The date in `X-time`; default today (local time, like the course client). */
   today?: Date;
+  /** Send every request as from this country (one of COUNTRIES) instead of a random one. */
+  country?: string | undefined;
 }
 
 export interface PlannedRequest {
@@ -71,12 +74,15 @@ function dateOf(day: Date): string {
  * X-income, X-time today at a random hour). Returns a function giving the next request.
  */
 export function createRequestModel(options: RequestModelOptions): () => PlannedRequest {
+  if (options.country !== undefined && !blocksByCountry.has(options.country)) {
+    throw new ZonelabError('E_BAD_ARGUMENT', `"${options.country}" is not one of the 195 country names (e.g. Iran, North Korea, France)`);
+  }
   const rng = xoroshiro128plus(options.seed === 0 ? randomInt(1, 2 ** 31) : options.seed);
   const day = dateOf(options.today ?? new Date());
   const prefix = pagePath(options.bucket, options.webdir, 0).slice(0, -'0.html'.length);
   return () => {
     const n = uniformInt(rng, 0, options.index - 1);
-    const country = pick(rng, COUNTRIES);
+    const country = options.country ?? pick(rng, COUNTRIES);
     const [first, second] = pick(rng, blocksByCountry.get(country)!);
     const ip = `${first}.${second}.${uniformInt(rng, 0, 255)}.${uniformInt(rng, 1, 254)}`;
     const hour = String(uniformInt(rng, 0, 23)).padStart(2, '0');

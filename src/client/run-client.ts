@@ -17,6 +17,7 @@ export interface ClientOptions {
   webdir: string;
   index: number;
   seed: number;
+  country?: string | undefined;
   requests?: number | undefined;
   durationMs?: number | undefined;
   mode: LoadMode;
@@ -58,6 +59,7 @@ export async function runClient(options: ClientOptions): Promise<{ summary: Load
       throw new ZonelabError('E_HOST', `cannot resolve host "${options.host}"`, { cause: error });
     }
   }
+  const next = createRequestModel({ bucket: options.bucket, webdir: options.webdir, index: options.index, seed: options.seed, country: options.country });
   const stdout = options.stdout ?? process.stdout;
   const statusStream = options.status ?? process.stderr;
   const results: ResultsFile | null = options.out ? await openResultsFile(options.out) : null;
@@ -78,7 +80,7 @@ export async function runClient(options: ClientOptions): Promise<{ summary: Load
   try {
     outcome = await runLoad({
       origin: `${options.ssl ? 'https' : 'http'}://${hostPart}:${options.port}`,
-      next: createRequestModel({ bucket: options.bucket, webdir: options.webdir, index: options.index, seed: options.seed }),
+      next,
       mode: options.mode,
       requests: options.requests,
       durationMs: options.durationMs,

@@ -51,6 +51,16 @@ describe('course client request model', () => {
     assert.ok(FORBIDDEN_COUNTRIES.some((country) => seen.has(country)));
   });
 
+  it('sends every request as from one country with --country, and refuses an unknown name', () => {
+    const next = createRequestModel({ bucket: 'b', webdir: 'w', index: 10, seed: 2, country: 'North Korea' });
+    for (let i = 0; i < 100; i++) {
+      const { headers } = next();
+      assert.equal(headers['X-country'], 'North Korea');
+      assert.ok(addressBlocksOf('North Korea').some(([a, b]) => headers['X-client-IP']!.startsWith(`${a}.${b}.`)));
+    }
+    assert.throws(() => createRequestModel({ bucket: 'b', webdir: 'w', index: 10, seed: 2, country: 'Atlantis' }), /"Atlantis" is not one of the 195 country names/);
+  });
+
   it('gives the same sequence for the same seed and another for another seed', () => {
     const sequence = (seed: number) => {
       const next = createRequestModel({ bucket: 'b', webdir: 'w', index: 10_000, seed, today: new Date(2026, 0, 1) });
