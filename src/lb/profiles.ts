@@ -11,38 +11,25 @@ const BASE = { requestPath: '/healthz', port: 8080, mode: 'tcp', balance: 'round
  *   traffic watched so the first failed connection marks a backend down, and servers that
  *   keep serving while draining until the checks have seen it.
  */
+const FAST: LoadBalancerSpec = {
+  ...BASE,
+  profile: 'fast',
+  checkIntervalSec: 1,
+  timeoutSec: 1,
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+  retries: 0,
+  redispatch: false,
+  observeErrors: false,
+  drainSeconds: 0,
+};
+
 export const PROFILES: Record<ProfileName, LoadBalancerSpec> = {
-  'gcp-default': {
-    ...BASE,
-    profile: 'gcp-default',
-    checkIntervalSec: 5,
-    timeoutSec: 5,
-    healthyThreshold: 2,
-    unhealthyThreshold: 2,
-    retries: 0,
-    redispatch: false,
-    observeErrors: false,
-    drainSeconds: 0,
-  },
-  fast: {
-    ...BASE,
-    profile: 'fast',
-    checkIntervalSec: 1,
-    timeoutSec: 1,
-    healthyThreshold: 2,
-    unhealthyThreshold: 2,
-    retries: 0,
-    redispatch: false,
-    observeErrors: false,
-    drainSeconds: 0,
-  },
+  'gcp-default': { ...FAST, profile: 'gcp-default', checkIntervalSec: 5, timeoutSec: 5 },
+  fast: FAST,
   'zero-error': {
-    ...BASE,
+    ...FAST,
     profile: 'zero-error',
-    checkIntervalSec: 1,
-    timeoutSec: 1,
-    healthyThreshold: 2,
-    unhealthyThreshold: 2,
     retries: 3,
     redispatch: true,
     observeErrors: true,

@@ -70,6 +70,24 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
     return { dir, lbPort, result };
   }
 
+  /** `lab up` in the foreground, as a child process, once it watches the backends. */
+  async function foregroundLab(name: string) {
+    const dir = join(parent, name);
+    dirs.push(dir);
+    const lbPort = await freePort();
+    const backendPort = await freePort('127.0.1.1');
+    const supervisor = spawn(process.execPath, [CLI_PATH, 'lab', 'up', '--dir', dir, '--listen', `127.0.0.1:${lbPort}`, '--port', String(backendPort), '--bucket', bucket.root], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    supervisor.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => supervisor.on('exit', resolve));
+    await waitFor(() => stdout.includes('watching backend states'), 20_000, 'lab up in the foreground');
+    return { dir, supervisor, exited, output: () => stdout };
+  }
+
   it('splits traffic, notices a killed zone and its return within the spec’s bounds, and leaves nothing behind', async (t) => {
     const { dir, lbPort, result } = await up('e2e');
     assert.equal(result.code, 0, result.stderr);
@@ -119,19 +137,7 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
   });
 
   it('is cleaned by lab down after its foreground supervisor was killed with SIGKILL', async () => {
-    const dir = join(parent, 'orphaned');
-    dirs.push(dir);
-    const lbPort = await freePort();
-    const backendPort = await freePort('127.0.1.1');
-    const supervisor = spawn(process.execPath, [CLI_PATH, 'lab', 'up', '--dir', dir, '--listen', `127.0.0.1:${lbPort}`, '--port', String(backendPort), '--bucket', bucket.root], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    supervisor.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    const exited = new Promise((resolve) => supervisor.on('exit', resolve));
-    await waitFor(() => stdout.includes('watching backend states'), 20_000, 'lab up in the foreground');
+    const { dir, supervisor, exited } = await foregroundLab('orphaned');
     supervisor.kill('SIGKILL');
     await exited;
     const pids = await labPids(dir);
@@ -142,23 +148,11 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
   });
 
   it('stops everything and exits 0 on Ctrl-C in the foreground', async () => {
-    const dir = join(parent, 'foreground');
-    dirs.push(dir);
-    const lbPort = await freePort();
-    const backendPort = await freePort('127.0.1.1');
-    const supervisor = spawn(process.execPath, [CLI_PATH, 'lab', 'up', '--dir', dir, '--listen', `127.0.0.1:${lbPort}`, '--port', String(backendPort), '--bucket', bucket.root], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    supervisor.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    const exited = new Promise<number | null>((resolve) => supervisor.on('exit', resolve));
-    await waitFor(() => stdout.includes('watching backend states'), 20_000, 'lab up in the foreground');
+    const { dir, supervisor, exited, output } = await foregroundLab('foreground');
     const pids = await labPids(dir);
     supervisor.kill('SIGINT');
     assert.equal(await exited, 0);
-    assert.match(stdout, /lab stopped\n$/);
+    assert.match(output(), /lab stopped\n$/);
     assert.deepEqual(pids.filter(alive), []);
   });
 
