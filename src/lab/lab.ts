@@ -68,8 +68,14 @@ function matching(state: LabState, target: string): ServerRecord[] {
   return found;
 }
 
-function labFrom(state: LabState): Lab {
+function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecord) => Promise<void> } {
   const save = () => saveState(state);
+  // The state file is the truth: another process (a detached "lab start", say) may have
+  // restarted a server since this object read it, and its new pid must not be missed.
+  const refresh = async () => {
+    const latest = await loadState(state.dir).catch(() => null);
+    if (latest) Object.assign(state, latest);
+  };
 
   async function startServer(server: ServerRecord): Promise<void> {
     if (server.state === 'paused' && signalIfOurs(server.pid, serverMarker(server), 'SIGCONT')) {
@@ -91,9 +97,10 @@ function labFrom(state: LabState): Lab {
     );
   }
 
-  return {
+  const lab: Lab = {
     state,
     async status() {
+      await refresh();
       let stats: ServerStat[] | null = null;
       try {
         stats = await showServers(state.haproxy.socketPath);
@@ -107,6 +114,7 @@ function labFrom(state: LabState): Lab {
       }));
     },
     async stop(target, signal) {
+      await refresh();
       const servers = matching(state, target);
       for (const server of servers) {
         const marker = serverMarker(server);
@@ -126,11 +134,13 @@ function labFrom(state: LabState): Lab {
       return servers;
     },
     async start(target) {
+      await refresh();
       const servers = matching(state, target);
       for (const server of servers) await startServer(server);
       return servers;
     },
     async down() {
+      await refresh();
       // Servers get TERM twice: the second one skips the drain (nothing is measured now).
       await Promise.all(
         state.servers.map(async (server) => {
@@ -150,11 +160,12 @@ function labFrom(state: LabState): Lab {
       await removeState(state.dir);
     },
   };
+  return { lab, startServer };
 }
 
 /** A lab started earlier (by `lab up --detach`, or by a supervisor that was killed). */
 export async function openLab(dir: string): Promise<Lab> {
-  return labFrom(await loadState(dir));
+  return labFrom(await loadState(dir)).lab;
 }
 
 export interface StartLabOptions extends LabOptions {
@@ -194,10 +205,11 @@ export async function startLab(options: StartLabOptions): Promise<Lab> {
 
   const state = initialState(plan, options.spec);
   await saveState(state);
-  const lab = labFrom(state);
+  const { lab, startServer } = labFrom(state);
   try {
     progress(`starting ${plan.servers.length} servers`);
-    await Promise.all(state.servers.map((server) => lab.start(server.name)));
+    // Started together from this one state (no re-reading of the file in between).
+    await Promise.all(state.servers.map((server) => startServer(server)));
     state.audit.pid = spawnDetached(process.execPath, [CLI_PATH, 'audit', ...plan.audit.args], plan.audit.log);
     await saveState(state);
     progress(`starting HAProxy on ${plan.lbUrl}`);

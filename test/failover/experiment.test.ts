@@ -145,8 +145,14 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
       // interval (1 s) apart whatever the tool measures, so that is the allowance.
       assert.ok(Math.abs(m.timeToRerouteMs! - builtIn.timeToRerouteMs!) <= 1000, 'reroute times differ by more than a check interval');
       assert.ok(m.timeToRerouteMs! <= 2500 && m.timeToReturnFromReadyMs! <= 2500);
-    } finally {
+      // The restart came from another process (the command): lab down must still find it.
+      const restartedPid = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).servers.find((s: { zone: string }) => s.zone === 'zone-b').pid;
       await lab.down();
+      // Gone, or a zombie left to an init that does not reap: either way, not running.
+      const stat = await readFile(`/proc/${restartedPid}/stat`, 'utf8').catch(() => '');
+      assert.ok(stat === '' || stat.split(') ')[1]?.startsWith('Z'), `server ${restartedPid} still running after lab down`);
+    } finally {
+      await lab.down().catch(() => {});
     }
   });
 });
