@@ -44,6 +44,22 @@ function isCorruption(error: unknown): boolean {
  * commit crosses SQLite's page threshold, so a request never waits for one.
  */
 export function openEventDatabase(path: string, options: { create: boolean }): EventDatabase {
+  // Several servers opening a new file at once: switching it to WAL needs the file to
+  // itself, and SQLite answers "locked" at once instead of waiting. Start-up only, so a
+  // blocking pause between attempts is fine.
+  const deadline = Date.now() + 10_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return openOnce(path, options);
+    } catch (error) {
+      const locked = error instanceof ZonelabError && error.code === 'E_BUS_UNAVAILABLE' && /locked|busy/i.test(error.message);
+      if (!locked || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(200, 10 * attempt + Math.random() * 20));
+    }
+  }
+}
+
+function openOnce(path: string, options: { create: boolean }): EventDatabase {
   if (!options.create && !existsSync(path)) {
     throw new ZonelabError('E_BUS_NOT_FOUND', `no event database at ${path} (a server with --bus sqlite:${path} creates it)`);
   }
@@ -53,7 +69,8 @@ export function openEventDatabase(path: string, options: { create: boolean }): E
     db = new Database(path, { fileMustExist: !options.create });
     // Writers from several processes wait for each other instead of failing.
     db.pragma('busy_timeout = 10000');
-    db.pragma('journal_mode = WAL');
+    // Switching to WAL needs the file alone; once one process has done it, it stays WAL.
+    if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('wal_autocheckpoint = 0');
     if (options.create) db.exec(SCHEMA);

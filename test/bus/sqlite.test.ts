@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { createSqlitePublisher, createSqliteSubscriber, parseBusSpec } from '../../src/bus/index.js';
@@ -73,6 +74,37 @@ describe('sqlite bus specifics', () => {
     other.exec('CREATE TABLE other (x)');
     other.close();
     assert.throws(() => createSqliteSubscriber({ path: foreign, consumer: 'a' }), (e) => isZonelabError(e, 'E_BUS_CORRUPT'));
+  });
+
+  it('lets several processes create the same new database at the same moment', async () => {
+    const path = `${db.path}.race`;
+    const module = new URL('../../src/bus/index.js', import.meta.url).href;
+    // Every process waits for the same instant, then opens: the collision start-up produces.
+    const startAt = Date.now() + 1500;
+    const script = `const { createSqlitePublisher } = await import(${JSON.stringify(module)});
+      while (Date.now() < ${startAt}) {}
+      const publisher = createSqlitePublisher({ path: ${JSON.stringify(path)} });
+      await publisher.publish({ id: crypto.randomUUID(), at: '', country: 'Iran', clientIp: '', method: 'GET', path: '/', zone: 'z', instance: String(process.pid) });
+      await publisher.close();`;
+    const exits = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+          let stderr = '';
+          child.stderr.on('data', (chunk) => {
+            stderr += chunk;
+          });
+          child.on('exit', (code) => resolve({ code, stderr }));
+        }),
+      ),
+    );
+    assert.deepEqual(exits.filter((exit) => exit.code !== 0), [], 'every process opened the database');
+    const check = new Database(path, { readonly: true });
+    try {
+      assert.equal((check.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 6);
+    } finally {
+      check.close();
+    }
   });
 
   it('refuses a bad consumer name', () => {
