@@ -60,9 +60,14 @@ describe('forbidden-request pipeline (two server processes, one audit process, o
     dir = await mkdtemp(join(tmpdir(), 'zonelab-pipeline-'));
     bucket = await makeTempBucket(5);
     db = join(dir, 'events.db');
-    servers = await Promise.all(
+    // Both start at once (as in the lab); whichever starts is kept for after() to stop,
+    // even when the other fails.
+    const started = await Promise.allSettled(
       ['a', 'b'].map((zone) => startServeProcess(['--bucket', bucket.root, '--zone', `zone-${zone}`, '--instance', `vm-${zone}`, '--bus', `sqlite:${db}`])),
     );
+    servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
   });
   after(async () => {
     await Promise.all([...servers.map((s) => s.kill()), ...audits.map((a) => a.kill())]);
