@@ -25,5 +25,14 @@ if (files.length === 0) {
   console.error(`run-tests: no test file matches ${filters.join(', ') || '(all)'}`);
   process.exit(1);
 }
-const child = spawn(process.execPath, ['--test', ...files], { stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// A test that hangs fails after 3 minutes instead of holding CI until its own limit, and
+// the whole run is stopped after 20 (it takes about 3).
+const child = spawn(process.execPath, ['--test', '--test-timeout=180000', ...files], { stdio: 'inherit' });
+const watchdog = setTimeout(() => {
+  console.error('run-tests: still running after 20 minutes; stopping it');
+  child.kill('SIGKILL');
+}, 20 * 60_000);
+child.on('exit', (code, signal) => {
+  clearTimeout(watchdog);
+  process.exit(code ?? (signal ? 1 : 0));
+});
