@@ -15,11 +15,10 @@ const UNDICI_CODES: Record<string, string> = {
 /**
  * A stable code for a failed attempt. undici wraps system errors (the code may sit on the
  * error or on its cause) and has codes of its own; both are reduced to the short list the
- * records use. `timedOut` and `cancelled` say which of our own aborts fired.
+ * records use. `cancelled` says the run itself cut the attempt off (Ctrl-C after the grace).
  */
-export function errorCodeOf(error: unknown, state: { timedOut: boolean; cancelled: boolean }): string {
-  if (state.cancelled) return 'CANCELLED';
-  if (state.timedOut) return 'TIMEOUT';
+export function errorCodeOf(error: unknown, cancelled: boolean): string {
+  if (cancelled) return 'CANCELLED';
   for (let current: unknown = error, depth = 0; current && depth < 4; current = (current as { cause?: unknown }).cause, depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') {

@@ -114,7 +114,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
         attempt: attemptNo,
       };
     } catch (error) {
-      const code = errorCodeOf(error, { timedOut: false, cancelled });
+      const code = errorCodeOf(error, cancelled);
       record = { seq, sentAt, status: null, zone: null, instance: null, error: code, attempt: attemptNo };
     }
     const ended = now();

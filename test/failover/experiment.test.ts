@@ -15,6 +15,18 @@ import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 const hasHaproxy = spawnSync('haproxy', ['-v']).status === 0;
 const skip = hasHaproxy ? false : 'haproxy is not installed (apt-get install -y haproxy)';
 
+/** The same load and phases for every run: short, so the whole suite stays near 90 s. */
+const PHASES = {
+  faultZone: 'zone-b',
+  rate: 100,
+  keepalive: false,
+  warmupMs: 2000,
+  holdMs: 2000,
+  maxWaitMs: 20_000,
+  command: 'test',
+  signal: new AbortController().signal,
+};
+
 describe('failover experiment end to end (real HAProxy, real processes, real signals)', { skip }, () => {
   let parent: string;
   let bucket: TempBucket;
@@ -45,15 +57,8 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
       },
       pages: { index: 100 },
       fault,
-      faultZone: 'zone-b',
-      rate: 100,
-      keepalive: false,
-      warmupMs: 2000,
-      holdMs: 2000,
-      maxWaitMs: 20_000,
+      ...PHASES,
       outDir: join(parent, `run-${++runs}`),
-      command: 'test',
-      signal: new AbortController().signal,
     });
   }
 
@@ -127,15 +132,8 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
         target: { url: `http://127.0.0.1:${listenPort}`, kill: `${cli} lab stop zone-b --dir "${dir}"`, restart: `${cli} lab start zone-b --dir "${dir}"` },
         pages: { bucket: 'bucket', index: 100 },
         fault: 'kill',
-        faultZone: 'zone-b',
-        rate: 100,
-        keepalive: false,
-        warmupMs: 2000,
-        holdMs: 2000,
-        maxWaitMs: 20_000,
+        ...PHASES,
         outDir: join(parent, 'target-run'),
-        command: 'test',
-        signal: new AbortController().signal,
       });
       const m = result.metrics;
       const builtIn = fastKill.metrics;
