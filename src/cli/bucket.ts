@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { generateBucket } from '../content/index.js';
+import { uploadFolder } from '../storage/index.js';
 import { integerIn, nonEmpty } from './option-parsers.js';
 import { createProgress } from './progress.js';
 
@@ -55,6 +56,41 @@ export function registerBucket(program: Command): void {
           process.exit(130);
         }
         throw error;
+      } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      }
+    });
+
+  bucket
+    .command('upload')
+    .summary('copy a bucket folder to Cloud Storage')
+    .description(
+      'upload every file under --from to --to, keeping relative paths as object names (so <from>/webdir/7.html ' +
+        'becomes gs://<bucket>/webdir/7.html). Uses Application Default Credentials ' +
+        '("gcloud auth application-default login"); honours STORAGE_EMULATOR_HOST.',
+    )
+    .requiredOption('--from <dir>', 'local bucket folder (e.g. made by "zonelab bucket generate")')
+    .requiredOption('--to <gs://bucket[/prefix]>', 'Cloud Storage destination')
+    .option('--if-empty', 'upload nothing when the destination already holds an object', false)
+    .option('--concurrency <n>', 'uploads in flight at once', integerIn(1, 256), 16)
+    .action(async (flags: { from: string; to: string; ifEmpty: boolean; concurrency: number }) => {
+      const progress = createProgress();
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      const started = performance.now();
+      try {
+        const result = await uploadFolder({
+          ...flags,
+          signal: abort.signal,
+          onProgress: (uploaded, total) => progress.update(`uploading: ${uploaded}/${total}`),
+        });
+        if (result.skipped) {
+          progress.done(`${flags.to} already holds objects; nothing uploaded`);
+          return;
+        }
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        progress.done(`uploaded ${result.uploaded} files (${(result.bytes / 1e6).toFixed(1)} MB) to ${flags.to} in ${seconds} s`);
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       }

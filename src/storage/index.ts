@@ -3,3 +3,4 @@ export { createObjectStore, parseGcsUrl, type StoreSpecOptions } from './create-
 export { createGcsStore, type GcsStoreOptions } from './gcs.js';
 export { createLocalDirStore, type LocalDirStoreOptions } from './local-dir.js';
 export { type ObjectMeta, type ObjectStore, STORAGE_UNAVAILABLE, type StoredObject } from './object-store.js';
+export { uploadFolder, type UploadOptions, type UploadResult } from './upload.js';

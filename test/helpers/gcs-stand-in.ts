@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CRC32C } from '@google-cloud/storage';
 
 interface StandInObject {
   body: Buffer;
@@ -11,13 +12,17 @@ interface StandInObject {
 
 /**
  * A stand-in for the Cloud Storage JSON API on loopback (not Google's service): enough
- * of it for the client library's bucket metadata, object metadata and media download,
- * reached through STORAGE_EMULATOR_HOST. Objects, failures and delays are set by tests.
+ * of it for the client library's bucket metadata, object metadata and listing, media
+ * download and multipart upload, reached through STORAGE_EMULATOR_HOST. Objects, failures
+ * and delays are set by tests.
  */
 export interface GcsStandIn {
   /** The value for STORAGE_EMULATOR_HOST. */
   readonly endpoint: string;
   readonly requests: string[];
+  /** Names of the stored objects. */
+  names(): string[];
+  get(name: string): Buffer | undefined;
   put(name: string, body: string, contentType?: string): void;
   remove(name: string): void;
   /** Every request answers this status (e.g. 500) while set. */
@@ -25,6 +30,12 @@ export interface GcsStandIn {
   /** Media downloads of these objects are delayed by the given ms. */
   delays: Map<string, number>;
   close(): Promise<void>;
+}
+
+function crc32cOf(body: Buffer): string {
+  const crc = new CRC32C();
+  crc.update(body);
+  return crc.toString();
 }
 
 export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
@@ -43,6 +54,8 @@ export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
   const standIn: GcsStandIn = {
     endpoint: '',
     requests,
+    names: () => [...objects.keys()].sort(),
+    get: (name) => objects.get(name)?.body,
     failWith: null,
     delays: new Map(),
     put(name, body, contentType = 'text/html') {
@@ -54,6 +67,35 @@ export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
     close: async () => {},
   };
 
+  function metadataOf(name: string, object: StandInObject) {
+    return {
+      kind: 'storage#object',
+      name,
+      bucket: bucketName,
+      generation: String(object.generation),
+      size: String(object.body.length),
+      contentType: object.contentType,
+      updated: object.updated.toISOString(),
+      md5Hash: createHash('md5').update(object.body).digest('base64'),
+      crc32c: crc32cOf(object.body),
+    };
+  }
+
+  // A multipart/related upload: a JSON part with the object's metadata, then its bytes.
+  function storeMultipart(req: IncomingMessage, query: URLSearchParams, body: Buffer, res: ServerResponse) {
+    const boundary = /boundary="?([^";]+)"?/.exec(req.headers['content-type'] ?? '')?.[1];
+    if (!boundary) return json(res, 400, { error: { code: 400, message: 'not multipart' } });
+    const parts = body.toString('latin1').split(`--${boundary}`).slice(1, -1);
+    const [meta, media] = parts.map((part) => part.slice(part.indexOf('\r\n\r\n') + 4, -2));
+    if (meta === undefined || media === undefined) return json(res, 400, { error: { code: 400, message: 'two parts expected' } });
+    const fields = JSON.parse(meta) as { name?: string; contentType?: string };
+    const name = fields.name ?? query.get('name');
+    if (!name) return json(res, 400, { error: { code: 400, message: 'no object name' } });
+    const contentType = fields.contentType;
+    objects.set(name, { body: Buffer.from(media, 'latin1'), generation: ++generation, contentType: contentType ?? 'application/octet-stream', updated: new Date() });
+    json(res, 200, metadataOf(name, objects.get(name)!));
+  }
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     requests.push(`${req.method} ${url.pathname}${url.search}`);
@@ -61,25 +103,25 @@ export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
       json(res, standIn.failWith, { error: { code: standIn.failWith, message: 'stand-in failure' } });
       return;
     }
+    if (req.method === 'POST' && url.pathname === `/upload/storage/v1/b/${bucketName}/o`) {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => storeMultipart(req, url.searchParams, Buffer.concat(chunks), res));
+      return;
+    }
     const path = url.pathname.replace(/^\/storage\/v1/, '').replace(/^\/download\/storage\/v1/, '');
+    if (path === `/b/${bucketName}/o`) {
+      const prefix = url.searchParams.get('prefix') ?? '';
+      const max = Number(url.searchParams.get('maxResults') ?? 1000);
+      const items = [...objects].filter(([name]) => name.startsWith(prefix)).slice(0, max).map(([name, object]) => metadataOf(name, object));
+      return json(res, 200, { kind: 'storage#objects', items });
+    }
     const match = /^\/b\/([^/]+)(?:\/o\/(.+))?$/.exec(path);
     if (!match || decodeURIComponent(match[1]!) !== bucketName) return notFound(res);
     if (match[2] === undefined) return json(res, 200, { kind: 'storage#bucket', name: bucketName, id: bucketName });
     const name = decodeURIComponent(match[2]);
     const object = objects.get(name);
     if (!object) return notFound(res);
-    if (url.searchParams.get('alt') !== 'media') {
-      return json(res, 200, {
-        kind: 'storage#object',
-        name,
-        bucket: bucketName,
-        generation: String(object.generation),
-        size: String(object.body.length),
-        contentType: object.contentType,
-        updated: object.updated.toISOString(),
-        md5Hash: createHash('md5').update(object.body).digest('base64'),
-      });
-    }
+    if (url.searchParams.get('alt') !== 'media') return json(res, 200, metadataOf(name, object));
     const send = () => {
       res.writeHead(200, {
         'Content-Type': object.contentType,
