@@ -191,12 +191,23 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     await wait(options.warmupMs);
     if (!options.signal.aborted) {
       phase = 'fault';
-      faultAt = now();
-      addEvent({ at: faultAt, kind: 'fault', target: options.faultZone, detail: lab ? options.fault : options.target!.kill });
-      step(`fault: ${lab ? `${options.fault} ${options.faultZone}` : options.target!.kill} at ${(faultAt / 1000).toFixed(1)} s`);
       faulted = true;
-      if (lab) await lab.stop(options.faultZone, SIGNAL_OF[options.fault]);
-      else await runShellCommand(options.target!.kill);
+      if (lab) {
+        faultAt = now();
+        addEvent({ at: faultAt, kind: 'fault', target: options.faultZone, detail: options.fault });
+        step(`fault: ${options.fault} ${options.faultZone} at ${(faultAt / 1000).toFixed(1)} s`);
+        await lab.stop(options.faultZone, SIGNAL_OF[options.fault]);
+      } else {
+        // A remote kill happens at the end of its command (after e.g. an ssh handshake of a
+        // second or more), so the fault is timed when the command returns, not when it starts.
+        const startedAt = now();
+        addEvent({ at: startedAt, kind: 'phase', target: 'fault-command', detail: options.target!.kill });
+        step(`fault command: ${options.target!.kill} at ${(startedAt / 1000).toFixed(1)} s`);
+        await runShellCommand(options.target!.kill);
+        faultAt = now();
+        addEvent({ at: faultAt, kind: 'fault', target: options.faultZone, detail: `${options.target!.kill} (returned after ${faultAt - startedAt} ms)` });
+        step(`fault: command returned at ${(faultAt / 1000).toFixed(1)} s`);
+      }
       phase = 'rerouting';
       addEvent({ at: now(), kind: 'phase', target: 'outage', detail: '' });
       const rerouted = await until(() => now() - Math.max(lastBadSentAt ?? 0, faultAt!) >= options.holdMs, () => now() - faultAt! > options.maxWaitMs, options.signal);

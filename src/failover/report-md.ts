@@ -77,7 +77,8 @@ export function renderReportMarkdown(setup: ExperimentSetup, metrics: FailoverMe
   }
   lines.push(
     '',
-    'Times count on the client\'s clock: a request\'s time is when it was due to be sent (open loop).',
+    'Times count on the client\'s clock: a request\'s time is when it was due to be sent (open loop).' +
+      (setup.where === 'lab' ? '' : ' The fault counts from when the fault command returned (a remote kill happens at its end, after the connection is made); the server is ready when the restart command returned.'),
     '',
     '## Requests per backend',
     '',
