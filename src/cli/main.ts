@@ -6,6 +6,7 @@ import { registerAudit } from './audit.js';
 import { registerBucket } from './bucket.js';
 import { registerClient } from './client.js';
 import { registerFailover } from './failover.js';
+import { registerGcp } from './gcp.js';
 import { registerLab } from './lab.js';
 import { registerServe } from './serve.js';
 
@@ -22,6 +23,7 @@ registerAudit(program);
 registerClient(program);
 registerLab(program);
 registerFailover(program);
+registerGcp(program);
 
 program.parseAsync().catch((error: unknown) => {
   // A user's mistake (bad bucket, folder not empty …) is one line; anything else is a bug

@@ -20,9 +20,9 @@ function integer(value: string): number {
  * The load-balancer spec flags, named as gcloud names them, on any command that takes a
  * spec. Unset flags keep the profile's values; the range checks are the spec's own.
  */
-export function addSpecOptions(command: Command): Command {
+export function addSpecOptions(command: Command, defaultProfile = 'fast'): Command {
   return command
-    .option('--profile <name>', `load-balancer profile: ${PROFILE_NAMES.join(', ')}`, 'fast')
+    .option('--profile <name>', `load-balancer profile: ${PROFILE_NAMES.join(', ')}`, defaultProfile)
     .option('--mode <mode>', 'tcp (a network load balancer) or http (a proxy)')
     .option('--check-interval <s>', 'seconds between health checks (1–300)', integer)
     .option('--timeout <s>', 'seconds a health check may take (1–300, at most the interval)', integer)

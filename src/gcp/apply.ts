@@ -1,0 +1,192 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ZonelabError } from '../errors.js';
+import type { CommandResult, CommandRunner } from './command-runner.js';
+import { resourceNames } from './deployment.js';
+import { type BackendHealth, parseBackendHealth } from './health.js';
+import { addressCommand, type GcpPlan, healthCommand, instancesCommand, type PlanCommand, type PlanStep } from './plan.js';
+import { shellCommand } from './plan-script.js';
+
+export interface ApplyOptions {
+  runner: CommandRunner;
+  /** Progress lines for a person. */
+  onLine: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface UpOptions extends ApplyOptions {
+  /** Folder the plan's files are written to (the WORK of the commands). */
+  workDir: string;
+  /** Give up waiting for healthy backends after this long. */
+  healthWaitMs: number;
+  healthPollMs?: number;
+}
+
+const RETRY_ATTEMPTS = 6;
+const RETRY_DELAY_MS = 5000;
+const NOT_FOUND = /not found|NOT_FOUND|was not found|does not exist|404/i;
+
+function tail(result: CommandResult): string {
+  const text = (result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`).split('\n').filter((line) => line.trim() !== '');
+  return text.slice(-3).join(' | ');
+}
+
+function oneLine(command: PlanCommand): string {
+  return shellCommand(command).replaceAll(' \\\n    ', ' ');
+}
+
+/** Whether a probe found its resource; throws when the probe itself failed (auth, quota, network). */
+async function exists(step: PlanStep, runner: CommandRunner): Promise<boolean> {
+  const probe = step.probe!;
+  const result = await runner.run(probe, { quiet: true });
+  if (result.code !== 0) {
+    if (NOT_FOUND.test(result.stderr)) return false;
+    throw new ZonelabError('E_GCLOUD', `cannot tell whether ${step.title} exists: ${oneLine(probe)}: ${tail(result)}`);
+  }
+  if (probe.member === undefined) return true;
+  const member = probe.member;
+  return result.stdout.split(/[\s;,]+/).some((token) => token === member || token.endsWith(`/${member}`));
+}
+
+function aborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new ZonelabError('E_INTERRUPTED', 'interrupted; run the same command again to continue');
+}
+
+/**
+ * Runs the plan in order. A step whose resource exists is skipped, so a failed `up` is
+ * simply run again. Stops at the first failing command, naming it and its message.
+ */
+export async function runPlan(plan: GcpPlan, options: UpOptions): Promise<void> {
+  const { runner, onLine } = options;
+  for (const file of plan.files) await writeFile(join(options.workDir, file.name), file.content, { mode: 0o644 });
+  const total = plan.steps.length;
+  for (const [index, step] of plan.steps.entries()) {
+    aborted(options.signal);
+    const label = `[${index + 1}/${total}] ${step.title}`;
+    if (step.probe && (await exists(step, runner))) {
+      onLine(`${label}: exists, kept`);
+      continue;
+    }
+    const started = performance.now();
+    let result = await runner.run(step.run);
+    for (let attempt = 2; step.retries && result.code !== 0 && attempt <= RETRY_ATTEMPTS; attempt++) {
+      onLine(`${label}: failed (${tail(result)}); trying again in ${RETRY_DELAY_MS / 1000} s (${attempt}/${RETRY_ATTEMPTS})`);
+      await sleep(RETRY_DELAY_MS, undefined, { signal: options.signal }).catch(() => {});
+      aborted(options.signal);
+      result = await runner.run(step.run);
+    }
+    if (result.code !== 0) {
+      throw new ZonelabError(
+        'E_GCLOUD',
+        `step ${index + 1}/${total} (${step.title}) failed: ${oneLine(step.run)}: ${tail(result)}. Fix the cause and run "zonelab gcp up" again: what exists is kept.`,
+      );
+    }
+    const last = (result.stdout.trim() || result.stderr.trim()).split('\n').at(-1)?.trim() ?? '';
+    const note = step.run.program === 'zonelab' && last !== '' ? ` (${last})` : '';
+    onLine(`${label}: done in ${((performance.now() - started) / 1000).toFixed(1)} s${note}`);
+  }
+}
+
+export async function readHealth(plan: GcpPlan, runner: CommandRunner): Promise<BackendHealth[]> {
+  const command = healthCommand(plan.deployment);
+  const result = await runner.run(command, { quiet: true });
+  if (result.code !== 0) throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${tail(result)}`);
+  try {
+    return parseBackendHealth(result.stdout);
+  } catch (error) {
+    throw new ZonelabError('E_GCLOUD', `${oneLine(command)} did not print JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function describeHealth(backends: BackendHealth[]): string {
+  return backends.map((backend) => `${backend.instance} ${backend.state}`).join(', ') || 'no backend reported yet';
+}
+
+/** Polls the load balancer until every serving VM is HEALTHY; throws with a debugging hint at the deadline. */
+export async function waitUntilHealthy(plan: GcpPlan, options: UpOptions): Promise<BackendHealth[]> {
+  const names = resourceNames(plan.deployment);
+  const expected = plan.deployment.zones.map(names.serverVm);
+  const deadline = performance.now() + options.healthWaitMs;
+  let said = '';
+  for (;;) {
+    aborted(options.signal);
+    const backends = await readHealth(plan, options.runner);
+    const healthy = backends.filter((backend) => backend.state === 'HEALTHY' && expected.includes(backend.instance));
+    const line = `health: ${healthy.length}/${expected.length} healthy (${describeHealth(backends)})`;
+    if (line !== said) options.onLine(line);
+    said = line;
+    if (healthy.length === expected.length) return backends;
+    if (performance.now() >= deadline) {
+      const sick = expected.find((vm) => !healthy.some((backend) => backend.instance === vm)) ?? expected[0]!;
+      const zone = plan.deployment.zones[expected.indexOf(sick)];
+      throw new ZonelabError(
+        'E_NOT_HEALTHY',
+        `not every backend was healthy after ${Math.round(options.healthWaitMs / 1000)} s (${describeHealth(backends)}); ` +
+          `see what the startup script did: gcloud compute instances get-serial-port-output ${sick} --zone=${zone} --project=${plan.deployment.project}`,
+      );
+    }
+    await sleep(options.healthPollMs ?? 5000, undefined, { signal: options.signal }).catch(() => {});
+  }
+}
+
+export async function readAddress(plan: GcpPlan, runner: CommandRunner): Promise<string | null> {
+  const result = await runner.run(addressCommand(plan.deployment), { quiet: true });
+  if (result.code !== 0) {
+    if (NOT_FOUND.test(result.stderr)) return null;
+    throw new ZonelabError('E_GCLOUD', `${oneLine(addressCommand(plan.deployment))} failed: ${tail(result)}`);
+  }
+  return result.stdout.trim() || null;
+}
+
+export interface VmStatus {
+  name: string;
+  zone: string;
+  status: string;
+}
+
+export async function readInstances(plan: GcpPlan, runner: CommandRunner): Promise<VmStatus[]> {
+  const command = instancesCommand(plan.deployment);
+  const result = await runner.run(command, { quiet: true });
+  if (result.code !== 0) throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${tail(result)}`);
+  return result.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [name = '', zone = '', status = ''] = line.trim().split(/\s+/);
+      return { name, zone, status };
+    });
+}
+
+export interface DownOptions extends ApplyOptions {
+  deleteBucket: boolean;
+}
+
+/**
+ * Deletes, in the reverse order of creation, every resource of the plan that exists. The
+ * bucket is kept unless `deleteBucket`. Stops at the first failing delete (run it again).
+ */
+export async function tearDown(plan: GcpPlan, options: DownOptions): Promise<{ deleted: string[]; absent: string[]; kept: string[] }> {
+  const report = { deleted: [] as string[], absent: [] as string[], kept: [] as string[] };
+  for (const step of [...plan.steps].reverse()) {
+    if (!step.remove || !step.probe) continue;
+    aborted(options.signal);
+    if (step.keptByDefault && !options.deleteBucket) {
+      report.kept.push(step.title);
+      options.onLine(`kept ${step.title} (--delete-bucket deletes it and everything in it)`);
+      continue;
+    }
+    if (!(await exists(step, options.runner))) {
+      report.absent.push(step.title);
+      options.onLine(`${step.title}: not there`);
+      continue;
+    }
+    const result = await options.runner.run(step.remove);
+    if (result.code !== 0) {
+      throw new ZonelabError('E_GCLOUD', `deleting ${step.title} failed: ${oneLine(step.remove)}: ${tail(result)}. Run "zonelab gcp down" again.`);
+    }
+    report.deleted.push(step.title);
+    options.onLine(`deleted ${step.title}`);
+  }
+  return report;
+}

@@ -1,0 +1,472 @@
+#!/bin/bash
+# zonelab on Google Cloud: project zonelab-demo-1, region us-east1, zones us-east1-b, us-east1-c, e2-micro VMs.
+# load balancer: target pool (legacy network load balancer)
+# profile gcp-default: health check every 5 s, timeout 5 s, healthy after 2, unhealthy after 2
+# expected: a dead zone is noticed within 15 s, a restarted one within 15 s
+#
+# Run it from a zonelab checkout after "npm ci && npm run build" (or set ZONELAB_HOME to one).
+# "zonelab gcp up" runs the same steps, skips resources that exist, and waits until every
+# backend is healthy; "zonelab gcp down" deletes them again.
+set -euo pipefail
+
+zonelab() { node "${ZONELAB_HOME:-.}/dist/src/cli/main.js" "$@"; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cat > "$work/startup-serve.sh" <<'ZONELAB_FILE'
+#!/bin/bash
+# zonelab startup script, serve VM. Runs as root at every boot.
+# Its output: sudo journalctl -u google-startup-scripts.service
+set -euo pipefail
+
+NODE_VERSION='20.20.2'
+PACKAGE_URL='https://storage.googleapis.com/storage/v1/b/zonelab-demo-1-zonelab/o/_zonelab%2Fzonelab.tgz?alt=media'
+UNIT='zonelab-serve.service'
+
+metadata() {
+  curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
+}
+
+install_node() {
+  if command -v node >/dev/null && [ "$(node --version)" = "v$NODE_VERSION" ]; then return 0; fi
+  local arch name dir
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "zonelab: no Node.js build for $(uname -m)" >&2; return 1 ;;
+  esac
+  name="node-v$NODE_VERSION-linux-$arch.tar.xz"
+  dir=$(mktemp -d)
+  curl -fsSL --retry 5 -o "$dir/$name" "https://nodejs.org/dist/v$NODE_VERSION/$name"
+  curl -fsSL --retry 5 -o "$dir/SHASUMS256.txt" "https://nodejs.org/dist/v$NODE_VERSION/SHASUMS256.txt"
+  (cd "$dir" && grep " $name\$" SHASUMS256.txt | sha256sum --check --strict -)
+  tar -xJf "$dir/$name" -C /usr/local --strip-components=1 --no-same-owner
+  rm -rf "$dir"
+}
+
+install_zonelab() {
+  # The package "zonelab gcp up" uploaded, read with the VM's service account.
+  local token dir
+  token=$(metadata instance/service-accounts/default/token \
+    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(JSON.parse(s).access_token))')
+  dir=$(mktemp -d)
+  curl -fsSL --retry 5 -H "Authorization: Bearer $token" -o "$dir/zonelab.tgz" "$PACKAGE_URL"
+  if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
+    # better-sqlite3 (the outbox) installs a prebuilt binary from its install script; npm 11
+    # runs install scripts of global installs only when allowed.
+    npm_config_allow_scripts=better-sqlite3,protobufjs npm install --global --omit=dev --no-audit --no-fund "$dir/zonelab.tgz"
+    install -d /opt/zonelab
+    cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
+  fi
+  rm -rf "$dir"
+}
+
+install_unit() {
+  cat > "/etc/systemd/system/$UNIT" <<'ZONELAB_UNIT'
+[Unit]
+Description=zonelab zone server (app 1)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=exec
+ExecStart=/usr/local/bin/zonelab serve --bucket gs://zonelab-demo-1-zonelab --port 8080 --bus pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden --outbox /var/lib/zonelab/outbox.db
+DynamicUser=yes
+StateDirectory=zonelab
+LogsDirectory=zonelab
+WorkingDirectory=/var/lib/zonelab
+StandardOutput=append:/var/log/zonelab/serve.log
+StandardError=inherit
+# Never restarted by systemd: the failover experiment kills this service on purpose and
+# starts it again itself; an automatic restart would end the outage it measures.
+Restart=no
+TimeoutStopSec=13
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+ZONELAB_UNIT
+  cat > /etc/logrotate.d/zonelab <<'ZONELAB_LOGROTATE'
+/var/log/zonelab/*.log {
+  daily
+  rotate 3
+  compress
+  missingok
+  notifempty
+  copytruncate
+}
+ZONELAB_LOGROTATE
+  systemctl daemon-reload
+  systemctl enable "$UNIT"
+  systemctl start "$UNIT"
+}
+
+install_ops_agent() {
+  if ! dpkg -s google-cloud-ops-agent >/dev/null 2>&1; then
+    curl -fsSL --retry 5 -o /tmp/add-google-cloud-ops-agent-repo.sh https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh
+    bash /tmp/add-google-cloud-ops-agent-repo.sh --also-install
+  fi
+  cat > /etc/google-cloud-ops-agent/config.yaml <<'ZONELAB_OPS_AGENT'
+logging:
+  receivers:
+    zonelab:
+      type: files
+      include_paths: [/var/log/zonelab/*.log]
+  processors:
+    zonelab_json:
+      type: parse_json
+  service:
+    pipelines:
+      zonelab:
+        receivers: [zonelab]
+        processors: [zonelab_json]
+ZONELAB_OPS_AGENT
+  systemctl restart google-cloud-ops-agent
+}
+
+install_node
+install_zonelab
+install_unit
+# Last, so the server is up (and the health checks pass) while the agent installs. Without
+# it the logs stay in /var/log/zonelab.
+install_ops_agent || echo "zonelab: the Ops Agent did not install; logs stay in /var/log/zonelab" >&2
+echo "zonelab: $UNIT is running"
+ZONELAB_FILE
+
+cat > "$work/startup-audit.sh" <<'ZONELAB_FILE'
+#!/bin/bash
+# zonelab startup script, audit VM. Runs as root at every boot.
+# Its output: sudo journalctl -u google-startup-scripts.service
+set -euo pipefail
+
+NODE_VERSION='20.20.2'
+PACKAGE_URL='https://storage.googleapis.com/storage/v1/b/zonelab-demo-1-zonelab/o/_zonelab%2Fzonelab.tgz?alt=media'
+UNIT='zonelab-audit.service'
+
+metadata() {
+  curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
+}
+
+install_node() {
+  if command -v node >/dev/null && [ "$(node --version)" = "v$NODE_VERSION" ]; then return 0; fi
+  local arch name dir
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "zonelab: no Node.js build for $(uname -m)" >&2; return 1 ;;
+  esac
+  name="node-v$NODE_VERSION-linux-$arch.tar.xz"
+  dir=$(mktemp -d)
+  curl -fsSL --retry 5 -o "$dir/$name" "https://nodejs.org/dist/v$NODE_VERSION/$name"
+  curl -fsSL --retry 5 -o "$dir/SHASUMS256.txt" "https://nodejs.org/dist/v$NODE_VERSION/SHASUMS256.txt"
+  (cd "$dir" && grep " $name\$" SHASUMS256.txt | sha256sum --check --strict -)
+  tar -xJf "$dir/$name" -C /usr/local --strip-components=1 --no-same-owner
+  rm -rf "$dir"
+}
+
+install_zonelab() {
+  # The package "zonelab gcp up" uploaded, read with the VM's service account.
+  local token dir
+  token=$(metadata instance/service-accounts/default/token \
+    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(JSON.parse(s).access_token))')
+  dir=$(mktemp -d)
+  curl -fsSL --retry 5 -H "Authorization: Bearer $token" -o "$dir/zonelab.tgz" "$PACKAGE_URL"
+  if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
+    # better-sqlite3 (the outbox) installs a prebuilt binary from its install script; npm 11
+    # runs install scripts of global installs only when allowed.
+    npm_config_allow_scripts=better-sqlite3,protobufjs npm install --global --omit=dev --no-audit --no-fund "$dir/zonelab.tgz"
+    install -d /opt/zonelab
+    cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
+  fi
+  rm -rf "$dir"
+}
+
+install_unit() {
+  cat > "/etc/systemd/system/$UNIT" <<'ZONELAB_UNIT'
+[Unit]
+Description=zonelab audit of forbidden requests (app 2)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=exec
+ExecStart=/usr/local/bin/zonelab audit --bus pubsub:projects/zonelab-demo-1/subscriptions/zonelab-audit
+DynamicUser=yes
+StateDirectory=zonelab
+LogsDirectory=zonelab
+WorkingDirectory=/var/lib/zonelab
+StandardOutput=append:/var/log/zonelab/audit.log
+StandardError=inherit
+Restart=on-failure
+RestartSec=2
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+ZONELAB_UNIT
+  cat > /etc/logrotate.d/zonelab <<'ZONELAB_LOGROTATE'
+/var/log/zonelab/*.log {
+  daily
+  rotate 3
+  compress
+  missingok
+  notifempty
+  copytruncate
+}
+ZONELAB_LOGROTATE
+  systemctl daemon-reload
+  systemctl enable "$UNIT"
+  systemctl start "$UNIT"
+}
+
+install_ops_agent() {
+  if ! dpkg -s google-cloud-ops-agent >/dev/null 2>&1; then
+    curl -fsSL --retry 5 -o /tmp/add-google-cloud-ops-agent-repo.sh https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh
+    bash /tmp/add-google-cloud-ops-agent-repo.sh --also-install
+  fi
+  cat > /etc/google-cloud-ops-agent/config.yaml <<'ZONELAB_OPS_AGENT'
+logging:
+  receivers:
+    zonelab:
+      type: files
+      include_paths: [/var/log/zonelab/*.log]
+  processors:
+    zonelab_json:
+      type: parse_json
+  service:
+    pipelines:
+      zonelab:
+        receivers: [zonelab]
+        processors: [zonelab_json]
+ZONELAB_OPS_AGENT
+  systemctl restart google-cloud-ops-agent
+}
+
+install_node
+install_zonelab
+install_unit
+# Last, so the server is up (and the health checks pass) while the agent installs. Without
+# it the logs stay in /var/log/zonelab.
+install_ops_agent || echo "zonelab: the Ops Agent did not install; logs stay in /var/log/zonelab" >&2
+echo "zonelab: $UNIT is running"
+ZONELAB_FILE
+
+# 1. enable the Compute Engine, Pub/Sub, Cloud Storage and Cloud Logging APIs: a new project has none of them on
+gcloud services enable compute.googleapis.com iam.googleapis.com pubsub.googleapis.com storage.googleapis.com logging.googleapis.com \
+    --project=zonelab-demo-1
+
+# 2. service account zonelab-vms: the VMs act as this account, which holds only the roles below
+gcloud iam service-accounts create zonelab-vms --project=zonelab-demo-1 '--display-name=zonelab VMs'
+
+# 3. grant roles/storage.objectViewer to zonelab-vms: granting a role twice changes nothing
+for attempt in 1 2 3 4 5 6; do
+  gcloud projects add-iam-policy-binding zonelab-demo-1 \
+      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+      --role=roles/storage.objectViewer \
+      --condition=None \
+      --quiet \
+      --format=none && break
+  [ "$attempt" = 6 ] && exit 1
+  sleep 5
+done
+
+# 4. grant roles/pubsub.publisher to zonelab-vms: granting a role twice changes nothing
+for attempt in 1 2 3 4 5 6; do
+  gcloud projects add-iam-policy-binding zonelab-demo-1 \
+      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+      --role=roles/pubsub.publisher \
+      --condition=None \
+      --quiet \
+      --format=none && break
+  [ "$attempt" = 6 ] && exit 1
+  sleep 5
+done
+
+# 5. grant roles/pubsub.subscriber to zonelab-vms: granting a role twice changes nothing
+for attempt in 1 2 3 4 5 6; do
+  gcloud projects add-iam-policy-binding zonelab-demo-1 \
+      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+      --role=roles/pubsub.subscriber \
+      --condition=None \
+      --quiet \
+      --format=none && break
+  [ "$attempt" = 6 ] && exit 1
+  sleep 5
+done
+
+# 6. grant roles/logging.logWriter to zonelab-vms: granting a role twice changes nothing
+for attempt in 1 2 3 4 5 6; do
+  gcloud projects add-iam-policy-binding zonelab-demo-1 \
+      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+      --role=roles/logging.logWriter \
+      --condition=None \
+      --quiet \
+      --format=none && break
+  [ "$attempt" = 6 ] && exit 1
+  sleep 5
+done
+
+# 7. grant roles/monitoring.metricWriter to zonelab-vms: granting a role twice changes nothing
+for attempt in 1 2 3 4 5 6; do
+  gcloud projects add-iam-policy-binding zonelab-demo-1 \
+      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+      --role=roles/monitoring.metricWriter \
+      --condition=None \
+      --quiet \
+      --format=none && break
+  [ "$attempt" = 6 ] && exit 1
+  sleep 5
+done
+
+# 8. bucket gs://zonelab-demo-1-zonelab: the pages the servers serve, and the zonelab package the VMs install
+gcloud storage buckets create gs://zonelab-demo-1-zonelab \
+    --project=zonelab-demo-1 \
+    --location=us-east1 \
+    --uniform-bucket-level-access
+
+# 9. generate 10000 pages: the same pages as the local lab (deterministic for the seed)
+zonelab bucket generate --out="$work"/pages --count=10000 --if-missing
+
+# 10. upload the pages to gs://zonelab-demo-1-zonelab (only when it is empty): a bucket that already holds objects is left as it is
+zonelab bucket upload --from="$work"/pages --to=gs://zonelab-demo-1-zonelab --if-empty
+
+# 11. pack zonelab (zonelab-0.1.0.tgz): the VMs install exactly this build
+(cd "${ZONELAB_HOME:-.}" && npm pack --silent --pack-destination="$work")
+
+# 12. upload the package to gs://zonelab-demo-1-zonelab/_zonelab/zonelab.tgz: each VM's startup script fetches it with the VM's service account
+gcloud storage cp "$work"/zonelab-0.1.0.tgz gs://zonelab-demo-1-zonelab/_zonelab/zonelab.tgz \
+    --project=zonelab-demo-1
+
+# 13. Pub/Sub topic zonelab-forbidden: the servers publish one event per forbidden request here
+gcloud pubsub topics create zonelab-forbidden --project=zonelab-demo-1
+
+# 14. Pub/Sub subscription zonelab-audit: the audit VM reads the events from it and prints each once
+gcloud pubsub subscriptions create zonelab-audit \
+    --topic=zonelab-forbidden \
+    --ack-deadline=60 \
+    --project=zonelab-demo-1
+
+# 15. firewall rule zonelab-allow-app: a network load balancer passes packets through with the client address kept, so the app port is open to clients
+gcloud compute firewall-rules create zonelab-allow-app \
+    --project=zonelab-demo-1 \
+    --network=default \
+    --direction=INGRESS \
+    --action=ALLOW \
+    --rules=tcp:8080 \
+    --source-ranges=0.0.0.0/0 \
+    --target-tags=zonelab-server
+
+# 16. firewall rule zonelab-allow-health-checks: Google's health-check probers
+gcloud compute firewall-rules create zonelab-allow-health-checks \
+    --project=zonelab-demo-1 \
+    --network=default \
+    --direction=INGRESS \
+    --action=ALLOW \
+    --rules=tcp:8080 \
+    --source-ranges=35.191.0.0/16,209.85.152.0/22,209.85.204.0/22,130.211.0.0/22 \
+    --target-tags=zonelab-server
+
+# 17. firewall rule zonelab-allow-ssh: gcloud compute ssh, which the fault and restart commands use
+gcloud compute firewall-rules create zonelab-allow-ssh \
+    --project=zonelab-demo-1 \
+    --network=default \
+    --direction=INGRESS \
+    --action=ALLOW \
+    --rules=tcp:22 \
+    --source-ranges=0.0.0.0/0 \
+    --target-tags=zonelab-server,zonelab-audit
+
+# 18. static regional IP zonelab-ip: the load balancer keeps its address when it is re-created
+gcloud compute addresses create zonelab-ip --region=us-east1 --project=zonelab-demo-1
+
+# 19. VM zonelab-us-east1-b in us-east1-b: runs zonelab serve in us-east1-b
+gcloud compute instances create zonelab-us-east1-b \
+    --project=zonelab-demo-1 \
+    --zone=us-east1-b \
+    --machine-type=e2-micro \
+    --network=default \
+    --image-family=debian-12 \
+    --image-project=debian-cloud \
+    --tags=zonelab-server \
+    --service-account=zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+    --scopes=cloud-platform \
+    --metadata-from-file=startup-script="$work"/startup-serve.sh \
+    --labels=zonelab=zonelab
+
+# 20. VM zonelab-us-east1-c in us-east1-c: runs zonelab serve in us-east1-c
+gcloud compute instances create zonelab-us-east1-c \
+    --project=zonelab-demo-1 \
+    --zone=us-east1-c \
+    --machine-type=e2-micro \
+    --network=default \
+    --image-family=debian-12 \
+    --image-project=debian-cloud \
+    --tags=zonelab-server \
+    --service-account=zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+    --scopes=cloud-platform \
+    --metadata-from-file=startup-script="$work"/startup-serve.sh \
+    --labels=zonelab=zonelab
+
+# 21. VM zonelab-audit in us-east1-b: runs zonelab audit: prints every forbidden request once
+gcloud compute instances create zonelab-audit \
+    --project=zonelab-demo-1 \
+    --zone=us-east1-b \
+    --machine-type=e2-micro \
+    --network=default \
+    --image-family=debian-12 \
+    --image-project=debian-cloud \
+    --tags=zonelab-audit \
+    --service-account=zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+    --scopes=cloud-platform \
+    --metadata-from-file=startup-script="$work"/startup-audit.sh \
+    --labels=zonelab=zonelab
+
+# 22. legacy HTTP health check zonelab-hc: target pools take only legacy checks: GET /healthz every 5 s, 2 failures mark a VM unhealthy
+gcloud compute http-health-checks create zonelab-hc \
+    --project=zonelab-demo-1 \
+    --port=8080 \
+    --request-path=/healthz \
+    --check-interval=5s \
+    --timeout=5s \
+    --healthy-threshold=2 \
+    --unhealthy-threshold=2
+
+# 23. target pool zonelab-pool: the legacy network load balancer: a pool of VMs with the health check
+gcloud compute target-pools create zonelab-pool \
+    --region=us-east1 \
+    --project=zonelab-demo-1 \
+    --http-health-check=zonelab-hc
+
+# 24. put zonelab-us-east1-b in zonelab-pool: traffic reaches us-east1-b
+gcloud compute target-pools add-instances zonelab-pool \
+    --region=us-east1 \
+    --project=zonelab-demo-1 \
+    --instances=zonelab-us-east1-b \
+    --instances-zone=us-east1-b
+
+# 25. put zonelab-us-east1-c in zonelab-pool: traffic reaches us-east1-c
+gcloud compute target-pools add-instances zonelab-pool \
+    --region=us-east1 \
+    --project=zonelab-demo-1 \
+    --instances=zonelab-us-east1-c \
+    --instances-zone=us-east1-c
+
+# 26. forwarding rule zonelab-fr: the load balancer's front: zonelab-ip, TCP port 8080
+gcloud compute forwarding-rules create zonelab-fr \
+    --region=us-east1 \
+    --project=zonelab-demo-1 \
+    --load-balancing-scheme=EXTERNAL \
+    --ip-protocol=TCP \
+    --ports=8080 \
+    --address=zonelab-ip \
+    --target-pool=zonelab-pool
+
+# Then wait until every backend is HEALTHY (the VMs take a few minutes to install Node.js and zonelab):
+#   gcloud compute target-pools get-health zonelab-pool --region=us-east1 --project=zonelab-demo-1 --format=json
+# The load balancer's address: gcloud compute addresses describe zonelab-ip --region=us-east1 --project=zonelab-demo-1 --format='value(address)'
