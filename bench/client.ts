@@ -13,7 +13,7 @@ import { parseArgs, promisify } from 'node:util';
 import { generateBucket } from '../src/content/index.js';
 import { startNginx } from './lib/nginx.js';
 import { haveCommand, median, stopProcess, waitForPort } from './lib/processes.js';
-import { writeResults } from './lib/results.js';
+import { ratioRow, skipBenchmark, writeResults } from './lib/results.js';
 import { runWrk, writeRandomPagesScript } from './lib/wrk.js';
 
 const TARGET_RATIO = 0.4;
@@ -44,8 +44,7 @@ async function clientRate(port: number, keepalive: boolean): Promise<{ rate: num
 async function main(): Promise<void> {
   const missing = ['wrk', 'nginx'].filter((command) => !haveCommand(command));
   if (missing.length > 0) {
-    console.error(`bench:client skipped: ${missing.join(' and ')} not installed (apt-get install -y nginx wrk)`);
-    process.exit(2);
+    skipBenchmark('client', missing);
   }
   const dir = await mkdtemp(join(tmpdir(), 'zonelab-bench-client-'));
   const port = 18_475;
@@ -87,7 +86,21 @@ async function main(): Promise<void> {
     console.log(`| zonelab client --keepalive --concurrency ${CONCURRENCY} | ${Math.round(keepaliveRate)} | ${failed} |`);
     console.log(`| zonelab client --concurrency ${CONCURRENCY} (new connection per request, ${Math.min(seconds, FRESH_SECONDS)} s) | ${Math.round(freshRate)} | ${freshFailed} |`);
     console.log(`\nratio client/wrk with keep-alive: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}): ${pass ? 'PASS' : 'FAIL'}`);
-    const file = await writeResults('client', { seconds, repeat, concurrency: CONCURRENCY, wrk, keepalive, fresh, wrkRate, keepaliveRate, freshRate, freshFailed, ratio, target: TARGET_RATIO, pass });
+    const rows = [
+      ratioRow({
+        benchmark: 'client',
+        measure: `client req/s, keep-alive, ${CONCURRENCY} connections`,
+        unit: 'req/s',
+        zonelab: keepaliveRate,
+        baselineName: 'wrk',
+        baseline: wrkRate,
+        target: `≥ ${TARGET_RATIO}`,
+        pass,
+        ...(failed ? { note: `${failed} failed requests` } : {}),
+      }),
+      ratioRow({ benchmark: 'client', measure: 'client req/s, a new connection per request', unit: 'req/s', zonelab: freshRate, baselineName: 'wrk (keep-alive)', baseline: wrkRate, target: '—', pass: null }),
+    ];
+    const file = await writeResults('client', { seconds, repeat, concurrency: CONCURRENCY, wrk, keepalive, fresh, wrkRate, keepaliveRate, freshRate, freshFailed, ratio, target: TARGET_RATIO, pass }, rows);
     console.log(`results: ${file}`);
     process.exitCode = pass ? 0 : 1;
   } finally {

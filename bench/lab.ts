@@ -13,7 +13,7 @@ import { startLab } from '../src/lab/index.js';
 import { renderHaproxyConfig, resolveSpec, showServers } from '../src/lb/index.js';
 import { startNginx } from './lib/nginx.js';
 import { haveCommand, median, startProcess, stopProcess, waitForPort } from './lib/processes.js';
-import { writeResults } from './lib/results.js';
+import { ratioRow, skipBenchmark, writeResults } from './lib/results.js';
 import { runWrk, type WrkResult, writeRandomPagesScript } from './lib/wrk.js';
 
 const TARGET_RATIO = 0.9;
@@ -29,8 +29,7 @@ const repeat = Number(flags.repeat);
 async function main(): Promise<void> {
   const missing = ['wrk', 'nginx', 'haproxy'].filter((command) => !haveCommand(command));
   if (missing.length > 0) {
-    console.error(`bench:lab skipped: ${missing.join(', ')} not installed (apt-get install -y ${missing.join(' ')})`);
-    process.exit(2);
+    skipBenchmark('lab', missing);
   }
   const dir = await mkdtemp(join(tmpdir(), 'zonelab-bench-lab-'));
   const stoppers: (() => Promise<void>)[] = [];
@@ -108,7 +107,19 @@ async function main(): Promise<void> {
     console.log('|---|---:|---:|---:|');
     for (const row of rows) console.log(`| ${row.name} | ${Math.round(row.requestsPerSec)} | ${row.p99Ms.toFixed(2)} ms | ${row.errors} |`);
     console.log(`\nratio zonelab/nginx behind HAProxy: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}): ${pass ? 'PASS' : 'FAIL'}`);
-    const file = await writeResults('lab', { seconds, repeat, connections: CONNECTIONS, rows, ratio, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) });
+    const table = [
+      ratioRow({
+        benchmark: 'lab',
+        measure: `req/s through HAProxy to 2 backends, wrk -c${CONNECTIONS}`,
+        unit: 'req/s',
+        zonelab: rows[0]!.requestsPerSec,
+        baselineName: '2 nginx backends, same HAProxy config',
+        baseline: rows[1]!.requestsPerSec,
+        target: `≥ ${TARGET_RATIO}`,
+        pass,
+      }),
+    ];
+    const file = await writeResults('lab', { seconds, repeat, connections: CONNECTIONS, rows, ratio, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) }, table);
     console.log(`results: ${file}`);
     process.exitCode = pass ? 0 : 1;
   } finally {

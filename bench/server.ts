@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { generateBucket } from '../src/content/index.js';
 import { startNginx } from './lib/nginx.js';
 import { haveCommand, median, startProcess, stopProcess, waitForPort } from './lib/processes.js';
-import { writeResults } from './lib/results.js';
+import { ratioRow, skipBenchmark, writeResults } from './lib/results.js';
 import { runWrk, type WrkResult, writeRandomPagesScript } from './lib/wrk.js';
 
 const TARGET_RATIO = 0.6;
@@ -36,8 +36,7 @@ const connections = Number(flags.connections);
 async function main(): Promise<void> {
   const missing = ['wrk', 'nginx'].filter((command) => !haveCommand(command));
   if (missing.length > 0) {
-    console.error(`bench:server skipped: ${missing.join(' and ')} not installed (apt-get install -y nginx wrk)`);
-    process.exit(2);
+    skipBenchmark('server', missing);
   }
   const dir = await mkdtemp(join(tmpdir(), 'zonelab-bench-'));
   const children: Parameters<typeof stopProcess>[0][] = [];
@@ -101,7 +100,20 @@ async function main(): Promise<void> {
     console.log(`\nratio zonelab/nginx: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}): ${pass ? 'PASS' : 'FAIL'}`);
     console.log(`ratio zonelab/minimal node:http: ${ratioToCeiling.toFixed(2)} (minimal node:http/nginx: ${(ceiling.requestsPerSec / baseline.requestsPerSec).toFixed(2)})`);
 
-    const file = await writeResults('server', { seconds, repeat, connections, summary, ratio, ratioToMinimalNode: ratioToCeiling, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) });
+    const rows = [
+      ratioRow({
+        benchmark: 'server',
+        measure: `zonelab serve req/s, ${PAGES} random pages, wrk -c${connections}`,
+        unit: 'req/s',
+        zonelab: ours.requestsPerSec,
+        baselineName: 'nginx (1 worker)',
+        baseline: baseline.requestsPerSec,
+        target: `≥ ${TARGET_RATIO}`,
+        pass,
+      }),
+      ratioRow({ benchmark: 'server', measure: 'zonelab serve req/s, same load', unit: 'req/s', zonelab: ours.requestsPerSec, baselineName: 'minimal node:http (pages in memory)', baseline: ceiling.requestsPerSec, target: '—', pass: null }),
+    ];
+    const file = await writeResults('server', { seconds, repeat, connections, summary, ratio, ratioToMinimalNode: ratioToCeiling, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) }, rows);
     console.log(`results: ${file}`);
     process.exitCode = pass ? 0 : 1;
   } finally {
