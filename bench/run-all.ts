@@ -17,12 +17,13 @@ const BENCHMARKS = ['server', 'events', 'client', 'lab', 'failover'];
 function versionOf(command: string, args: string[]): string {
   const result = spawnSync(command, args, { encoding: 'utf8' });
   if (result.error) return 'not installed';
-  const text = `${result.stdout ?? ''}\n${result.stderr ?? ''}`.split('\n').find((line) => /\d+\.\d+/.test(line));
-  return text?.trim() ?? 'unknown';
+  const version = /(\d+\.\d+(?:\.\d+)?)/.exec(`${result.stdout ?? ''}\n${result.stderr ?? ''}`)?.[1];
+  return version ? `${command} ${version}` : `${command} (version unknown)`;
 }
 
 function format(value: number | null, unit = ''): string {
   if (value === null) return '—';
+  if (Number.isInteger(value)) return `${value}${unit ? ` ${unit}` : ''}`;
   const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
   return `${value.toFixed(digits)}${unit ? ` ${unit}` : ''}`;
 }

@@ -2,7 +2,7 @@
 // Runs the compiled test files with node's own test runner.
 // Node 20 treats every file under a `test/` folder as a test when given a folder, which
 // would run helpers as tests; so the files ending in `.test.js` are listed explicitly.
-// Usage: node scripts/run-tests.mjs [substring ...]  (only files whose path contains one)
+// Usage: node scripts/run-tests.mjs [--reliability] [substring ...]  (only files whose path contains one)
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +17,12 @@ function findTests(dir) {
   return found;
 }
 
-const filters = process.argv.slice(2);
+// The reliability suite (corpus, fuzz, soak, supervisor faults) runs on its own:
+// `--reliability` selects it, and only it.
+const reliability = process.argv.includes('--reliability');
+const filters = process.argv.slice(2).filter((arg) => arg !== '--reliability');
 const files = findTests('dist/test')
+  .filter((file) => file.includes(`${join('test', 'reliability')}/`) === reliability)
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
 if (files.length === 0) {

@@ -92,6 +92,20 @@ function interruptible(): { signal: AbortSignal; release(): void } {
   return { signal: controller.signal, release: () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal) };
 }
 
+/** `up`'s own arguments without the ones only `up` takes: what `down` needs to find the same deployment. */
+function downArguments(upArguments: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < upArguments.length; i++) {
+    const argument = upArguments[i]!;
+    if (/^--(wait|poll)(=|$)/.test(argument)) {
+      if (!argument.includes('=')) i++;
+      continue;
+    }
+    kept.push(/^[\w@%+=:,./-]+$/.test(argument) ? argument : `'${argument.replaceAll("'", "'\\''")}'`);
+  }
+  return kept;
+}
+
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 export function registerGcp(program: Command): void {
@@ -141,7 +155,7 @@ export function registerGcp(program: Command): void {
           `try it:        curl -si ${url}/${deployment.bucket}/webdir/0.html | grep -i '^x-zone'`,
           'measure failover:',
           `  ${failoverCommand(deployment, address)}`,
-          `tear down:     zonelab gcp down --project ${deployment.project}${flags.namePrefix !== 'zonelab' ? ` --name-prefix ${flags.namePrefix}` : ''}`,
+          `tear down:     zonelab gcp down ${downArguments(process.argv.slice(process.argv.indexOf('up') + 1)).join(' ')}`,
         ].join('\n'),
       );
     } finally {

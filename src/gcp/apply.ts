@@ -5,7 +5,7 @@ import { ZonelabError } from '../errors.js';
 import type { CommandResult, CommandRunner } from './command-runner.js';
 import { resourceNames } from './deployment.js';
 import { type BackendHealth, parseBackendHealth } from './health.js';
-import { addressCommand, type GcpPlan, healthCommand, instancesCommand, type PlanCommand, type PlanStep } from './plan.js';
+import { addressCommand, type GcpPlan, healthCommand, instancesCommand, type PlanCommand, type PlanStep, WORK } from './plan.js';
 import { shellCommand } from './plan-script.js';
 
 export interface ApplyOptions {
@@ -32,8 +32,10 @@ function tail(result: CommandResult): string {
   return text.slice(-3).join(' | ');
 }
 
-function oneLine(command: PlanCommand): string {
-  return shellCommand(command).replaceAll(' \\\n    ', ' ');
+/** A command as one line; with `workDir`, the folder of the plan's files as it really is. */
+function oneLine(command: PlanCommand, workDir?: string): string {
+  const args = workDir === undefined ? command.args : command.args.map((argument) => argument.replaceAll(WORK, workDir));
+  return shellCommand({ ...command, args }).replaceAll(' \\\n    ', ' ');
 }
 
 /** Whether a probe found its resource; throws when the probe itself failed (auth, quota, network). */
@@ -79,7 +81,7 @@ export async function runPlan(plan: GcpPlan, options: UpOptions): Promise<void> 
     if (result.code !== 0) {
       throw new ZonelabError(
         'E_GCLOUD',
-        `step ${index + 1}/${total} (${step.title}) failed: ${oneLine(step.run)}: ${tail(result)}. Fix the cause and run "zonelab gcp up" again: what exists is kept.`,
+        `step ${index + 1}/${total} (${step.title}) failed: ${oneLine(step.run, options.workDir)}: ${tail(result)}. Fix the cause and run "zonelab gcp up" again: what exists is kept.`,
       );
     }
     const last = (result.stdout.trim() || result.stderr.trim()).split('\n').at(-1)?.trim() ?? '';

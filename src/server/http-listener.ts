@@ -120,7 +120,7 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
   }
 
   function requestInfoOf(req: IncomingMessage): RequestInfo {
-    return { method: req.method ?? '', target: req.url ?? '', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '' };
+    return { method: req.method ?? '', target: req.url ?? '', headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '', httpVersion: req.httpVersion };
   }
 
   function send(req: IncomingMessage, res: ServerResponse, info: RequestInfo, response: ResponseInfo, startedAt: number): void {
@@ -188,6 +188,22 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
       return;
     }
     socket.on('error', () => socket.destroy());
+    // A pipelined request that was parsed before the bad bytes is still being answered:
+    // its response goes out first, then the refusal (node would otherwise drop it).
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (pending && !pending.writableFinished) {
+      pending.once('finish', () => refuseMalformed(error, socket));
+      pending.once('close', () => pending.writableFinished || socket.destroy());
+      return;
+    }
+    refuseMalformed(error, socket);
+  });
+
+  function refuseMalformed(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
     if (error.code === 'HPE_INVALID_URL' && error.rawPacket) {
       const info = parseSlashlessRequest(error.rawPacket, socket.remoteAddress ?? '');
       if (info) {
@@ -203,7 +219,7 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
     };
     writeRawResponse(socket, response, '');
     logger.warn({ code: error.code, remoteIp: socket.remoteAddress, status }, `malformed request refused: ${error.code ?? error.message}`);
-  });
+  }
 
   const listenHost = options.host ?? '0.0.0.0';
   const listenPort = options.port ?? 8080;

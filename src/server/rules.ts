@@ -16,6 +16,8 @@ export interface RequestInfo {
   headers: Record<string, string | string[] | undefined>;
   /** The TCP peer's address. */
   remoteAddress: string;
+  /** `1.1`, `1.0` …, as the request line said; absent means HTTP/1.1. */
+  httpVersion?: string;
 }
 
 /** What to send back, and what to log about it. */
@@ -61,6 +63,9 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 /**
  * The server's rules, in this order (the first that applies answers):
  *
+ * 0. a protocol version other than HTTP/1.0 or HTTP/1.1 (an HTTP/0.9 line without a
+ *    version, `HTTP/2.0` in a request line) → 505; a `Transfer-Encoding` whose last coding
+ *    is not chunked (the body's end cannot be known) → 400, and the connection closes;
  * 1. target longer than `maxUrlLength` → 414;
  * 2. method other than GET or HEAD → 501 (logged): the server implements nothing else, so
  *    such a request reads nothing and there is nothing to export-control;
@@ -74,6 +79,19 @@ function headerValue(value: string | string[] | undefined): string | undefined {
  */
 export async function handleRequest(request: RequestInfo, context: RulesContext): Promise<ResponseInfo> {
   const { method, target } = request;
+  if (request.httpVersion !== undefined && request.httpVersion !== '1.1' && request.httpVersion !== '1.0') {
+    return text(505, 'HTTP Version Not Supported', {
+      headers: { Connection: 'close' },
+      log: { severity: 'warn', message: `HTTP/${request.httpVersion} refused` },
+    });
+  }
+  const transferEncoding = headerValue(request.headers['transfer-encoding']);
+  if (transferEncoding !== undefined && !/(^|,)[ \t]*chunked[ \t]*$/i.test(transferEncoding)) {
+    return text(400, 'Bad Request', {
+      headers: { Connection: 'close' },
+      log: { severity: 'warn', message: `Transfer-Encoding "${transferEncoding}" does not end in chunked` },
+    });
+  }
   if (target.length > (context.maxUrlLength ?? 8192)) {
     return text(414, 'URI Too Long', { log: { severity: 'warn', message: `request target of ${target.length} bytes refused` } });
   }

@@ -122,6 +122,7 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
     assert.match(result.stdout, /^load balancer: http:\/\/203\.0\.113\.7:8080$/m);
     assert.match(result.stdout, new RegExp(`curl -si http://203\\.0\\.113\\.7:8080/${BUCKET}/webdir/0\\.html`));
     assert.match(result.stdout, /zonelab failover --target http:\/\/203\.0\.113\.7:8080/);
+    assert.match(result.stdout, /^tear down: +zonelab gcp down --pages 20 --project zonelab-test-1 --bucket gs:\/\/zonelab-test-pages$/m);
     assert.match(result.stdout, /--kill "gcloud compute ssh zonelab-us-east1-b --zone=us-east1-b --project=zonelab-test-1 --quiet --command='sudo systemctl kill --signal=SIGKILL zonelab-serve\.service'"/);
   });
 

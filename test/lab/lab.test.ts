@@ -1,47 +1,20 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { createRequestModel, type RequestResult, runLoad } from '../../src/client/index.js';
 import { openLab } from '../../src/lab/index.js';
 import { showServers } from '../../src/lb/index.js';
 import { freePort } from '../helpers/free-port.js';
+import { alive, labPids, skipWithoutHaproxy, zonelab } from '../helpers/lab-process.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 import { waitFor } from '../helpers/wait.js';
 
-const hasHaproxy = spawnSync('haproxy', ['-v']).status === 0;
-const skip = hasHaproxy ? false : 'haproxy is not installed (apt-get install -y haproxy)';
-const run = promisify(execFile);
-
-async function zonelab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI_PATH, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
-
-function alive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    const stat = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
-    return stat !== '' && stat.split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function labPids(dir: string): Promise<number[]> {
-  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8'));
-  return [state.haproxy.pid, state.audit.pid, ...state.servers.map((s: { pid: number }) => s.pid)].filter((pid) => pid !== null);
-}
+const skip = skipWithoutHaproxy;
 
 describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
   let parent: string;

@@ -84,6 +84,22 @@ describe('server rules (real local-dir store)', () => {
     });
   }
 
+  it('answers 505 to a protocol version other than HTTP/1.0 and 1.1, before anything else', async () => {
+    for (const httpVersion of ['0.9', '2.0']) {
+      const response = await handleRequest({ ...get('/bucket/webdir/1.html', { 'x-country': 'Iran' }), httpVersion }, context);
+      assert.equal(response.status, 505, httpVersion);
+      assert.equal(response.headers.Connection, 'close');
+    }
+    for (const httpVersion of ['1.0', '1.1']) assert.equal((await handleRequest({ ...get('/bucket/webdir/1.html'), httpVersion }, context)).status, 200);
+  });
+
+  it('refuses a Transfer-Encoding that does not end in chunked with 400 and a closed connection', async () => {
+    const refused = await handleRequest(get('/bucket/webdir/1.html', { 'transfer-encoding': 'gzip' }), context);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.headers.Connection, 'close');
+    assert.equal((await handleRequest(get('/bucket/webdir/1.html', { 'transfer-encoding': 'gzip, chunked' }), context)).status, 200);
+  });
+
   it('checks the method before the country: a POST from Iran is 501 and not reported', async () => {
     const before = sink.events.length;
     const response = await handleRequest(get('/bucket/webdir/1.html', { 'x-country': 'Iran' }, 'POST'), context);

@@ -1,0 +1,45 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CLI_PATH } from './paths.js';
+
+const run = promisify(execFile);
+
+export const hasHaproxy = spawnSync('haproxy', ['-v']).status === 0;
+export const skipWithoutHaproxy: false | string = hasHaproxy ? false : 'haproxy is not installed (apt-get install -y haproxy)';
+
+/** Runs the real CLI to its end; never throws for a non-zero exit. */
+export async function zonelab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI_PATH, ...args], { timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+/** Whether a process runs (a zombie does not count). */
+export function alive(pid: number | null): boolean {
+  if (pid === null) return false;
+  try {
+    const stat = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
+    return stat !== '' && stat.split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Every pid a lab's state file names: HAProxy, the audit, the servers. */
+export async function labPids(dir: string): Promise<number[]> {
+  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8'));
+  return [state.haproxy.pid, state.audit.pid, ...state.servers.map((s: { pid: number }) => s.pid)].filter((pid) => pid !== null);
+}
+
+/** Resident memory of a process in KiB, from /proc (null when it is gone). */
+export function rssKiB(pid: number): number | null {
+  const status = spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout;
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return match ? Number(match[1]) : null;
+}
