@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { runClient } from '../client/index.js';
-import { integerIn, nonEmpty, parsePort } from './option-parsers.js';
+import { durationOption, integerIn, nonEmpty, parseDuration, parsePort } from './option-parsers.js';
 
 interface ClientFlags {
   domain: string;
@@ -22,19 +22,6 @@ interface ClientFlags {
   out?: string;
   json: boolean;
   country?: string;
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `30s`, `500ms`, `2m`, `1h`, or a plain number of seconds; returns ms. */
-export function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)([a-z]*)$/.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('expected a duration such as 30s, 500ms, 2m or 1h.');
-  const unit = match[2] || 's';
-  if (!(unit in UNITS)) throw new InvalidArgumentError(`unknown unit "${unit}" (use ms, s, m or h).`);
-  const ms = Number(match[1]) * UNITS[unit]!;
-  if (ms <= 0) throw new InvalidArgumentError('must be more than zero.');
-  return ms;
 }
 
 function positiveNumber(value: string): number {
@@ -69,7 +56,7 @@ export function registerClient(program: Command): void {
     .option('--concurrency <c>', 'closed loop: keep c requests in flight (with --rate: the keep-alive pool size)', integerIn(1, 10_000), 1)
     .option('--duration <d>', 'run this long (30s, 2m, 500ms) instead of -n requests', parseDuration)
     .option('--keepalive', 'reuse a pool of connections instead of a new one per request', false)
-    .option('--timeout <d>', 'per-attempt timeout', parseDuration, 5000)
+    .addOption(durationOption('--timeout <d>', 'per-attempt timeout', 5000, '5s'))
     .option('--retries <n>', 'retry connection failures this many times, each on a new connection', integerIn(0, 100), 0)
     .option('--country <name>', 'send every request as from this country (e.g. Iran: all refused with 400)')
     .option('--out <file>', 'write one RequestResult record per attempt (NDJSON)')

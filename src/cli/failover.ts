@@ -4,8 +4,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZonelabError } from '../errors.js';
 import { type ExperimentResult, type FaultKind, renderMatrixMarkdown, rerenderReport, runExperiment } from '../failover/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
-import { parseDuration } from './client.js';
-import { integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
+import { durationOption, integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
 interface FailoverFlags extends SpecFlags {
@@ -88,9 +87,9 @@ export function registerFailover(program: Command): void {
       .addOption(new Option('--fault <kind>', 'kill (SIGKILL), term (SIGTERM: drain) or stop (SIGSTOP: freeze)').choices(['kill', 'term', 'stop']).default('kill'))
       .option('--fault-zone <zone>', 'zone to fault (default: the first)')
       .option('--rate <r>', 'requests per second, open loop', positive, 100)
-      .option('--warmup <d>', 'load before the fault', parseDuration, 5000)
-      .option('--hold <d>', 'how long rerouted (and returned) traffic must stay stable', parseDuration, 5000)
-      .option('--max-wait <d>', 'give up waiting for reroute or return after this long', parseDuration, 60_000)
+      .addOption(durationOption('--warmup <d>', 'load before the fault', 5000, '5s'))
+      .addOption(durationOption('--hold <d>', 'how long rerouted (and returned) traffic must stay stable', 5000, '5s'))
+      .addOption(durationOption('--max-wait <d>', 'give up waiting for reroute or return after this long', 60_000, '60s'))
       .option('--keepalive', 'reuse connections (off: a new connection per request, as a network LB sees new clients)', false)
       .option('--out-dir <dir>', 'where report folders go', 'reports')
       .option('--target <url>', 'measure this load balancer instead of a local lab')

@@ -21,8 +21,7 @@ import {
   waitUntilHealthy,
 } from '../gcp/index.js';
 import { ZonelabError } from '../errors.js';
-import { parseDuration } from './client.js';
-import { integerIn, parsePort, zoneList } from './option-parsers.js';
+import { durationOption, integerIn, parsePort, zoneList } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -135,8 +134,8 @@ export function registerGcp(program: Command): void {
           'balancer reports every serving VM HEALTHY, then print its address, a curl line and the zonelab failover command ' +
           'for this deployment.',
       )
-      .option('--wait <duration>', 'how long to wait for healthy backends (the VMs install Node.js first)', parseDuration, 600_000)
-      .option('--poll <duration>', 'how often to ask the load balancer for backend health', parseDuration, 5000),
+      .addOption(durationOption('--wait <duration>', 'how long to wait for healthy backends (the VMs install Node.js first)', 600_000, '10m'))
+      .addOption(durationOption('--poll <duration>', 'how often to ask the load balancer for backend health', 5000, '5s')),
   ).action(async (flags: GcpFlags & { wait: number; poll: number }) => {
     const deployment = deploymentFromFlags(flags);
     const plan = planGcp(deployment);

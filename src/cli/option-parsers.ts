@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { parseBusSpec } from '../bus/index.js';
 
 // Commander calls these with the raw flag value; an InvalidArgumentError becomes one
@@ -52,4 +52,22 @@ export function zoneList(min: number): (value: string) => string[] {
     if (new Set(zones).size !== zones.length) throw new InvalidArgumentError('a zone is named twice.');
     return zones;
   };
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `30s`, `500ms`, `2m`, `1h`, or a plain number of seconds; returns ms. */
+export function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)([a-z]*)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a duration such as 30s, 500ms, 2m or 1h.');
+  const unit = match[2] || 's';
+  if (!(unit in UNITS)) throw new InvalidArgumentError(`unknown unit "${unit}" (use ms, s, m or h).`);
+  const ms = Number(match[1]) * UNITS[unit]!;
+  if (ms <= 0) throw new InvalidArgumentError('must be more than zero.');
+  return ms;
+}
+
+/** A duration flag whose help shows its default as typed (`5s`), not in milliseconds. */
+export function durationOption(flags: string, description: string, defaultMs: number, defaultText: string): Option {
+  return new Option(flags, description).argParser(parseDuration).default(defaultMs, defaultText);
 }
