@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZonelabError } from '../errors.js';
+import { shellQuote } from '../shell-quote.js';
 import { type ExperimentResult, type FaultKind, renderMatrixMarkdown, rerenderReport, runExperiment } from '../failover/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
 import { durationOption, integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
@@ -45,10 +46,6 @@ function positive(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 100_000) throw new InvalidArgumentError('expected a number above zero.');
   return n;
-}
-
-function quote(argument: string): string {
-  return /^[\w@%+=:,./-]+$/.test(argument) ? argument : `'${argument.replaceAll("'", "'\\''")}'`;
 }
 
 function stamp(): string {
@@ -102,7 +99,7 @@ export function registerFailover(program: Command): void {
       .option('--faults <list>', 'faults of the matrix', list(['kill', 'term', 'stop'] as const, 'faults'), ['kill', 'term', 'stop'])
       .option('--profiles <list>', 'profiles of the matrix', list(PROFILE_NAMES, 'profiles'), [...PROFILE_NAMES]),
   ).action(async (flags: FailoverFlags) => {
-    const command = `zonelab ${process.argv.slice(2).map(quote).join(' ')}`;
+    const command = `zonelab ${process.argv.slice(2).map(shellQuote).join(' ')}`;
     if (flags.target && (!flags.kill || !flags.restart || !flags.faultZone)) {
       throw new ZonelabError('E_BAD_ARGUMENT', '--target needs --kill, --restart and --fault-zone');
     }

@@ -21,6 +21,7 @@ import {
   waitUntilHealthy,
 } from '../gcp/index.js';
 import { ZonelabError } from '../errors.js';
+import { shellQuote } from '../shell-quote.js';
 import { durationOption, integerIn, parsePort, zoneList } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
@@ -100,7 +101,7 @@ function downArguments(upArguments: string[]): string[] {
       if (!argument.includes('=')) i++;
       continue;
     }
-    kept.push(/^[\w@%+=:,./-]+$/.test(argument) ? argument : `'${argument.replaceAll("'", "'\\''")}'`);
+    kept.push(shellQuote(argument));
   }
   return kept;
 }

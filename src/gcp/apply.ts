@@ -41,7 +41,7 @@ function oneLine(command: PlanCommand, workDir?: string): string {
 /** Whether a probe found its resource; throws when the probe itself failed (auth, quota, network). */
 async function exists(step: PlanStep, runner: CommandRunner): Promise<boolean> {
   const probe = step.probe!;
-  const result = await runner.run(probe, { quiet: true });
+  const result = await runner.run(probe);
   if (result.code !== 0) {
     if (NOT_FOUND.test(result.stderr)) return false;
     throw new ZonelabError('E_GCLOUD', `cannot tell whether ${step.title} exists: ${oneLine(probe)}: ${tail(result)}`);
@@ -92,7 +92,7 @@ export async function runPlan(plan: GcpPlan, options: UpOptions): Promise<void> 
 
 export async function readHealth(plan: GcpPlan, runner: CommandRunner): Promise<BackendHealth[]> {
   const command = healthCommand(plan.deployment);
-  const result = await runner.run(command, { quiet: true });
+  const result = await runner.run(command);
   if (result.code !== 0) throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${tail(result)}`);
   try {
     return parseBackendHealth(result.stdout);
@@ -133,10 +133,11 @@ export async function waitUntilHealthy(plan: GcpPlan, options: UpOptions): Promi
 }
 
 export async function readAddress(plan: GcpPlan, runner: CommandRunner): Promise<string | null> {
-  const result = await runner.run(addressCommand(plan.deployment), { quiet: true });
+  const command = addressCommand(plan.deployment);
+  const result = await runner.run(command);
   if (result.code !== 0) {
     if (NOT_FOUND.test(result.stderr)) return null;
-    throw new ZonelabError('E_GCLOUD', `${oneLine(addressCommand(plan.deployment))} failed: ${tail(result)}`);
+    throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${tail(result)}`);
   }
   return result.stdout.trim() || null;
 }
@@ -149,7 +150,7 @@ export interface VmStatus {
 
 export async function readInstances(plan: GcpPlan, runner: CommandRunner): Promise<VmStatus[]> {
   const command = instancesCommand(plan.deployment);
-  const result = await runner.run(command, { quiet: true });
+  const result = await runner.run(command);
   if (result.code !== 0) throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${tail(result)}`);
   return result.stdout
     .split('\n')

@@ -10,7 +10,7 @@ export interface CommandResult {
 
 /** Runs a plan's commands. The adapter below runs the real programs; tests put a stand-in gcloud on PATH. */
 export interface CommandRunner {
-  run(command: PlanCommand, options?: { quiet?: boolean }): Promise<CommandResult>;
+  run(command: PlanCommand): Promise<CommandResult>;
 }
 
 /** The zonelab package's folder (npm pack runs there) and its CLI (zonelab steps run it). */

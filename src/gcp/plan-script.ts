@@ -1,16 +1,14 @@
+import { shellQuote } from '../shell-quote.js';
 import { resourceNames } from './deployment.js';
 import { type GcpPlan, healthCommand, type PlanCommand, planNotes, WORK } from './plan.js';
 
-const SAFE = /^[\w@%+=:,./-]+$/;
-
-function quoteWord(word: string): string {
-  if (word === '') return '';
-  return SAFE.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
-}
-
 /** One argument for the shell; the WORK placeholder becomes "$work". */
 export function shellArgument(argument: string): string {
-  return argument.split(WORK).map(quoteWord).join('"$work"') || "''";
+  if (argument === '') return "''";
+  return argument
+    .split(WORK)
+    .map((piece) => (piece === '' ? '' : shellQuote(piece)))
+    .join('"$work"');
 }
 
 /** A command as one shell line, continued over several when it is long. */

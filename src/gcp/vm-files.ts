@@ -1,4 +1,4 @@
-import { type GcpDeployment, resourceNames, VM_NODE_VERSION } from './deployment.js';
+import { type GcpDeployment, resourceNames } from './deployment.js';
 
 export type VmRole = 'serve' | 'audit';
 
@@ -104,7 +104,7 @@ export function renderStartupScript(deployment: GcpDeployment, role: VmRole): st
 # Its output: sudo journalctl -u google-startup-scripts.service
 set -euo pipefail
 
-NODE_VERSION='${VM_NODE_VERSION}'
+NODE_VERSION='${deployment.nodeVersion}'
 PACKAGE_URL='https://storage.googleapis.com/storage/v1/b/${deployment.bucket}/o/${objectPath}?alt=media'
 UNIT='${unitName}'
 

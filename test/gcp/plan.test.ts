@@ -9,7 +9,6 @@ import { isZonelabError } from '../../src/errors.js';
 import {
   failoverCommand,
   type GcpDeployment,
-  type LbKind,
   parseBackendHealth,
   planGcp,
   renderPlanScript,
@@ -17,28 +16,11 @@ import {
   renderUnit,
   validateDeployment,
 } from '../../src/gcp/index.js';
-import { type ProfileName, resolveSpec } from '../../src/lb/index.js';
+import { resolveSpec } from '../../src/lb/index.js';
+import { testDeployment } from '../helpers/gcp-deployment.js';
 import { CLI_PATH } from '../helpers/paths.js';
 
 const GOLDEN = fileURLToPath(new URL('../../../test/gcp/golden/', import.meta.url));
-
-function deployment(lb: LbKind, profile: ProfileName, overrides: Partial<GcpDeployment> = {}): GcpDeployment {
-  return {
-    project: 'zonelab-demo-1',
-    region: 'us-east1',
-    zones: ['us-east1-b', 'us-east1-c'],
-    machineType: 'e2-micro',
-    bucket: 'zonelab-demo-1-zonelab',
-    pages: 10_000,
-    lb,
-    network: 'default',
-    namePrefix: 'zonelab',
-    spec: resolveSpec(profile),
-    nodeVersion: '20.20.2',
-    packageFile: 'zonelab-0.1.0.tgz',
-    ...overrides,
-  };
-}
 
 function hasProgram(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
@@ -48,7 +30,7 @@ describe('gcp plan', () => {
   for (const lb of ['backend-service', 'target-pool'] as const) {
     for (const profile of ['gcp-default', 'fast'] as const) {
       it(`matches the golden script for ${lb} × ${profile}`, async () => {
-        const script = renderPlanScript(planGcp(validateDeployment(deployment(lb, profile))));
+        const script = renderPlanScript(planGcp(validateDeployment(testDeployment(lb, profile))));
         const file = join(GOLDEN, `${lb}-${profile}.sh`);
         if (process.env.UPDATE_GOLDEN) await writeFile(file, script);
         assert.equal(script, await readFile(file, 'utf8'));
@@ -59,7 +41,7 @@ describe('gcp plan', () => {
   it("carries the spec's health-check values into the gcloud flags of both load-balancer kinds", () => {
     for (const lb of ['backend-service', 'target-pool'] as const) {
       const spec = resolveSpec('fast', { checkIntervalSec: 3, timeoutSec: 2, healthyThreshold: 4, unhealthyThreshold: 5, requestPath: '/ready' });
-      const plan = planGcp(validateDeployment(deployment(lb, 'fast', { spec })));
+      const plan = planGcp(validateDeployment(testDeployment(lb, 'fast', { spec })));
       const check = plan.steps.find((step) => step.run.args.includes('health-checks') || step.run.args.includes('http-health-checks'));
       assert.ok(check, lb);
       for (const flag of ['--check-interval=3s', '--timeout=2s', '--healthy-threshold=4', '--unhealthy-threshold=5', '--request-path=/ready', '--port=8080']) {
@@ -69,7 +51,7 @@ describe('gcp plan', () => {
   });
 
   it('orders the plan: APIs, bucket, package, Pub/Sub, firewall, IP, VMs, health check, load balancer, forwarding rule', () => {
-    const titles = planGcp(deployment('backend-service', 'gcp-default')).steps.map((step) => step.title);
+    const titles = planGcp(testDeployment('backend-service', 'gcp-default')).steps.map((step) => step.title);
     const at = (text: string) => titles.findIndex((title) => title.includes(text));
     const order = ['enable', 'bucket gs://', 'pack zonelab', 'upload the package', 'Pub/Sub topic', 'Pub/Sub subscription', 'firewall rule', 'static regional IP', 'VM zonelab-us-east1-b', 'VM zonelab-audit', 'health check', 'instance group', 'backend service', 'forwarding rule'];
     const positions = order.map(at);
@@ -79,7 +61,7 @@ describe('gcp plan', () => {
   });
 
   it('opens the app port to everyone and to every health-check range', () => {
-    const plan = planGcp(deployment('backend-service', 'gcp-default'));
+    const plan = planGcp(testDeployment('backend-service', 'gcp-default'));
     const app = plan.steps.find((step) => step.title === 'firewall rule zonelab-allow-app')!;
     const checks = plan.steps.find((step) => step.title === 'firewall rule zonelab-allow-health-checks')!;
     assert.ok(app.run.args.includes('--source-ranges=0.0.0.0/0') && app.run.args.includes('--rules=tcp:8080'));
@@ -98,19 +80,19 @@ describe('gcp plan', () => {
       [{ spec: { ...resolveSpec('fast'), balance: 'leastconn' } }, /--balance leastconn/],
     ];
     for (const [overrides, message] of cases) {
-      assert.throws(() => validateDeployment(deployment('backend-service', 'fast', overrides)), (error) => isZonelabError(error) && message.test(error.message), JSON.stringify(overrides));
+      assert.throws(() => validateDeployment(testDeployment('backend-service', 'fast', overrides)), (error) => isZonelabError(error) && message.test(error.message), JSON.stringify(overrides));
     }
   });
 
   it('names the zero-error features a network load balancer lacks, and keeps its drain', () => {
-    const d = deployment('backend-service', 'zero-error');
+    const d = testDeployment('backend-service', 'zero-error');
     const script = renderPlanScript(planGcp(d));
     assert.match(script, /not available on a network load balancer.*retries 3, redispatch, passive error observation/);
     assert.match(renderUnit(d, 'serve'), /--drain-seconds 4/);
   });
 
   it('prints the failover command with kill and restart over ssh, and bounds from the spec', () => {
-    const command = failoverCommand(deployment('backend-service', 'gcp-default'), '203.0.113.7');
+    const command = failoverCommand(testDeployment('backend-service', 'gcp-default'), '203.0.113.7');
     assert.match(command, /^zonelab failover --target http:\/\/203\.0\.113\.7:8080/);
     assert.match(command, /--fault-zone us-east1-b --bucket-name zonelab-demo-1-zonelab/);
     assert.match(command, /--check-interval 5 --timeout 5 --healthy-threshold 2 --unhealthy-threshold 2/);
@@ -121,17 +103,17 @@ describe('gcp plan', () => {
   });
 
   it('never restarts the zone server from systemd, so a kill lasts until the restart command', () => {
-    const unit = renderUnit(deployment('backend-service', 'gcp-default'), 'serve');
+    const unit = renderUnit(testDeployment('backend-service', 'gcp-default'), 'serve');
     assert.match(unit, /^Restart=no$/m);
     assert.doesNotMatch(unit, /Restart=(always|on-failure|on-abnormal)/);
-    assert.match(renderUnit(deployment('backend-service', 'gcp-default'), 'audit'), /^Restart=on-failure$/m);
+    assert.match(renderUnit(testDeployment('backend-service', 'gcp-default'), 'audit'), /^Restart=on-failure$/m);
   });
 
   it('writes shell that bash parses and shellcheck accepts: the plan and both startup scripts', { skip: !hasProgram('shellcheck') && 'shellcheck is not installed' }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'zonelab-gcp-sh-'));
     try {
       for (const lb of ['backend-service', 'target-pool'] as const) {
-        const d = deployment(lb, 'zero-error');
+        const d = testDeployment(lb, 'zero-error');
         const files = { [`plan-${lb}.sh`]: renderPlanScript(planGcp(d)), 'serve.sh': renderStartupScript(d, 'serve'), 'audit.sh': renderStartupScript(d, 'audit') };
         for (const [name, content] of Object.entries(files)) {
           const path = join(dir, name);
@@ -152,7 +134,7 @@ describe('gcp plan', () => {
       for (const role of ['serve', 'audit'] as const) {
         // verify checks that ExecStart's program exists: point it at a real executable here.
         const path = join(dir, `zonelab-${role}.service`);
-        await writeFile(path, renderUnit(deployment('backend-service', 'gcp-default'), role, { zonelabBin: process.execPath }));
+        await writeFile(path, renderUnit(testDeployment('backend-service', 'gcp-default'), role, { zonelabBin: process.execPath }));
         const result = spawnSync('systemd-analyze', ['verify', path], { encoding: 'utf8' });
         const ours = result.stderr.split('\n').filter((line) => line.includes(`zonelab-${role}`));
         assert.equal(result.status, 0, result.stderr);

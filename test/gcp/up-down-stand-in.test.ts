@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type GcpDeployment, planGcp } from '../../src/gcp/index.js';
-import { resolveSpec } from '../../src/lb/index.js';
+import { planGcp } from '../../src/gcp/index.js';
+import { testDeployment } from '../helpers/gcp-deployment.js';
 import { type GcsStandIn, startGcsStandIn } from '../helpers/gcs-stand-in.js';
 import { CLI_PATH, GCLOUD_STAND_IN_DIR } from '../helpers/paths.js';
 
@@ -32,20 +32,7 @@ const nameAfter = (call: string[], verb: string) =>
 const normalise = (call: string[]) => call.map((word) => word.replace(/\/[^\s=]*zonelab-gcp-[^/]+/, '{work}'));
 
 function expectedRuns(lb: 'backend-service' | 'target-pool'): string[][] {
-  const deployment: GcpDeployment = {
-    project: PROJECT,
-    region: 'us-east1',
-    zones: ['us-east1-b', 'us-east1-c'],
-    machineType: 'e2-micro',
-    bucket: BUCKET,
-    pages: 20,
-    lb,
-    network: 'default',
-    namePrefix: 'zonelab',
-    spec: resolveSpec('gcp-default'),
-    nodeVersion: '20.20.2',
-    packageFile: `zonelab-${version}.tgz`,
-  };
+  const deployment = testDeployment(lb, 'gcp-default', { project: PROJECT, bucket: BUCKET, pages: 20, packageFile: `zonelab-${version}.tgz` });
   return planGcp(deployment).steps.filter((step) => step.run.program === 'gcloud').map((step) => step.run.args);
 }
 
@@ -71,31 +58,28 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
     await writeFile(statePath, JSON.stringify({ ...(await readState()), ...change }));
   }
 
-  function zonelab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string; calls: string[][] }> {
-    return new Promise((resolve, reject) => {
-      readState()
-        .catch(() => ({ calls: [] }) as unknown as StandInState)
-        .then((before) => {
-          const child = spawn(process.execPath, [CLI_PATH, 'gcp', ...args, '--project', PROJECT, '--bucket', `gs://${BUCKET}`], {
-            env: {
-              ...process.env,
-              PATH: `${GCLOUD_STAND_IN_DIR}${delimiter}${process.env.PATH}`,
-              GCLOUD_STAND_IN_STATE: statePath,
-              STORAGE_EMULATOR_HOST: gcs.endpoint,
-            },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let stdout = '';
-          let stderr = '';
-          child.stdout.on('data', (chunk) => (stdout += chunk));
-          child.stderr.on('data', (chunk) => (stderr += chunk));
-          child.on('error', reject);
-          child.on('close', async (code) => {
-            const state = await readState().catch(() => ({ calls: [] }) as unknown as StandInState);
-            resolve({ code: code ?? -1, stdout, stderr, calls: state.calls.slice(before.calls.length) });
-          });
-        }, reject);
+  /** Runs the real CLI with the stand-ins; `calls` are the gcloud calls this run made. */
+  async function zonelab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string; calls: string[][] }> {
+    const callsBefore = (await readState().catch(() => null))?.calls.length ?? 0;
+    const child = spawn(process.execPath, [CLI_PATH, 'gcp', ...args, '--project', PROJECT, '--bucket', `gs://${BUCKET}`], {
+      env: {
+        ...process.env,
+        PATH: `${GCLOUD_STAND_IN_DIR}${delimiter}${process.env.PATH}`,
+        GCLOUD_STAND_IN_STATE: statePath,
+        STORAGE_EMULATOR_HOST: gcs.endpoint,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (exitCode) => resolve(exitCode ?? -1));
+    });
+    const calls = (await readState().catch(() => null))?.calls.slice(callsBefore) ?? [];
+    return { code, stdout, stderr, calls };
   }
 
   it('up creates every resource in the plan order, fills the bucket, waits for health and prints the failover command', async () => {

@@ -1,4 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,15 +21,20 @@ export async function zonelab(...args: string[]): Promise<{ code: number; stdout
   }
 }
 
+/** A file of /proc/<pid>/, or '' when the process is gone. */
+function procFile(pid: number, name: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** Whether a process runs (a zombie does not count). */
 export function alive(pid: number | null): boolean {
   if (pid === null) return false;
-  try {
-    const stat = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
-    return stat !== '' && stat.split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
+  const stat = procFile(pid, 'stat');
+  return stat !== '' && stat.split(') ')[1]?.[0] !== 'Z';
 }
 
 /** Every pid a lab's state file names: HAProxy, the audit, the servers. */
@@ -39,7 +45,6 @@ export async function labPids(dir: string): Promise<number[]> {
 
 /** Resident memory of a process in KiB, from /proc (null when it is gone). */
 export function rssKiB(pid: number): number | null {
-  const status = spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout;
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(procFile(pid, 'status'));
   return match ? Number(match[1]) : null;
 }
