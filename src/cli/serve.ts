@@ -14,6 +14,7 @@ interface ServeFlags {
   cacheMb: number;
   revalidateSeconds: number;
   accessLog: boolean;
+  allowHead: boolean;
   bus: string;
   outbox?: string;
 }
@@ -24,7 +25,8 @@ export function registerServe(program: Command): void {
     .summary('app 1: serve the bucket with zone headers, health checks and graceful drain')
     .description(
       'app 1: serve the bucket\'s objects, with X-Zone and X-Instance on every response. ' +
-        'GET /<bucket>/<object> or /<object>; other methods 501; forbidden X-country 400; ' +
+        'GET /<bucket>/<object> or /<object>; other methods 501 (HEAD too, as the assignment lists it, unless --allow-head); ' +
+        'forbidden X-country 400; objects under _zonelab/ (deployment files) 404; ' +
         'missing 404; GET /healthz 200 (503 while draining). SIGTERM/SIGINT drain, a second one exits at once. ' +
         'Logs are JSON lines in Cloud Logging\'s structured format on standard output.',
     )
@@ -44,6 +46,7 @@ export function registerServe(program: Command): void {
     )
     .option('--outbox <file>', 'with a Pub/Sub bus: the local SQLite outbox events wait in (default ./data/outbox-<instance>.db)')
     .option('--access-log', 'log every request, not only refused and failed ones', false)
+    .option('--allow-head', 'answer HEAD like GET without the body, as RFC 9110 says (default: 501, as the assignment says)', false)
     .action(async (flags: ServeFlags) => {
       const logger = createLogger({ bindings: { component: 'serve' } });
       let running: RunningServer | undefined;

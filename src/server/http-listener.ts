@@ -27,6 +27,8 @@ export interface ZoneServerOptions {
   maxUrlLength?: number;
   /** Extra numbers for the /healthz body. */
   healthDetails?: () => Record<string, number>;
+  /** Answer HEAD like GET without the body; default false (501, as the assignment says). */
+  allowHead?: boolean;
   /** Time a client has to send its headers, in ms (slow clients are cut off); default 10000. */
   headersTimeoutMs?: number;
   /** Time a client has to send its whole request, in ms; default 30000. */
@@ -98,6 +100,7 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
     isDraining: () => draining,
     ...(options.maxUrlLength !== undefined ? { maxUrlLength: options.maxUrlLength } : {}),
     ...(options.healthDetails ? { healthDetails: options.healthDetails } : {}),
+    allowHead: options.allowHead ?? false,
   };
 
   function logResponse(info: RequestInfo, response: ResponseInfo, startedAt: number, size: number): void {

@@ -4,5 +4,5 @@ export { createLogSink, createPublisherSink, type ForbiddenEvent, type Forbidden
 export { startZoneServer, type ZoneServer, type ZoneServerOptions } from './http-listener.js';
 export { discoverIdentity, type IdentityOptions, type ServerIdentity } from './identity.js';
 export { objectTargetOf, pathOfTarget, type ObjectTarget } from './request-target.js';
-export { HEALTH_PATH, handleRequest, type RequestInfo, type ResponseInfo, type RulesContext } from './rules.js';
+export { DEPLOYMENT_PREFIX, HEALTH_PATH, handleRequest, type RequestInfo, type ResponseInfo, type RulesContext } from './rules.js';
 export { type RunningServer, type ServeOptions, serve } from './serve.js';

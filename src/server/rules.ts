@@ -42,10 +42,20 @@ export interface RulesContext {
   uptimeMs?: () => number;
   /** Extra numbers for the /healthz body (the event outbox's backlog, …). */
   healthDetails?: () => Record<string, number>;
+  /**
+   * Answer HEAD like GET without the body (RFC 9110). Default false: the assignment lists
+   * HEAD among the methods that get 501.
+   */
+  allowHead?: boolean;
 }
 
 export const HEALTH_PATH = '/healthz';
-const ALLOWED_METHODS = 'GET, HEAD';
+
+/**
+ * Objects under this prefix are zonelab's own deployment files (the package the cloud VMs
+ * install sits at `_zonelab/zonelab.tgz` in the bucket they serve): never served, 404.
+ */
+export const DEPLOYMENT_PREFIX = '_zonelab/';
 
 function text(status: number, message: string, extra: Partial<ResponseInfo> = {}): ResponseInfo {
   return {
@@ -67,14 +77,16 @@ function headerValue(value: string | string[] | undefined): string | undefined {
  *    version, `HTTP/2.0` in a request line) → 505; a `Transfer-Encoding` whose last coding
  *    is not chunked (the body's end cannot be known) → 400, and the connection closes;
  * 1. target longer than `maxUrlLength` → 414;
- * 2. method other than GET or HEAD → 501 (logged): the server implements nothing else, so
- *    such a request reads nothing and there is nothing to export-control;
+ * 2. method other than GET → 501 (logged): the server implements nothing else, so such a
+ *    request reads nothing and there is nothing to export-control. HEAD too, as the
+ *    assignment lists it, unless `allowHead`;
  * 3. `/healthz` → 200 with a small JSON body, 503 while draining;
  * 4. `X-country` names a forbidden country → the event is handed to the sink, then 400
  *    (logged) with `X-Event-Id`: checked before the path is even looked at, so a refused
  *    client learns nothing about which objects exist and every refusal is reported;
  * 5. malformed path or an attempt to leave the bucket → 400 (logged);
- * 6. the object: 200, 304 for a matching conditional GET, 404 when missing (logged), 503
+ * 6. an object under `DEPLOYMENT_PREFIX` → 404 (logged), as if it were not there;
+ * 7. the object: 200, 304 for a matching conditional GET, 404 when missing (logged), 503
  *    when the store fails (logged with its cause).
  */
 export async function handleRequest(request: RequestInfo, context: RulesContext): Promise<ResponseInfo> {
@@ -95,9 +107,9 @@ export async function handleRequest(request: RequestInfo, context: RulesContext)
   if (target.length > (context.maxUrlLength ?? 8192)) {
     return text(414, 'URI Too Long', { log: { severity: 'warn', message: `request target of ${target.length} bytes refused` } });
   }
-  if (method !== 'GET' && method !== 'HEAD') {
+  if (method !== 'GET' && (method !== 'HEAD' || !context.allowHead)) {
     return text(501, 'Not Implemented', {
-      headers: { Allow: ALLOWED_METHODS },
+      headers: { Allow: context.allowHead ? 'GET, HEAD' : 'GET' },
       log: { severity: 'warn', message: `method ${method} not implemented` },
     });
   }
@@ -113,6 +125,9 @@ export async function handleRequest(request: RequestInfo, context: RulesContext)
   }
   if (objectTarget.kind === 'empty') {
     return text(404, 'Not Found', { log: { severity: 'warn', message: 'no object named in path' } });
+  }
+  if (objectTarget.key.startsWith(DEPLOYMENT_PREFIX)) {
+    return text(404, 'Not Found', { log: { severity: 'warn', message: `object ${objectTarget.key} refused: zonelab's deployment files are not served` } });
   }
   return serveObject(objectTarget.key, request, context);
 }

@@ -20,6 +20,8 @@ export interface ServeOptions {
   /** Seconds a cached object is served before the store is asked whether it changed. */
   revalidateSeconds: number;
   accessLog: boolean;
+  /** Answer HEAD like GET without the body; default false: 501, as the assignment says. */
+  allowHead?: boolean | undefined;
   logger: Logger;
   /** Where refused requests go: a `--bus` value (`sqlite:<path>`, `log`, `pubsub:projects/<p>/topics/<t>`). */
   bus: string;
@@ -58,6 +60,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     port: options.port,
     drainMs: options.drainSeconds * 1000,
     accessLog: options.accessLog,
+    allowHead: options.allowHead ?? false,
     ...(publisher ? { healthDetails: () => publisher.stats() } : {}),
   });
   logger.info(

@@ -100,7 +100,7 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   { name: 'TRACE', bytes: request('TRACE /bucket/webdir/0.html HTTP/1.1'), statuses: [501] },
   { name: 'CONNECT', bytes: request('CONNECT example.com:443 HTTP/1.1'), statuses: [400, 405, 501] },
   { name: 'method with a space inside', bytes: request('GE T /bucket/webdir/0.html HTTP/1.1'), statuses: [400], closeAllowed: true },
-  { name: 'HEAD has no body', bytes: request('HEAD /bucket/webdir/0.html HTTP/1.1'), statuses: [200], check: (raw) => (raw.split('\r\n\r\n')[1] === '' ? null : 'HEAD answered with a body') },
+  { name: 'HEAD (501, as the assignment says) has no body', bytes: request('HEAD /bucket/webdir/0.html HTTP/1.1'), statuses: [501], check: (raw) => (raw.split('\r\n\r\n')[1] === '' ? null : 'HEAD answered with a body') },
   // Protocol versions.
   { name: 'HTTP/1.0 without Host', bytes: 'GET /bucket/webdir/0.html HTTP/1.0\r\n\r\n', statuses: [200] },
   { name: 'HTTP/1.0 forbidden country', bytes: 'GET /bucket/webdir/0.html HTTP/1.0\r\nX-country: Iran\r\n\r\n', statuses: [400] },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ForbiddenEvent, ForbiddenEventSink } from '../../src/server/index.js';
@@ -35,6 +35,8 @@ describe('server rules (real local-dir store)', () => {
     bucket = await makeTempBucket(5);
     await writeFile(join(bucket.parent, 'secret.txt'), 'outside the bucket');
     await symlink(join(bucket.parent, 'secret.txt'), join(bucket.root, 'escape.txt'));
+    await mkdir(join(bucket.root, '_zonelab'));
+    await writeFile(join(bucket.root, '_zonelab', 'zonelab.tgz'), 'the package the cloud VMs install');
     sink = recordingSink();
     context = {
       store: await createLocalDirStore({ root: bucket.root }),
@@ -76,13 +78,32 @@ describe('server rules (real local-dir store)', () => {
     assert.equal((await handleRequest(get('/bucket/escape.txt'), context)).status, 404);
   });
 
-  for (const method of ['OPTIONS', 'TRACE', 'CONNECT', 'PATCH', 'PUT', 'POST', 'DELETE', 'PROPFIND', 'get']) {
-    it(`answers 501 to ${method}`, async () => {
+  for (const method of ['HEAD', 'OPTIONS', 'TRACE', 'CONNECT', 'PATCH', 'PUT', 'POST', 'DELETE', 'PROPFIND', 'get']) {
+    it(`answers 501 to ${method}, logged`, async () => {
       const response = await handleRequest(get('/bucket/webdir/1.html', {}, method), context);
       assert.equal(response.status, 501);
-      assert.equal(response.headers.Allow, 'GET, HEAD');
+      assert.equal(response.headers.Allow, 'GET');
+      assert.equal(response.log?.message, `method ${method} not implemented`);
     });
   }
+
+  it('answers HEAD like GET when allowed (RFC 9110), and names HEAD in Allow', async () => {
+    const allowing = { ...context, allowHead: true };
+    const head = await handleRequest(get('/bucket/webdir/1.html', {}, 'HEAD'), allowing);
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.ETag, (await handleRequest(get('/bucket/webdir/1.html'), context)).headers.ETag);
+    const post = await handleRequest(get('/bucket/webdir/1.html', {}, 'POST'), allowing);
+    assert.equal(post.headers.Allow, 'GET, HEAD');
+  });
+
+  it('never serves the deployment files under _zonelab/: 404, logged, though the object exists', async () => {
+    for (const target of ['/bucket/_zonelab/zonelab.tgz', '/_zonelab/zonelab.tgz', '/bucket/_zonelab/missing.tgz']) {
+      const response = await handleRequest(get(target), context);
+      assert.equal(response.status, 404, target);
+      assert.match(response.log?.message ?? '', /deployment files are not served/, target);
+    }
+    assert.equal((await context.store.get('_zonelab/zonelab.tgz'))?.body.toString(), 'the package the cloud VMs install');
+  });
 
   it('answers 505 to a protocol version other than HTTP/1.0 and 1.1, before anything else', async () => {
     for (const httpVersion of ['0.9', '2.0']) {
@@ -123,7 +144,7 @@ describe('server rules (real local-dir store)', () => {
   });
 
   it('takes the peer address when X-client-IP is absent, and refuses HEAD and missing objects too', async () => {
-    const response = await handleRequest(get('/bucket/nope.html', { 'x-country': 'cuba' }, 'HEAD'), context);
+    const response = await handleRequest(get('/bucket/nope.html', { 'x-country': 'cuba' }, 'HEAD'), { ...context, allowHead: true });
     assert.equal(response.status, 400);
     assert.equal(sink.events.at(-1)!.clientIp, '127.0.0.1');
   });

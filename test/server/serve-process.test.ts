@@ -53,11 +53,24 @@ describe('zonelab serve (real process on a loopback port)', () => {
     assertIdentity(second.headers);
   });
 
-  it('answers HEAD with the headers of GET and no body', async () => {
+  it('answers HEAD with 501 and no body, as the assignment lists it', async () => {
     const response = await httpRequest(`${server.url}/bucket/webdir/3.html`, { method: 'HEAD' });
-    assert.equal(response.status, 200);
-    assert.ok(Number(response.headers['content-length']) > 0);
+    assert.equal(response.status, 501);
     assert.equal(response.body, '');
+    assertIdentity(response.headers);
+    await server.waitForLog((line) => line.message === 'method HEAD not implemented' && line.severity === 'WARNING');
+  });
+
+  it('with --allow-head answers HEAD with the headers of GET and no body', async () => {
+    const allowing = await startServeProcess(['--bucket', bucket.root, '--zone', 'us-east1-b', '--instance', 'zone-b-vm', '--allow-head']);
+    try {
+      const response = await httpRequest(`${allowing.url}/bucket/webdir/3.html`, { method: 'HEAD' });
+      assert.equal(response.status, 200);
+      assert.ok(Number(response.headers['content-length']) > 0);
+      assert.equal(response.body, '');
+    } finally {
+      await allowing.kill();
+    }
   });
 
   for (const method of ['OPTIONS', 'TRACE', 'PATCH', 'PUT', 'POST', 'DELETE']) {
