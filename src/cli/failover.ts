@@ -6,7 +6,7 @@ import { shellQuote } from '../shell-quote.js';
 import { type ExperimentResult, type FaultKind, renderMatrixMarkdown, rerenderReport, runExperiment } from '../failover/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
 import { durationOption, integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
-import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
+import { addSpecOptions, SPEC_OPTION_NAMES, type SpecFlags, specFromFlags } from './spec-options.js';
 
 interface FailoverFlags extends SpecFlags {
   zones: string[];
@@ -25,6 +25,7 @@ interface FailoverFlags extends SpecFlags {
   target?: string;
   kill?: string;
   restart?: string;
+  commandTimeout: number;
   bucketName: string;
   webdir: string;
   index: number;
@@ -74,7 +75,9 @@ export function registerFailover(program: Command): void {
         'one zone, waits until traffic is rerouted and stable for --hold, restarts them, waits until the zone ' +
         'serves again and --hold more, and writes reports/<time>/: results.ndjson, events.ndjson, ' +
         'summary.json, report.md and timeline.svg. Local by default (a lab with real HAProxy is started and ' +
-        'stopped); with --target it measures any load balancer, with shell commands as the fault.',
+        'stopped); with --target it measures any load balancer, with shell commands as the fault. With --target, ' +
+        'state the load balancer\'s spec (--profile and the check flags, as zonelab gcp up prints them) to have the ' +
+        'report set the measurements against the bounds that spec implies.',
       )
       .option('--zones <list>', 'zones of the local lab', zoneList(2), ['us-east1-b', 'us-east1-c'])
       .option('--instances-per-zone <n>', 'servers per zone', integerIn(1, 20), 1)
@@ -92,14 +95,21 @@ export function registerFailover(program: Command): void {
       .option('--target <url>', 'measure this load balancer instead of a local lab')
       .option('--kill <command>', 'with --target: shell command that faults the zone')
       .option('--restart <command>', 'with --target: shell command that restarts it (and waits until it is ready)')
+      .addOption(durationOption('--command-timeout <d>', 'with --target: how long the kill and the restart command may each run before they are stopped', 180_000, '3m'))
       .option('-b, --bucket-name <name>', 'with --target: bucket path segment of the requests', nonEmpty('--bucket-name'), 'bucket')
       .option('-w, --webdir <name>', 'folder path segment of the requests', nonEmpty('--webdir'), 'webdir')
       .option('-i, --index <n>', 'pages are drawn from 0…n-1', integerIn(1, 1_000_000_000), 10_000)
       .option('--matrix', 'run every --profiles × --faults pair and write one comparison (local only)', false)
       .option('--faults <list>', 'faults of the matrix', list(['kill', 'term', 'stop'] as const, 'faults'), ['kill', 'term', 'stop'])
       .option('--profiles <list>', 'profiles of the matrix', list(PROFILE_NAMES, 'profiles'), [...PROFILE_NAMES]),
-  ).action(async (flags: FailoverFlags) => {
+  ).action(async (flags: FailoverFlags, self: Command) => {
     const command = `zonelab ${process.argv.slice(2).map(shellQuote).join(' ')}`;
+    // A target is whatever load balancer its owner built: its spec is known only when the
+    // flags state it (gcp up prints them), and then the report holds the run against it.
+    const specStated = SPEC_OPTION_NAMES.some((name) => self.getOptionValueSource(name) === 'cli');
+    if (!flags.target && self.getOptionValueSource('commandTimeout') === 'cli') {
+      throw new ZonelabError('E_BAD_ARGUMENT', '--command-timeout applies to the --kill and --restart commands of --target only');
+    }
     if (flags.target && (!flags.kill || !flags.restart || !flags.faultZone)) {
       throw new ZonelabError('E_BAD_ARGUMENT', '--target needs --kill, --restart and --fault-zone');
     }
@@ -135,7 +145,7 @@ export function registerFailover(program: Command): void {
       const spec = { ...specFromFlags({ ...flags, profile }), port: flags.port };
       return runExperiment({
         ...(flags.target
-          ? { target: { url: flags.target, kill: flags.kill!, restart: flags.restart! } }
+          ? { target: { url: flags.target, kill: flags.kill!, restart: flags.restart!, commandTimeoutMs: flags.commandTimeout, spec: specStated ? spec : null } }
           : {
               lab: {
                 zones: flags.zones,

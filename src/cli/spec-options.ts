@@ -11,6 +11,9 @@ export interface SpecFlags {
   requestPath?: string;
 }
 
+/** The option names (as commander keys them) that state a spec. */
+export const SPEC_OPTION_NAMES = ['profile', 'mode', 'checkInterval', 'timeout', 'healthyThreshold', 'unhealthyThreshold', 'requestPath'] as const;
+
 function integer(value: string): number {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number.');
   return Number(value);

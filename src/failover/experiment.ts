@@ -36,11 +36,26 @@ export interface ExperimentSetup {
   command: string;
 }
 
+export interface TargetOptions {
+  url: string;
+  /** Shell command that faults the zone. */
+  kill: string;
+  /** Shell command that restarts it and returns once it is ready. */
+  restart: string;
+  /** How long either command may run before it is stopped, ms; default 180000. */
+  commandTimeoutMs?: number;
+  /**
+   * The load balancer's spec as its owner states it (e.g. the flags `zonelab gcp up`
+   * printed): the report shows it and the bounds it implies. Null: unknown.
+   */
+  spec?: LoadBalancerSpec | null;
+}
+
 export interface ExperimentOptions {
   /** Start a lab (the default) … */
   lab?: Omit<LabOptions, 'dir'>;
   /** … or measure any load balancer, with shell commands as the fault. */
-  target?: { url: string; kill: string; restart: string };
+  target?: TargetOptions;
   /** What the requests ask for (the course client's -b, -w, -i); default the lab bucket's pages. */
   pages?: Partial<{ bucket: string; webdir: string; index: number }>;
   fault: FaultKind;
@@ -83,6 +98,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   await mkdir(options.outDir, { recursive: true });
   const step = options.onStep ?? (() => {});
   const timeoutMs = options.timeoutMs ?? 2000;
+  const commandTimeoutMs = options.target?.commandTimeoutMs ?? 180_000;
 
   let lab: Lab | null = null;
   if (options.lab) {
@@ -97,7 +113,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     url: lab ? lab.state.lbUrl : options.target!.url,
     zones: options.lab?.zones ?? [],
     instancesPerZone: options.lab?.instancesPerZone ?? null,
-    spec: options.lab?.spec ?? null,
+    spec: options.lab?.spec ?? options.target?.spec ?? null,
     fault: lab ? options.fault : 'command',
     faultZone: options.faultZone,
     faultInstances: lab ? lab.state.servers.filter((s) => s.zone === options.faultZone).map((s) => s.name) : [],
@@ -203,7 +219,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
         const startedAt = now();
         addEvent({ at: startedAt, kind: 'phase', target: 'fault-command', detail: options.target!.kill });
         step(`fault command: ${options.target!.kill} at ${(startedAt / 1000).toFixed(1)} s`);
-        await runShellCommand(options.target!.kill);
+        await runShellCommand(options.target!.kill, commandTimeoutMs);
         faultAt = now();
         addEvent({ at: faultAt, kind: 'fault', target: options.faultZone, detail: `${options.target!.kill} (returned after ${faultAt - startedAt} ms)` });
         step(`fault: command returned at ${(faultAt / 1000).toFixed(1)} s`);
@@ -222,7 +238,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
       addEvent({ at: restartAt, kind: 'recover', target: options.faultZone, detail: lab ? 'start' : options.target!.restart });
       step(`restart: ${lab ? `start ${options.faultZone}` : options.target!.restart} at ${(restartAt / 1000).toFixed(1)} s`);
       if (lab) await lab.start(options.faultZone);
-      else await runShellCommand(options.target!.restart);
+      else await runShellCommand(options.target!.restart, commandTimeoutMs);
       restarted = true;
       const readyAt = now();
       addEvent({ at: readyAt, kind: 'server-ready', target: options.faultZone, detail: lab ? 'answers its health check' : 'restart command finished' });
@@ -247,7 +263,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     await poller;
     await Promise.all([results.close(), eventsFile.close()]);
     // Put back what the experiment broke, even when it was interrupted half-way.
-    if (faulted && !restarted && !lab) await runShellCommand(options.target!.restart).catch(() => {});
+    if (faulted && !restarted && !lab) await runShellCommand(options.target!.restart, commandTimeoutMs).catch(() => {});
     if (lab) await lab.down();
   }
   const metrics = computeFailoverMetrics(records, events, { zone: options.faultZone, instances: setup.faultInstances });

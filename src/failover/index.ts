@@ -1,4 +1,4 @@
-export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, type FaultKind, runExperiment } from './experiment.js';
+export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, type FaultKind, runExperiment, type TargetOptions } from './experiment.js';
 export { runShellCommand } from './fault-command.js';
 export { computeFailoverMetrics, type FailoverMetrics, failed, type PhaseRatio } from './metrics.js';
 export type { RunEvent } from './records.js';

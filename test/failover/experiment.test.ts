@@ -129,7 +129,7 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
     try {
       const cli = `"${process.execPath}" "${CLI_PATH}"`;
       const result = await runExperiment({
-        target: { url: `http://127.0.0.1:${listenPort}`, kill: `${cli} lab stop zone-b --dir "${dir}"`, restart: `${cli} lab start zone-b --dir "${dir}"` },
+        target: { url: `http://127.0.0.1:${listenPort}`, kill: `${cli} lab stop zone-b --dir "${dir}"`, restart: `${cli} lab start zone-b --dir "${dir}"`, spec: labSpec },
         pages: { bucket: 'bucket', index: 100 },
         fault: 'kill',
         ...PHASES,
@@ -143,6 +143,11 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
       // interval (1 s) apart whatever the tool measures, so that is the allowance.
       assert.ok(Math.abs(m.timeToRerouteMs! - builtIn.timeToRerouteMs!) <= 1000, 'reroute times differ by more than a check interval');
       assert.ok(m.timeToRerouteMs! <= 2500 && m.timeToReturnFromReadyMs! <= 2500);
+      // The stated spec reaches the setup and the report's bounds.
+      assert.deepEqual(result.setup.spec, labSpec);
+      const report = await readFile(join(parent, 'target-run', 'report.md'), 'utf8');
+      assert.match(report, /\| time to reroute .* \| ≤ 3 s by health checks \|/);
+      assert.match(report, /\| health check \| GET \/healthz every 1 s, timeout 1 s/);
       // The restart came from another process (the command): lab down must still find it.
       const restartedPid = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).servers.find((s: { zone: string }) => s.zone === 'zone-b').pid;
       await lab.down();

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { CLI_PATH } from '../helpers/paths.js';
+import { type ServeProcess, startServeProcess } from '../helpers/serve-process.js';
+import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
+
+const run = promisify(execFile);
+
+describe('zonelab failover --target (real CLI against a real server)', () => {
+  let bucket: TempBucket;
+  let server: ServeProcess;
+  let out: string;
+
+  before(async () => {
+    bucket = await makeTempBucket(20);
+    server = await startServeProcess(['--bucket', bucket.root, '--zone', 'us-east1-c', '--instance', 'zonelab-us-east1-c']);
+    out = await mkdtemp(join(tmpdir(), 'zonelab-target-cli-'));
+  });
+  after(async () => {
+    await server.kill();
+    await bucket.remove();
+    await rm(out, { recursive: true, force: true });
+  });
+
+  /** A short run whose commands do nothing: the report's setup and bounds are what is checked. */
+  async function failover(dir: string, ...flags: string[]): Promise<string> {
+    await run(process.execPath, [
+      CLI_PATH, 'failover', '--target', server.url, '--fault-zone', 'us-east1-b', '--kill', 'true', '--restart', 'true',
+      '-i', '20', '--rate', '50', '--warmup', '300ms', '--hold', '300ms', '--max-wait', '1s', '--out-dir', join(out, dir), ...flags,
+    ]);
+    const [folder] = await readdir(join(out, dir));
+    return readFile(join(out, dir, folder!, 'report.md'), 'utf8');
+  }
+
+  it('carries the spec the flags state into the setup and the bounds of the report', async () => {
+    const report = await failover('stated', '--profile', 'gcp-default', '--check-interval', '4', '--timeout', '4', '--unhealthy-threshold', '3', '--command-timeout', '10s');
+    assert.match(report, /\| profile \| gcp-default, mode tcp/);
+    assert.match(report, /\| health check \| GET \/healthz every 4 s, timeout 4 s, healthy after 2, unhealthy after 3 \|/);
+    // 3 × 4 + 4 and 2 × 4 + 4.
+    assert.match(report, /\| time to reroute .* \| ≤ 16 s by health checks \|/);
+    assert.match(report, /\| time to return, from the server being ready .* \| ≤ 12 s by health checks \|/);
+  });
+
+  it('states no bounds for a load balancer whose spec it was not told', async () => {
+    const report = await failover('unstated');
+    assert.doesNotMatch(report, /\| profile \|/);
+    assert.match(report, /\| time to reroute [^|]*\| [^|]*\| — \|/);
+  });
+
+  it('refuses --command-timeout without --target', async () => {
+    await assert.rejects(run(process.execPath, [CLI_PATH, 'failover', '--command-timeout', '1m']), (error: { code: number; stderr: string }) => {
+      assert.equal(error.code, 1);
+      assert.equal(error.stderr, 'zonelab: --command-timeout applies to the --kill and --restart commands of --target only\n');
+      return true;
+    });
+  });
+});
