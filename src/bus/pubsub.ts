@@ -14,8 +14,25 @@ async function loadPubSub(): Promise<PubSubModule> {
   }
 }
 
-function cloudError(what: string, error: unknown): ZonelabError {
+/** gRPC's PERMISSION_DENIED, what Pub/Sub answers when a role is missing. */
+const PERMISSION_DENIED = 7;
+
+/**
+ * One error for a failed Pub/Sub call. `needs` names the permission the call takes and the
+ * role that grants it, so a 403 says what to grant instead of Pub/Sub's "User not
+ * authorized to perform this action."
+ */
+function cloudError(what: string, error: unknown, needs?: { permission: string; role: string }): ZonelabError {
   const message = describeError(error);
+  if ((error as { code?: unknown }).code === PERMISSION_DENIED || /PERMISSION_DENIED/.test(message)) {
+    return new ZonelabError(
+      'E_PERMISSION_DENIED',
+      needs
+        ? `the credentials in use lack ${needs.permission} on ${what} (grant ${needs.role} on it; zonelab gcp up does so for its VMs)`
+        : `the credentials in use are not allowed to use ${what}: ${message}`,
+      { cause: error },
+    );
+  }
   if (/credentials|authenticat/i.test(message)) {
     return new ZonelabError(
       'E_PUBSUB_CREDENTIALS',
@@ -41,7 +58,7 @@ export async function createPubsubRemote(options: { project: string; topic: stri
     const [exists] = await topic.exists();
     if (!exists) throw new ZonelabError('E_PUBSUB_NOT_FOUND', `${name} does not exist`);
   } catch (error) {
-    const problem = error instanceof ZonelabError ? error : cloudError(name, error);
+    const problem = error instanceof ZonelabError ? error : cloudError(name, error, { permission: 'pubsub.topics.get', role: 'roles/pubsub.viewer' });
     if (problem.code !== 'E_PUBSUB_UNAVAILABLE') throw problem;
     // The outbox keeps every event until the service is back.
     options.logger?.warn({ cause: problem.message }, `${name} cannot be checked now; events wait in the outbox`);
@@ -81,7 +98,7 @@ export async function createPubsubSubscriber(options: PubsubSubscriberOptions): 
     const [exists] = await subscription.exists();
     if (!exists) throw new ZonelabError('E_PUBSUB_NOT_FOUND', `${name} does not exist`);
   } catch (error) {
-    throw error instanceof ZonelabError ? error : cloudError(name, error);
+    throw error instanceof ZonelabError ? error : cloudError(name, error, { permission: 'pubsub.subscriptions.get', role: 'roles/pubsub.viewer' });
   }
   const seen = new LRUCache<string, true>({ max: options.dedupWindow ?? 100_000 });
 

@@ -45,11 +45,21 @@ export async function createGcsStore(options: GcsStoreOptions): Promise<ObjectSt
     return new ZonelabError(STORAGE_UNAVAILABLE, `cannot read ${key} from ${location}`, { cause: error });
   }
 
+  // Listing one object proves the bucket is there and readable with the permission reading
+  // needs anyway (storage.objects.list, in roles/storage.objectViewer). bucket.exists()
+  // would need storage.buckets.get, which that role does not grant.
   try {
-    const [exists] = await bucket.exists();
-    if (!exists) throw new ZonelabError('E_BUCKET_NOT_FOUND', `bucket ${location} does not exist`);
+    await bucket.getFiles({ maxResults: 1, autoPaginate: false, ...(prefix ? { prefix } : {}) });
   } catch (error) {
-    if (error instanceof ZonelabError) throw error;
+    const status = httpStatusOf(error);
+    if (status === 404) throw new ZonelabError('E_BUCKET_NOT_FOUND', `bucket ${location} does not exist`, { cause: error });
+    if (status === 403) {
+      throw new ZonelabError(
+        'E_PERMISSION_DENIED',
+        `the credentials in use lack storage.objects.list on gs://${options.bucket} (grant roles/storage.objectViewer on the bucket; zonelab gcp up does so for its VMs)`,
+        { cause: error },
+      );
+    }
     const message = error instanceof Error ? error.message : String(error);
     if (/credentials|authenticat/i.test(message)) {
       throw new ZonelabError(

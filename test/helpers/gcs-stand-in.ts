@@ -27,6 +27,11 @@ export interface GcsStandIn {
   remove(name: string): void;
   /** Every request answers this status (e.g. 500) while set. */
   failWith: number | null;
+  /**
+   * Permissions the caller holds (`storage.objects.get`, …), checked as Cloud Storage does:
+   * a request needing another one answers 403 naming it. null: every permission.
+   */
+  granted: Set<string> | null;
   /** Media downloads of these objects are delayed by the given ms. */
   delays: Map<string, number>;
   close(): Promise<void>;
@@ -36,6 +41,16 @@ function crc32cOf(body: Buffer): string {
   const crc = new CRC32C();
   crc.update(body);
   return crc.toString();
+}
+
+/** The IAM permission a JSON API request needs (https://cloud.google.com/storage/docs/access-control/iam-json). */
+function permissionFor(method: string, pathname: string): string | null {
+  const path = pathname.replace(/^\/(upload|download)/, '').replace(/^\/storage\/v1/, '');
+  if (method === 'POST' && /^\/b\/[^/]+\/o$/.test(path)) return 'storage.objects.create';
+  if (/^\/b\/[^/]+$/.test(path)) return 'storage.buckets.get';
+  if (/^\/b\/[^/]+\/o$/.test(path)) return 'storage.objects.list';
+  if (/^\/b\/[^/]+\/o\/.+$/.test(path)) return method === 'DELETE' ? 'storage.objects.delete' : 'storage.objects.get';
+  return null;
 }
 
 export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
@@ -57,6 +72,7 @@ export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
     names: () => [...objects.keys()].sort(),
     get: (name) => objects.get(name)?.body,
     failWith: null,
+    granted: null,
     delays: new Map(),
     put(name, body, contentType = 'text/html') {
       objects.set(name, { body: Buffer.from(body), generation: ++generation, contentType, updated: new Date() });
@@ -101,6 +117,12 @@ export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
     requests.push(`${req.method} ${url.pathname}${url.search}`);
     if (standIn.failWith !== null) {
       json(res, standIn.failWith, { error: { code: standIn.failWith, message: 'stand-in failure' } });
+      return;
+    }
+    const permission = permissionFor(req.method ?? 'GET', url.pathname);
+    if (standIn.granted !== null && permission !== null && !standIn.granted.has(permission)) {
+      const message = `stand-in@zonelab-test.iam.gserviceaccount.com does not have ${permission} access to the Google Cloud Storage bucket. Permission '${permission}' denied on resource (or it may not exist).`;
+      json(res, 403, { error: { code: 403, message, errors: [{ message, domain: 'global', reason: 'forbidden' }] } });
       return;
     }
     if (req.method === 'POST' && url.pathname === `/upload/storage/v1/b/${bucketName}/o`) {
