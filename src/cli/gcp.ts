@@ -4,11 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import {
+  checkGcloud,
+  defaultBucket,
   defaultZones,
+  downCommand,
   failoverCommand,
   type GcpDeployment,
   type LbKind,
   planGcp,
+  planSummary,
   processRunner,
   readAddress,
   readHealth,
@@ -21,7 +25,6 @@ import {
   waitUntilHealthy,
 } from '../gcp/index.js';
 import { ZonelabError } from '../errors.js';
-import { shellQuote } from '../shell-quote.js';
 import { durationOption, integerIn, parsePort, zoneList } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
@@ -38,6 +41,7 @@ interface GcpFlags extends SpecFlags {
   namePrefix: string;
   pages: number;
   port: number;
+  sshFrom: string;
 }
 
 function addDeploymentOptions(command: Command): Command {
@@ -56,13 +60,18 @@ function addDeploymentOptions(command: Command): Command {
       .option('--network <name>', 'VPC network of the VMs and firewall rules', 'default')
       .option('--name-prefix <prefix>', 'prefix of every resource name (a second deployment needs another)', 'zonelab')
       .option('--pages <n>', 'pages generated into an empty bucket', integerIn(1, 1_000_000), 10_000)
-      .option('--port <n>', 'port the servers listen on and the load balancer forwards', parsePort, 8080),
+      .option('--port <n>', 'port the servers listen on and the load balancer forwards', parsePort, 8080)
+      .option(
+        '--ssh-from <iap|cidr>',
+        'who may reach the VMs\' ssh port, which the fault commands use: iap (IAP TCP forwarding from 35.235.240.0/20, gcloud compute ssh --tunnel-through-iap) or an IPv4 range such as 203.0.113.0/24',
+        'iap',
+      ),
     'gcp-default',
   );
 }
 
 function deploymentFromFlags(flags: GcpFlags): GcpDeployment {
-  const bucket = flags.bucket ?? `gs://${flags.project}-${flags.namePrefix}`;
+  const bucket = flags.bucket ?? `gs://${defaultBucket(flags.project, flags.namePrefix)}`;
   if (!/^gs:\/\/[^/]+\/?$/.test(bucket)) throw new ZonelabError('E_BAD_GCP', `--bucket "${bucket}" is not a gs://name URL (a whole bucket, no folder)`);
   return validateDeployment({
     project: flags.project,
@@ -77,6 +86,7 @@ function deploymentFromFlags(flags: GcpFlags): GcpDeployment {
     spec: { ...specFromFlags(flags), port: flags.port },
     nodeVersion: VM_NODE_VERSION,
     packageFile: `zonelab-${version}.tgz`,
+    sshFrom: flags.sshFrom,
   });
 }
 
@@ -90,20 +100,6 @@ function interruptible(): { signal: AbortSignal; release(): void } {
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   return { signal: controller.signal, release: () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal) };
-}
-
-/** `up`'s own arguments without the ones only `up` takes: what `down` needs to find the same deployment. */
-function downArguments(upArguments: string[]): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < upArguments.length; i++) {
-    const argument = upArguments[i]!;
-    if (/^--(wait|poll)(=|$)/.test(argument)) {
-      if (!argument.includes('=')) i++;
-      continue;
-    }
-    kept.push(shellQuote(argument));
-  }
-  return kept;
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -144,6 +140,9 @@ export function registerGcp(program: Command): void {
     const { signal, release } = interruptible();
     try {
       const options = { runner: processRunner(workDir), onLine: say, signal, workDir, healthWaitMs: flags.wait, healthPollMs: flags.poll };
+      const account = await checkGcloud(plan, options.runner);
+      for (const line of planSummary(plan)) say(line);
+      say(`gcloud acts as ${account}`);
       await runPlan(plan, options);
       await waitUntilHealthy(plan, options);
       const address = await readAddress(plan, options.runner);
@@ -155,7 +154,7 @@ export function registerGcp(program: Command): void {
           `try it:        curl -si ${url}/${deployment.bucket}/webdir/0.html | grep -i '^x-zone'`,
           'measure failover:',
           `  ${failoverCommand(deployment, address)}`,
-          `tear down:     zonelab gcp down ${downArguments(process.argv.slice(process.argv.indexOf('up') + 1)).join(' ')}`,
+          `tear down:     ${downCommand(deployment)}`,
         ].join('\n'),
       );
     } finally {
@@ -164,9 +163,18 @@ export function registerGcp(program: Command): void {
     }
   });
 
-  addDeploymentOptions(gcp.command('status').summary('backend health, the load balancer address and the VMs')).action(async (flags: GcpFlags) => {
+  addDeploymentOptions(
+    gcp
+      .command('status')
+      .summary('backend health, the load balancer address and the VMs')
+      .description(
+        'print the load balancer\'s address, every VM of the deployment with its zone and state, and how the load balancer ' +
+          'sees each backend (HEALTHY, UNHEALTHY, or UNKNOWN before its first verdict). Changes nothing.',
+      ),
+  ).action(async (flags: GcpFlags) => {
     const plan = planGcp(deploymentFromFlags(flags));
     const runner = processRunner(tmpdir());
+    await checkGcloud(plan, runner);
     const address = await readAddress(plan, runner);
     const vms = await readInstances(plan, runner);
     console.log(`load balancer: ${address ? `http://${address}:${plan.deployment.spec.port}` : 'none (no static IP)'}`);
@@ -190,6 +198,7 @@ export function registerGcp(program: Command): void {
     const plan = planGcp(deploymentFromFlags(flags));
     const { signal, release } = interruptible();
     try {
+      await checkGcloud(plan, processRunner(tmpdir()));
       const report = await tearDown(plan, { runner: processRunner(tmpdir()), onLine: say, signal, deleteBucket: flags.deleteBucket });
       console.log(
         `deleted ${report.deleted.length} resource${report.deleted.length === 1 ? '' : 's'}` +

@@ -5,7 +5,7 @@ import { ZonelabError } from '../errors.js';
 import type { CommandResult, CommandRunner } from './command-runner.js';
 import { resourceNames } from './deployment.js';
 import { type BackendHealth, parseBackendHealth } from './health.js';
-import { addressCommand, type GcpPlan, healthCommand, instancesCommand, type PlanCommand, type PlanStep, WORK } from './plan.js';
+import { addressCommand, commandsOf, type GcpPlan, healthCommand, instancesCommand, type PlanCommand, type PlanStep, preflightCommands, WORK } from './plan.js';
 import { shellCommand } from './plan-script.js';
 
 export interface ApplyOptions {
@@ -27,10 +27,22 @@ const RETRY_ATTEMPTS = 6;
 const RETRY_DELAY_MS = 5000;
 const NOT_FOUND = /not found|NOT_FOUND|was not found|does not exist|404/i;
 
-function tail(result: CommandResult): string {
-  const text = (result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`).split('\n').filter((line) => line.trim() !== '');
-  return text.slice(-3).join(' | ');
+/**
+ * What a failed command said, in one line: gcloud's first error line (`ERROR: (gcloud.…)
+ * …`, the line that names the problem), then its last line when that adds something (the
+ * detail, such as the quota that was exceeded); other programs' last lines.
+ */
+export function failureMessage(result: Pick<CommandResult, 'code' | 'stdout' | 'stderr'>): string {
+  const lines = (result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  const first = lines.find((line) => line.startsWith('ERROR:'));
+  if (first === undefined) return lines.slice(-3).join(' | ');
+  const last = lines.at(-1)!;
+  return last === first ? first : `${first} … ${last}`;
 }
+const tail = failureMessage;
 
 /** A command as one line; with `workDir`, the folder of the plan's files as it really is. */
 function oneLine(command: PlanCommand, workDir?: string): string {
@@ -56,6 +68,36 @@ function aborted(signal?: AbortSignal): void {
 }
 
 /**
+ * Before step 1: gcloud is installed, logged in, and can see the project. Each failure is
+ * one line that says what to do. Returns the account gcloud acts as.
+ */
+export async function checkGcloud(plan: GcpPlan, runner: CommandRunner): Promise<string> {
+  const commands = preflightCommands(plan.deployment);
+  const version = await runner.run(commands.version);
+  if (version.code !== 0) {
+    throw new ZonelabError(
+      'E_NO_GCLOUD',
+      version.code === 127
+        ? 'gcloud is not installed (or not on PATH): install the Google Cloud CLI, https://cloud.google.com/sdk/docs/install'
+        : `gcloud does not run: ${tail(version)}`,
+    );
+  }
+  const accounts = await runner.run(commands.account);
+  const account = accounts.stdout.trim().split('\n')[0]?.trim() ?? '';
+  if (accounts.code !== 0 || account === '') {
+    throw new ZonelabError('E_GCLOUD_LOGIN', `gcloud is not logged in${accounts.code !== 0 ? ` (${tail(accounts)})` : ''}: run "gcloud auth login"`);
+  }
+  const project = await runner.run(commands.project);
+  if (project.code !== 0) {
+    throw new ZonelabError(
+      'E_GCLOUD_PROJECT',
+      `gcloud, logged in as ${account}, cannot see project ${plan.deployment.project}: ${tail(project)}. Check the project ID (gcloud projects list) or log in as an account that has a role on it.`,
+    );
+  }
+  return account;
+}
+
+/**
  * Runs the plan in order. A step whose resource exists is skipped, so a failed `up` is
  * simply run again. Stops at the first failing command, naming it and its message.
  */
@@ -71,18 +113,21 @@ export async function runPlan(plan: GcpPlan, options: UpOptions): Promise<void> 
       continue;
     }
     const started = performance.now();
-    let result = await runner.run(step.run);
-    for (let attempt = 2; step.retries && result.code !== 0 && attempt <= RETRY_ATTEMPTS; attempt++) {
-      onLine(`${label}: failed (${tail(result)}); trying again in ${RETRY_DELAY_MS / 1000} s (${attempt}/${RETRY_ATTEMPTS})`);
-      await sleep(RETRY_DELAY_MS, undefined, { signal: options.signal }).catch(() => {});
-      aborted(options.signal);
-      result = await runner.run(step.run);
-    }
-    if (result.code !== 0) {
-      throw new ZonelabError(
-        'E_GCLOUD',
-        `step ${index + 1}/${total} (${step.title}) failed: ${oneLine(step.run, options.workDir)}: ${tail(result)}. Fix the cause and run "zonelab gcp up" again: what exists is kept.`,
-      );
+    let result: CommandResult = { code: 0, stdout: '', stderr: '' };
+    for (const command of commandsOf(step)) {
+      result = await runner.run(command);
+      for (let attempt = 2; step.retries && result.code !== 0 && attempt <= RETRY_ATTEMPTS; attempt++) {
+        onLine(`${label}: failed (${tail(result)}); trying again in ${RETRY_DELAY_MS / 1000} s (${attempt}/${RETRY_ATTEMPTS})`);
+        await sleep(RETRY_DELAY_MS, undefined, { signal: options.signal }).catch(() => {});
+        aborted(options.signal);
+        result = await runner.run(command);
+      }
+      if (result.code !== 0) {
+        throw new ZonelabError(
+          'E_GCLOUD',
+          `step ${index + 1}/${total} (${step.title}) failed: ${oneLine(command, options.workDir)}: ${tail(result)}. Fix the cause and run "zonelab gcp up" again: what exists is kept.`,
+        );
+      }
     }
     const last = (result.stdout.trim() || result.stderr.trim()).split('\n').at(-1)?.trim() ?? '';
     const note = step.run.program === 'zonelab' && last !== '' ? ` (${last})` : '';

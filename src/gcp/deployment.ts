@@ -1,5 +1,6 @@
 import { ZonelabError } from '../errors.js';
 import type { LoadBalancerSpec } from '../lb/index.js';
+import { DEPLOYMENT_PREFIX } from '../server/index.js';
 
 export type LbKind = 'backend-service' | 'target-pool';
 
@@ -22,25 +23,76 @@ export interface GcpDeployment {
   nodeVersion: string;
   /** File name `npm pack` gives the zonelab package (zonelab-<version>.tgz). */
   packageFile: string;
+  /**
+   * Who may reach the VMs' ssh port: `iap` (Google's IAP TCP forwarding, the default: no
+   * address on the internet can) or a CIDR range such as `203.0.113.0/24`.
+   */
+  sshFrom: 'iap' | string;
 }
 
-/** The Node.js release VMs run; any release ≥ the package's engines field works. */
-export const VM_NODE_VERSION = '20.20.2';
+/**
+ * The Node.js release the VMs run: a Node 24 LTS release, the same one `.ci/run` tests
+ * with (a test keeps the two equal), so what is deployed is what was tested.
+ */
+export const VM_NODE_VERSION = '24.21.0';
 
 /**
- * Google's health-check probers. Network load balancers keep client addresses, so the app
- * port is open to everyone anyway; the probers get their own rule so the health checks keep
- * working if the public rule is narrowed.
+ * The Node.js release whose headers the VMs' native addon (better-sqlite3 12, the outbox)
+ * is built against. From 24.19.0 on, the inline `node::ObjectWrap` in Node's headers
+ * removes an environment cleanup hook in its destructor, which aborts the process
+ * (`Assertion failed: (env) != nullptr`) when a garbage-collected statement is finalized
+ * outside a V8 context; what decides is the headers an addon was compiled against, not the
+ * runtime it loads into (https://github.com/nodejs/node/issues/65446). Built against
+ * 24.18.1 (the same ABI, 137) it runs cleanly on VM_NODE_VERSION. better-sqlite3 12.11.1's
+ * prebuilt binary for ABI 137 predates 24.19.0; this pins the compile the install falls
+ * back to, and the build CI tests with, to the same headers.
  */
-export const HEALTH_CHECK_RANGES = ['35.191.0.0/16', '209.85.152.0/22', '209.85.204.0/22', '130.211.0.0/22'];
+export const VM_ADDON_HEADERS_VERSION = '24.18.1';
+
+/**
+ * Where Google's health-check probers connect from, per load-balancer kind: both kinds of
+ * external passthrough network load balancer (backend service with a regional health
+ * check; target pool with a legacy one) probe from these three ranges. 130.211.0.0/22 is
+ * for proxy and internal load balancers and is left out.
+ * https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges
+ * https://cloud.google.com/load-balancing/docs/firewall-rules
+ */
+export const HEALTH_CHECK_RANGES: Record<LbKind, string[]> = {
+  'backend-service': ['35.191.0.0/16', '209.85.152.0/22', '209.85.204.0/22'],
+  'target-pool': ['35.191.0.0/16', '209.85.152.0/22', '209.85.204.0/22'],
+};
+
+/**
+ * Where IAP TCP forwarding (`gcloud compute ssh --tunnel-through-iap`) connects from.
+ * https://cloud.google.com/iap/docs/using-tcp-forwarding#create-firewall-rule
+ */
+export const IAP_TCP_RANGE = '35.235.240.0/20';
 
 /** The VMs' own service account, with only the roles zonelab needs. */
 export function serviceAccountEmail(deployment: Pick<GcpDeployment, 'namePrefix' | 'project'>): string {
   return `${deployment.namePrefix}-vms@${deployment.project}.iam.gserviceaccount.com`;
 }
 
-/** Roles the VMs' service account gets on the project: read the bucket, publish and read events, write logs and metrics. */
-export const VM_ROLES = ['roles/storage.objectViewer', 'roles/pubsub.publisher', 'roles/pubsub.subscriber', 'roles/logging.logWriter', 'roles/monitoring.metricWriter'];
+/**
+ * What the VMs' service account is granted, each role on the narrowest resource that
+ * works. Writing logs and metrics is granted on the project (they have no other resource).
+ * The rest is granted on the bucket, the topic and the subscription only:
+ * - roles/storage.objectViewer on the bucket: read the pages and the package, and list
+ *   objects, which is how a server checks at start-up that its bucket is there
+ *   (storage.objects.list; storage.buckets.get is not in the role);
+ * - roles/pubsub.publisher + roles/pubsub.viewer on the topic: publish, and check at
+ *   start-up that the topic exists (pubsub.topics.get is only in the viewer role);
+ * - roles/pubsub.subscriber + roles/pubsub.viewer on the subscription: pull, and check at
+ *   start-up that it exists (pubsub.subscriptions.get).
+ * https://cloud.google.com/storage/docs/access-control/iam-roles
+ * https://cloud.google.com/pubsub/docs/access-control#roles
+ */
+export const VM_GRANTS = {
+  project: ['roles/logging.logWriter', 'roles/monitoring.metricWriter'],
+  bucket: ['roles/storage.objectViewer'],
+  topic: ['roles/pubsub.publisher', 'roles/pubsub.viewer'],
+  subscription: ['roles/pubsub.subscriber', 'roles/pubsub.viewer'],
+} as const;
 
 /** Names of every resource, derived from the prefix so `down` finds what `up` made. */
 export function resourceNames(deployment: Pick<GcpDeployment, 'namePrefix' | 'zones'>) {
@@ -64,7 +116,8 @@ export function resourceNames(deployment: Pick<GcpDeployment, 'namePrefix' | 'zo
     serviceAccount: `${p}-vms`,
     unit: 'zonelab-serve.service',
     auditUnit: 'zonelab-audit.service',
-    packageObject: '_zonelab/zonelab.tgz',
+    /** Under the prefix the servers never serve, so the package is not public through the load balancer. */
+    packageObject: `${DEPLOYMENT_PREFIX}zonelab.tgz`,
   };
 }
 
@@ -75,6 +128,11 @@ const BUCKET = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
 
 function bad(flag: string, message: string): ZonelabError {
   return new ZonelabError('E_BAD_GCP', `${flag} ${message}`);
+}
+
+/** The bucket used when none is named: `<project>-<name prefix>` (bucket names are global). */
+export function defaultBucket(project: string, namePrefix: string): string {
+  return `${project}-${namePrefix}`;
 }
 
 /** The two zones used when none are named: b and c exist in nearly every region (us-east1 has no a). */
@@ -95,6 +153,9 @@ export function validateDeployment(deployment: GcpDeployment): GcpDeployment {
     if (!new RegExp(`^${region}-[a-z]$`).test(zone)) throw bad('--zones', `"${zone}" is not a zone of ${region} (such as ${region}-b)`);
   }
   if (new Set(zones).size !== zones.length) throw bad('--zones', 'names a zone twice');
+  if (deployment.sshFrom !== 'iap' && !isCidr(deployment.sshFrom)) {
+    throw bad('--ssh-from', `"${deployment.sshFrom}" is neither iap nor an IPv4 range such as 203.0.113.0/24`);
+  }
   if (!/^[a-z][a-z0-9-]{1,62}$/.test(deployment.machineType)) throw bad('--machine-type', `"${deployment.machineType}" is not a machine type such as e2-micro`);
   if (!BUCKET.test(deployment.bucket) || deployment.bucket.startsWith('goog')) {
     throw bad('--bucket', `"gs://${deployment.bucket}" is not a valid bucket name (3–63 characters: lower-case letters, digits, - _ .)`);
@@ -112,6 +173,12 @@ export function validateDeployment(deployment: GcpDeployment): GcpDeployment {
   if (spec.mode !== 'tcp') throw bad('--mode', `${spec.mode} needs a proxy; a network load balancer is tcp only`);
   if (spec.balance === 'leastconn') throw bad('--balance', 'leastconn is not offered by a network load balancer (use roundrobin or source)');
   return deployment;
+}
+
+function isCidr(value: string): boolean {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (!match) return false;
+  return match.slice(1, 5).every((octet) => Number(octet) <= 255) && Number(match[5]) <= 32;
 }
 
 /** Spec fields a network load balancer cannot honour, for the plan's header. */

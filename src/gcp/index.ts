@@ -1,7 +1,21 @@
-export { readAddress, readHealth, readInstances, runPlan, tearDown, waitUntilHealthy } from './apply.js';
+export { checkGcloud, failureMessage, readAddress, readHealth, readInstances, runPlan, tearDown, waitUntilHealthy } from './apply.js';
 export { type CommandResult, type CommandRunner, processRunner } from './command-runner.js';
-export { defaultZones, type GcpDeployment, type LbKind, resourceNames, VM_NODE_VERSION, validateDeployment } from './deployment.js';
+export {
+  defaultBucket,
+  defaultZones,
+  type GcpDeployment,
+  HEALTH_CHECK_RANGES,
+  IAP_TCP_RANGE,
+  type LbKind,
+  resourceNames,
+  VM_ADDON_HEADERS_VERSION,
+  VM_GRANTS,
+  VM_NODE_VERSION,
+  validateDeployment,
+} from './deployment.js';
+export { COMMAND_TIMEOUT_SEC, failoverCommand, faultCommands, REMOTE_READY_TIMEOUT_SEC } from './fault-commands.js';
 export { type BackendHealth, parseBackendHealth } from './health.js';
-export { failoverCommand, faultCommands, type GcpPlan, type PlanCommand, type PlanStep, planGcp, planNotes } from './plan.js';
+export { commandsOf, EACH, type GcpPlan, type PlanCommand, type PlanStep, planGcp } from './plan.js';
 export { renderPlanScript, shellCommand } from './plan-script.js';
-export { renderStartupScript, renderUnit, serviceCommand, type VmRole } from './vm-files.js';
+export { downCommand, hourlyCost, planNotes, planSummary } from './summary.js';
+export { OPS_AGENT_CONFIG, OPS_AGENT_UNIT_PATTERN, renderStartupScript, renderUnit, serviceCommand, type VmRole } from './vm-files.js';

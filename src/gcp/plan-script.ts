@@ -1,24 +1,39 @@
 import { shellQuote } from '../shell-quote.js';
 import { resourceNames } from './deployment.js';
-import { type GcpPlan, healthCommand, type PlanCommand, planNotes, WORK } from './plan.js';
+import { commandsOf, EACH, type GcpPlan, healthCommand, type PlanCommand, type PlanStep, WORK } from './plan.js';
+import { planNotes, planSummary } from './summary.js';
 
-/** One argument for the shell; the WORK placeholder becomes "$work". */
-export function shellArgument(argument: string): string {
+/** One argument for the shell; the WORK placeholder becomes "$work", EACH the loop's variable. */
+export function shellArgument(argument: string, eachName = 'each'): string {
   if (argument === '') return "''";
   return argument
     .split(WORK)
-    .map((piece) => (piece === '' ? '' : shellQuote(piece)))
+    .map((piece) =>
+      piece
+        .split(EACH)
+        .map((part) => (part === '' ? '' : shellQuote(part)))
+        .join(`"$${eachName}"`),
+    )
     .join('"$work"');
 }
 
 /** A command as one shell line, continued over several when it is long. */
-export function shellCommand(command: PlanCommand): string {
-  const words = [command.program, ...command.args].map(shellArgument);
+export function shellCommand(command: PlanCommand, eachName?: string): string {
+  const words = [command.program, ...command.args].map((word) => shellArgument(word, eachName));
   let line = words.join(' ');
   if (line.length > 110) {
     line = words.reduce((text, word) => (word.startsWith('--') ? `${text} \\\n    ${word}` : `${text} ${word}`));
   }
   return command.inPackage ? `(cd "\${ZONELAB_HOME:-.}" && ${line})` : line;
+}
+
+/** A step as shell: once, or in a loop over its values; grants through `retry`, as up does. */
+function stepScript(step: PlanStep): string {
+  if (step.each?.values.length === 1) return stepScript({ ...step, run: commandsOf(step)[0]!, each: undefined });
+  const command = shellCommand(step.run, step.each?.name);
+  const line = step.retries ? `retry ${command}` : command;
+  if (!step.each) return line;
+  return `for ${step.each.name} in ${step.each.values.map((value) => shellArgument(value)).join(' ')}; do\n  ${line.replaceAll('\n', '\n  ')}\ndone`;
 }
 
 /**
@@ -30,7 +45,8 @@ export function renderPlanScript(plan: GcpPlan): string {
   const names = resourceNames(d);
   const lines = [
     '#!/bin/bash',
-    `# zonelab on Google Cloud: project ${d.project}, region ${d.region}, zones ${d.zones.join(', ')}, ${d.machineType} VMs.`,
+    ...planSummary(plan).map((line) => `# ${line}`),
+    '#',
     ...planNotes(d).map((note) => `# ${note}`),
     '#',
     '# Run it from a zonelab checkout after "npm ci && npm run build" (or set ZONELAB_HOME to one).',
@@ -42,18 +58,14 @@ export function renderPlanScript(plan: GcpPlan): string {
     'zonelab() { node "${ZONELAB_HOME:-.}/dist/src/cli/main.js" "$@"; }',
     'work=$(mktemp -d)',
     'trap \'rm -rf "$work"\' EXIT',
+    '# IAM takes a few seconds to know a new service account: a grant is tried up to 6 times, 5 s apart.',
+    'retry() { local attempt; for attempt in 1 2 3 4 5 6; do "$@" && return 0; [ "$attempt" = 6 ] || sleep 5; done; return 1; }',
   ];
   for (const file of plan.files) {
     lines.push('', `cat > "$work/${file.name}" <<'ZONELAB_FILE'`, file.content.trimEnd(), 'ZONELAB_FILE');
   }
   plan.steps.forEach((step, index) => {
-    lines.push('', `# ${index + 1}. ${step.title}: ${step.why}`);
-    if (step.retries) {
-      // IAM takes a few seconds to know a new service account: try again, as up does.
-      lines.push('for attempt in 1 2 3 4 5 6; do', `  ${shellCommand(step.run).replaceAll('\n', '\n  ')} && break`, '  [ "$attempt" = 6 ] && exit 1', '  sleep 5', 'done');
-    } else {
-      lines.push(shellCommand(step.run));
-    }
+    lines.push('', `# ${index + 1}. ${step.title}: ${step.why}`, stepScript(step));
   });
   lines.push(
     '',

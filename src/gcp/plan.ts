@@ -1,9 +1,10 @@
-import { detectionBoundSec, returnBoundSec } from '../lb/index.js';
-import { type GcpDeployment, HEALTH_CHECK_RANGES, resourceNames, serviceAccountEmail, unsupportedSpecFields, VM_ROLES } from './deployment.js';
+import { type GcpDeployment, HEALTH_CHECK_RANGES, IAP_TCP_RANGE, resourceNames, serviceAccountEmail, VM_GRANTS } from './deployment.js';
 import { renderStartupScript } from './vm-files.js';
 
 /** Stands for the folder the plan's files are written to (a temporary folder). */
 export const WORK = '{work}';
+/** Stands for the value of a step that runs once per value (`PlanStep.each`). */
+export const EACH = '{each}';
 
 export type Program = 'gcloud' | 'zonelab' | 'npm';
 
@@ -33,6 +34,8 @@ export interface PlanStep {
    * new service account can be granted roles.
    */
   retries?: boolean;
+  /** Run once per value, with EACH in `run` replaced by it (a shell loop over `$<name>` in the script). */
+  each?: { name: string; values: readonly string[] };
   /** A resource `down` keeps unless told otherwise (the bucket: it may hold more than zonelab put there). */
   keptByDefault?: boolean;
 }
@@ -63,10 +66,14 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
     remove: gcloud('compute', kind, 'delete', name, p, '--quiet'),
   });
 
+  const iap = deployment.sshFrom === 'iap';
   add({
-    title: 'enable the Compute Engine, Pub/Sub, Cloud Storage and Cloud Logging APIs',
-    why: 'a new project has none of them on',
-    run: gcloud('services', 'enable', 'compute.googleapis.com', 'iam.googleapis.com', 'pubsub.googleapis.com', 'storage.googleapis.com', 'logging.googleapis.com', p),
+    title: `enable the Compute Engine, IAM, Pub/Sub, Cloud Storage, Cloud Logging, Cloud Monitoring${iap ? ' and IAP' : ''} APIs`,
+    why: `a new project has none of them on (Cloud Monitoring takes the Ops Agent's metrics${iap ? '; IAP carries ssh' : ''})`,
+    run: gcloud(
+      'services', 'enable', 'compute.googleapis.com', 'iam.googleapis.com', 'pubsub.googleapis.com', 'storage.googleapis.com',
+      'logging.googleapis.com', 'monitoring.googleapis.com', ...(iap ? ['iap.googleapis.com'] : []), p,
+    ),
   });
   const account = serviceAccountEmail(deployment);
   add({
@@ -76,14 +83,16 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
     probe: gcloud('iam', 'service-accounts', 'describe', account, p, '--format=value(email)'),
     remove: gcloud('iam', 'service-accounts', 'delete', account, p, '--quiet'),
   });
-  for (const role of VM_ROLES) {
+  const member = `--member=serviceAccount:${account}`;
+  const grant = (on: string, roles: readonly string[], why: string, ...command: string[]) =>
     add({
-      title: `grant ${role} to ${names.serviceAccount}`,
-      why: 'granting a role twice changes nothing',
-      run: gcloud('projects', 'add-iam-policy-binding', project, `--member=serviceAccount:${account}`, `--role=${role}`, '--condition=None', '--quiet', '--format=none'),
+      title: `grant ${roles.join(', ')} on ${on} to ${names.serviceAccount}`,
+      why: `${why}; granting a role twice changes nothing`,
+      run: gcloud(...command, member, `--role=${EACH}`, p, '--quiet', '--format=none'),
+      each: { name: 'role', values: roles },
       retries: true,
     });
-  }
+  grant('the project', VM_GRANTS.project, 'write logs and metrics (the Ops Agent)', 'projects', 'add-iam-policy-binding', project, '--condition=None');
   add({
     title: `bucket gs://${deployment.bucket}`,
     why: 'the pages the servers serve, and the zonelab package the VMs install',
@@ -92,6 +101,7 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
     remove: gcloud('storage', 'rm', '--recursive', `gs://${deployment.bucket}`, p),
     keptByDefault: true,
   });
+  grant(`gs://${deployment.bucket}`, VM_GRANTS.bucket, 'read the pages and the package, on this bucket only', 'storage', 'buckets', 'add-iam-policy-binding', `gs://${deployment.bucket}`);
   add({
     title: `generate ${deployment.pages} pages`,
     why: 'the same pages as the local lab (deterministic for the seed)',
@@ -119,6 +129,7 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
     probe: gcloud('pubsub', 'topics', 'describe', names.topic, p, '--format=value(name)'),
     remove: gcloud('pubsub', 'topics', 'delete', names.topic, p, '--quiet'),
   });
+  grant(`topic ${names.topic}`, VM_GRANTS.topic, 'publish, and check the topic exists, on this topic only', 'pubsub', 'topics', 'add-iam-policy-binding', names.topic);
   add({
     title: `Pub/Sub subscription ${names.subscription}`,
     why: 'the audit VM reads the events from it and prints each once',
@@ -126,6 +137,7 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
     probe: gcloud('pubsub', 'subscriptions', 'describe', names.subscription, p, '--format=value(name)'),
     remove: gcloud('pubsub', 'subscriptions', 'delete', names.subscription, p, '--quiet'),
   });
+  grant(`subscription ${names.subscription}`, VM_GRANTS.subscription, 'pull, and check the subscription exists, on this subscription only', 'pubsub', 'subscriptions', 'add-iam-policy-binding', names.subscription);
   const firewall = (name: string, why: string, ports: string, sources: string[], tags: string[]) =>
     add({
       title: `firewall rule ${name}`,
@@ -141,8 +153,18 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
     'a network load balancer passes packets through with the client address kept, so the app port is open to clients',
     `tcp:${spec.port}`, ['0.0.0.0/0'], [names.serverTag],
   );
-  firewall(names.firewallHealthChecks, "Google's health-check probers", `tcp:${spec.port}`, HEALTH_CHECK_RANGES, [names.serverTag]);
-  firewall(names.firewallSsh, 'gcloud compute ssh, which the fault and restart commands use', 'tcp:22', ['0.0.0.0/0'], [names.serverTag, names.auditTag]);
+  firewall(
+    names.firewallHealthChecks,
+    "Google's health-check probers, from the ranges documented for this load balancer kind",
+    `tcp:${spec.port}`, HEALTH_CHECK_RANGES[deployment.lb], [names.serverTag],
+  );
+  firewall(
+    names.firewallSsh,
+    iap
+      ? 'gcloud compute ssh, which the fault and restart commands use, through IAP TCP forwarding only'
+      : `gcloud compute ssh, which the fault and restart commands use, from ${deployment.sshFrom} only`,
+    'tcp:22', [iap ? IAP_TCP_RANGE : deployment.sshFrom], [names.serverTag, names.auditTag],
+  );
   add({
     title: `static regional IP ${names.address}`,
     why: 'the load balancer keeps its address when it is re-created',
@@ -286,44 +308,18 @@ export function instancesCommand(deployment: GcpDeployment): PlanCommand {
   );
 }
 
-/**
- * Shell commands that fault and restore the server of one zone over `gcloud compute ssh`.
- * systemd never restarts the server (see the unit), so it stays down until `restart`, which
- * returns only once the server answers its health check.
- */
-export function faultCommands(deployment: GcpDeployment, zone: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): { kill: string; restart: string } {
-  const names = resourceNames(deployment);
-  const ssh = `gcloud compute ssh ${names.serverVm(zone)} --zone=${zone} --project=${deployment.project} --quiet --command`;
-  const ready = `until curl -fsS -o /dev/null http://127.0.0.1:${deployment.spec.port}${deployment.spec.requestPath}; do sleep 0.2; done`;
+
+/** What `up` and `status` ask before anything else: is gcloud there, logged in, and can it see the project? */
+export function preflightCommands(deployment: GcpDeployment): { version: PlanCommand; account: PlanCommand; project: PlanCommand } {
   return {
-    kill: `${ssh}='sudo systemctl kill --signal=${signal} ${names.unit}'`,
-    restart: `${ssh}='sudo systemctl start ${names.unit} && timeout 120 sh -c "${ready}"'`,
+    version: gcloud('--version'),
+    account: gcloud('auth', 'list', '--filter=status:ACTIVE', '--format=value(account)'),
+    project: gcloud('projects', 'describe', deployment.project, '--format=value(projectId)'),
   };
 }
 
-/** The `zonelab failover` command that measures this deployment, with the spec's values as its bounds. */
-export function failoverCommand(deployment: GcpDeployment, address: string, zone = deployment.zones[0]!): string {
-  const { spec } = deployment;
-  const { kill, restart } = faultCommands(deployment, zone);
-  const q = (text: string) => `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('$', '\\$')}"`;
-  return [
-    `zonelab failover --target http://${address}:${spec.port}`,
-    `--fault-zone ${zone} --bucket-name ${deployment.bucket}`,
-    `--profile ${spec.profile} --check-interval ${spec.checkIntervalSec} --timeout ${spec.timeoutSec} --healthy-threshold ${spec.healthyThreshold} --unhealthy-threshold ${spec.unhealthyThreshold}`,
-    `--kill ${q(kill)}`,
-    `--restart ${q(restart)}`,
-  ].join(' \\\n  ');
-}
-
-/** Lines for the plan's header: what the spec means on Google Cloud. */
-export function planNotes(deployment: GcpDeployment): string[] {
-  const { spec } = deployment;
-  const notes = [
-    `load balancer: ${deployment.lb === 'backend-service' ? 'backend service (external passthrough network load balancer)' : 'target pool (legacy network load balancer)'}`,
-    `profile ${spec.profile}: health check every ${spec.checkIntervalSec} s, timeout ${spec.timeoutSec} s, healthy after ${spec.healthyThreshold}, unhealthy after ${spec.unhealthyThreshold}`,
-    `expected: a dead zone is noticed within ${detectionBoundSec(spec)} s, a restarted one within ${returnBoundSec(spec)} s`,
-  ];
-  const unsupported = unsupportedSpecFields(spec);
-  if (unsupported.length > 0) notes.push(`not available on a network load balancer (the plan leaves them out): ${unsupported.join(', ')}`);
-  return notes;
+/** The commands of a step: its command, or one per value with EACH replaced. */
+export function commandsOf(step: PlanStep): PlanCommand[] {
+  if (!step.each) return [step.run];
+  return step.each.values.map((value) => ({ ...step.run, args: step.run.args.map((argument) => argument.replaceAll(EACH, value)) }));
 }

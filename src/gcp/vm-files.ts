@@ -1,4 +1,5 @@
-import { type GcpDeployment, resourceNames } from './deployment.js';
+import { drainSecondsFor } from '../lb/index.js';
+import { type GcpDeployment, resourceNames, VM_ADDON_HEADERS_VERSION } from './deployment.js';
 
 export type VmRole = 'serve' | 'audit';
 
@@ -13,10 +14,10 @@ const ZONELAB_BIN = '/usr/local/bin/zonelab';
 export function serviceCommand(deployment: GcpDeployment, role: VmRole, zonelabBin = ZONELAB_BIN): string {
   const names = resourceNames(deployment);
   if (role === 'audit') return `${zonelabBin} audit --bus pubsub:projects/${deployment.project}/subscriptions/${names.subscription}`;
-  const drain = deployment.spec.drainSeconds > 0 ? ` --drain-seconds ${deployment.spec.drainSeconds}` : '';
   return (
     `${zonelabBin} serve --bucket gs://${deployment.bucket} --port ${deployment.spec.port}` +
-    ` --bus pubsub:projects/${deployment.project}/topics/${names.topic} --outbox /var/lib/zonelab/outbox.db${drain}`
+    ` --bus pubsub:projects/${deployment.project}/topics/${names.topic} --outbox /var/lib/zonelab/outbox.db` +
+    ` --drain-seconds ${drainSecondsFor(deployment.spec)}`
   );
 }
 
@@ -25,10 +26,14 @@ export function serviceCommand(deployment: GcpDeployment, role: VmRole, zonelabB
  * experiment kills it on purpose and starts it again itself, and a unit that restarted on
  * failure would end the outage before the load balancer saw it. The audit is not a fault
  * target and is restarted.
+ *
+ * Output goes to the journal. A log file of the unit's own (`LogsDirectory=` with
+ * `StandardOutput=append:`) cannot be combined with `DynamicUser=yes`: systemd 252, which
+ * Debian 12 runs, opens standard output before it creates the logs directory, and the unit
+ * fails at once with status 209/STDOUT (https://github.com/systemd/systemd/issues/27591).
  */
 export function renderUnit(deployment: GcpDeployment, role: VmRole, options: UnitOptions = {}): string {
   const serve = role === 'serve';
-  const drain = deployment.spec.drainSeconds > 0 ? deployment.spec.drainSeconds : 3;
   return [
     '[Unit]',
     `Description=zonelab ${serve ? 'zone server (app 1)' : 'audit of forbidden requests (app 2)'}`,
@@ -40,17 +45,21 @@ export function renderUnit(deployment: GcpDeployment, role: VmRole, options: Uni
     `ExecStart=${serviceCommand(deployment, role, options.zonelabBin)}`,
     'DynamicUser=yes',
     'StateDirectory=zonelab',
-    'LogsDirectory=zonelab',
     'WorkingDirectory=/var/lib/zonelab',
-    `StandardOutput=append:/var/log/zonelab/${role}.log`,
-    'StandardError=inherit',
+    '# JSON lines to the journal, where the Ops Agent reads them (systemd_journald receiver).',
+    'StandardOutput=journal',
+    'StandardError=journal',
+    `SyslogIdentifier=zonelab-${role}`,
+    // journald drops a service's lines beyond 10,000 per 30 s by default; a load of refused
+    // requests logs more than that, and every refusal is worth its line.
+    'LogRateLimitIntervalSec=0',
     ...(serve
       ? [
           '# Never restarted by systemd: the failover experiment kills this service on purpose and',
           '# starts it again itself; an automatic restart would end the outage it measures.',
           'Restart=no',
           // SIGTERM starts the drain; the stop may take the whole drain plus open responses.
-          `TimeoutStopSec=${Math.ceil(drain) + 10}`,
+          `TimeoutStopSec=${Math.ceil(drainSecondsFor(deployment.spec)) + 10}`,
         ]
       : ['Restart=on-failure', 'RestartSec=2']),
     'NoNewPrivileges=yes',
@@ -64,30 +73,45 @@ export function renderUnit(deployment: GcpDeployment, role: VmRole, options: Uni
   ].join('\n');
 }
 
-/** Ops Agent configuration: every line zonelab logs becomes a structured Cloud Logging entry. */
+/** The units whose journal entries the Ops Agent ships: a regular expression on `_SYSTEMD_UNIT`. */
+export const OPS_AGENT_UNIT_PATTERN = '^zonelab-';
+
+/**
+ * Ops Agent configuration, merged with the agent's built-in one. Its `systemd_journald`
+ * receiver reads the whole journal, each entry's fields under `jsonPayload` (the line in
+ * `MESSAGE`, the unit in `_SYSTEMD_UNIT`). Entries of other units are dropped; each zonelab
+ * line is parsed as JSON; its `time` becomes the entry's timestamp and its `severity` (in
+ * Cloud Logging's names, as the logger writes it) the entry's severity. The agent treats
+ * only `logging.googleapis.com/severity` as special: a plain `severity` field would stay in
+ * jsonPayload and every entry would show DEFAULT. `logging.googleapis.com/labels` (zone,
+ * instance) needs nothing: the agent makes it the entry's labels.
+ * https://cloud.google.com/logging/docs/agent/ops-agent/configuration#logging-receivers
+ * https://cloud.google.com/logging/docs/agent/ops-agent/configuration#logging-processors
+ */
 export const OPS_AGENT_CONFIG = `logging:
   receivers:
-    zonelab:
-      type: files
-      include_paths: [/var/log/zonelab/*.log]
+    zonelab_journal:
+      type: systemd_journald
   processors:
+    zonelab_units_only:
+      type: exclude_logs
+      match_any:
+        - 'NOT jsonPayload._SYSTEMD_UNIT =~ "${OPS_AGENT_UNIT_PATTERN}"'
     zonelab_json:
       type: parse_json
+      field: MESSAGE
+      time_key: time
+      time_format: "%Y-%m-%dT%H:%M:%S.%L%z"
+    zonelab_severity:
+      type: modify_fields
+      fields:
+        severity:
+          move_from: jsonPayload.severity
   service:
     pipelines:
       zonelab:
-        receivers: [zonelab]
-        processors: [zonelab_json]
-`;
-
-const LOGROTATE = `/var/log/zonelab/*.log {
-  daily
-  rotate 3
-  compress
-  missingok
-  notifempty
-  copytruncate
-}
+        receivers: [zonelab_journal]
+        processors: [zonelab_units_only, zonelab_json, zonelab_severity]
 `;
 
 /**
@@ -105,8 +129,10 @@ export function renderStartupScript(deployment: GcpDeployment, role: VmRole): st
 set -euo pipefail
 
 NODE_VERSION='${deployment.nodeVersion}'
+ADDON_HEADERS='${VM_ADDON_HEADERS_VERSION}'
 PACKAGE_URL='https://storage.googleapis.com/storage/v1/b/${deployment.bucket}/o/${objectPath}?alt=media'
 UNIT='${unitName}'
+PACKAGE_CHANGED=0
 
 metadata() {
   curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
@@ -137,25 +163,39 @@ install_zonelab() {
   dir=$(mktemp -d)
   curl -fsSL --retry 5 -H "Authorization: Bearer $token" -o "$dir/zonelab.tgz" "$PACKAGE_URL"
   if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
-    # better-sqlite3 (the outbox) installs a prebuilt binary from its install script; npm 11
-    # runs install scripts of global installs only when allowed.
-    npm_config_allow_scripts=better-sqlite3,protobufjs npm install --global --omit=dev --no-audit --no-fund "$dir/zonelab.tgz"
-    install -d /opt/zonelab
+    # npm ci installs exactly the tree in the package's npm-shrinkwrap.json, the one zonelab
+    # was built and tested with (npm install --global of a package file would resolve the
+    # version ranges afresh). better-sqlite3's install script runs (npm 11 runs install
+    # scripts by default): it fetches its prebuilt binary, else compiles. The new build is
+    # made beside the old one and takes its place only once it is complete.
+    rm -rf /opt/zonelab/app.new
+    install -d /opt/zonelab/app.new
+    tar -xzf "$dir/zonelab.tgz" -C /opt/zonelab/app.new --strip-components=1 --no-same-owner
+    # npm_config_target: the native addon is fetched or compiled for Node.js $ADDON_HEADERS'
+    # headers (same ABI); later Node 24 headers make it abort when the garbage collector
+    # finalizes a statement (https://github.com/nodejs/node/issues/65446).
+    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
+    rm -rf /opt/zonelab/app
+    mv /opt/zonelab/app.new /opt/zonelab/app
     cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
+    PACKAGE_CHANGED=1
   fi
   rm -rf "$dir"
+  cat > /usr/local/bin/zonelab <<'ZONELAB_BIN'
+#!/bin/sh
+exec /usr/local/bin/node /opt/zonelab/app/dist/src/cli/main.js "$@"
+ZONELAB_BIN
+  chmod 755 /usr/local/bin/zonelab
 }
 
 install_unit() {
   cat > "/etc/systemd/system/$UNIT" <<'ZONELAB_UNIT'
 ${renderUnit(deployment, role).trimEnd()}
 ZONELAB_UNIT
-  cat > /etc/logrotate.d/zonelab <<'ZONELAB_LOGROTATE'
-${LOGROTATE.trimEnd()}
-ZONELAB_LOGROTATE
   systemctl daemon-reload
   systemctl enable "$UNIT"
-  systemctl start "$UNIT"
+  # At a reboot the unit has started before this script: a new package needs a restart.
+  if [ "$PACKAGE_CHANGED" = 1 ]; then systemctl restart "$UNIT"; else systemctl start "$UNIT"; fi
 }
 
 install_ops_agent() {
@@ -173,8 +213,8 @@ install_node
 install_zonelab
 install_unit
 # Last, so the server is up (and the health checks pass) while the agent installs. Without
-# it the logs stay in /var/log/zonelab.
-install_ops_agent || echo "zonelab: the Ops Agent did not install; logs stay in /var/log/zonelab" >&2
+# it the logs stay in the VM's journal.
+install_ops_agent || echo "zonelab: the Ops Agent did not install; the logs stay in the journal: journalctl -u $UNIT" >&2
 echo "zonelab: $UNIT is running"
 `;
 }

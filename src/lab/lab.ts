@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { generateBucket } from '../content/index.js';
 import { ZonelabError } from '../errors.js';
-import { type LoadBalancerSpec, renderHaproxyConfig, type ServerStat, showServers } from '../lb/index.js';
+import { drainSecondsFor, type LoadBalancerSpec, renderHaproxyConfig, type ServerStat, showServers } from '../lb/index.js';
 import { type LabOptions, planLab } from './plan.js';
 import { checkHaproxyConfig, haproxyVersion, isOurs, signalIfOurs, spawnDetached, stopProcess, waitForExit } from './processes.js';
 import { initialState, type LabState, loadState, removeState, saveState, type ServerRecord } from './state.js';
@@ -126,7 +126,7 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
           server.state = 'paused';
         } else {
           // TERM drains first: wait as long as the drain and the grace after it may take.
-          await waitForExit(server.pid!, marker, signal === 'KILL' ? 5000 : (state.spec.drainSeconds || 3) * 1000 + 15_000);
+          await waitForExit(server.pid!, marker, signal === 'KILL' ? 5000 : drainSecondsFor(state.spec) * 1000 + 15_000);
           server.state = 'stopped';
         }
       }

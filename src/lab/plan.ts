@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import type { Backend, LoadBalancerSpec } from '../lb/index.js';
+import { type Backend, drainSecondsFor, type LoadBalancerSpec } from '../lb/index.js';
 
 export interface LabOptions {
   zones: string[];
@@ -44,14 +44,13 @@ export function planLab(options: LabOptions): LabPlan {
     for (let i = 1; i <= options.instancesPerZone; i++) {
       const name = `${zone}-vm${i}`;
       const host = `127.0.1.${servers.length + 1}`;
-      const drain = options.spec.drainSeconds > 0 ? ['--drain-seconds', String(options.spec.drainSeconds)] : [];
       servers.push({
         name,
         zone,
         host,
         port: options.spec.port,
         log: join(dir, 'logs', `${name}.log`),
-        args: ['--bucket', options.bucket, '--host', host, '--port', String(options.spec.port), '--zone', zone, '--instance', name, '--bus', bus, ...drain],
+        args: ['--bucket', options.bucket, '--host', host, '--port', String(options.spec.port), '--zone', zone, '--instance', name, '--bus', bus, '--drain-seconds', String(drainSecondsFor(options.spec))],
       });
     }
   }

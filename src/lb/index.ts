@@ -1,4 +1,4 @@
 export { type Backend, type HaproxyConfigOptions, renderHaproxyConfig } from './haproxy-config.js';
 export { PROFILE_NAMES, PROFILES, resolveSpec, type SpecOverrides } from './profiles.js';
 export { parseShowStat, runtimeCommand, type ServerStat, showServers } from './runtime-api.js';
-export { detectionBoundSec, FLAG_OF, type LoadBalancerSpec, type ProfileName, returnBoundSec, validateSpec } from './spec.js';
+export { detectionBoundSec, drainSecondsFor, FLAG_OF, type LoadBalancerSpec, type ProfileName, returnBoundSec, validateSpec } from './spec.js';

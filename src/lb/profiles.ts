@@ -8,8 +8,9 @@ const BASE = { requestPath: '/healthz', port: 8080, mode: 'tcp', balance: 'round
  *   nothing else: what a network load balancer gives you.
  * - `fast`: checks every second (1/1/2/2).
  * - `zero-error`: `fast`, plus connection retries redispatched to another backend, real
- *   traffic watched so the first failed connection marks a backend down, and servers that
- *   keep serving while draining until the checks have seen it.
+ *   traffic watched so the first failed connection marks a backend down.
+ *
+ * Every profile's servers drain for `drainSecondsFor(spec)` when told to stop.
  */
 const FAST: LoadBalancerSpec = {
   ...BASE,
@@ -21,7 +22,6 @@ const FAST: LoadBalancerSpec = {
   retries: 0,
   redispatch: false,
   observeErrors: false,
-  drainSeconds: 0,
 };
 
 export const PROFILES: Record<ProfileName, LoadBalancerSpec> = {
@@ -33,8 +33,6 @@ export const PROFILES: Record<ProfileName, LoadBalancerSpec> = {
     retries: 3,
     redispatch: true,
     observeErrors: true,
-    // unhealthyThreshold × checkIntervalSec + timeoutSec + 1: the checks always see the drain.
-    drainSeconds: 4,
   },
 };
 

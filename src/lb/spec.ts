@@ -28,8 +28,6 @@ export interface LoadBalancerSpec {
   redispatch: boolean;
   /** Mark a backend down on its first failed connection of real traffic, before health checks do. */
   observeErrors: boolean;
-  /** Seconds a stopping server keeps serving while failing its health check; 0: the server's default. */
-  drainSeconds: number;
 }
 
 export type ProfileName = 'gcp-default' | 'fast' | 'zero-error';
@@ -47,7 +45,6 @@ const LIMITS: Partial<Record<keyof LoadBalancerSpec, Limit>> = {
   unhealthyThreshold: { min: 1, max: 10, integer: true },
   port: { min: 1, max: 65535, integer: true },
   retries: { min: 0, max: 10, integer: true },
-  drainSeconds: { min: 0, max: 3600, integer: false },
 };
 
 // The names users type (gcloud's flags) for the fields errors talk about.
@@ -96,4 +93,14 @@ export function detectionBoundSec(spec: LoadBalancerSpec): number {
 /** How long, at most, the load balancer needs to mark a returned backend up. */
 export function returnBoundSec(spec: LoadBalancerSpec): number {
   return spec.healthyThreshold * spec.checkIntervalSec + spec.timeoutSec;
+}
+
+/**
+ * Seconds a server told to stop (SIGTERM) keeps serving while its health check fails: the
+ * detection bound plus one, so the load balancer has marked it down before it stops
+ * answering and no request reaches a closed port. Derived, never configured, so no profile
+ * or override can keep a drain shorter than its checks need.
+ */
+export function drainSecondsFor(spec: LoadBalancerSpec): number {
+  return detectionBoundSec(spec) + 1;
 }

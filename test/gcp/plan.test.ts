@@ -7,16 +7,26 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isZonelabError } from '../../src/errors.js';
 import {
+  COMMAND_TIMEOUT_SEC,
+  commandsOf,
+  downCommand,
   failoverCommand,
+  faultCommands,
   type GcpDeployment,
   parseBackendHealth,
   planGcp,
   renderPlanScript,
   renderStartupScript,
+  OPS_AGENT_CONFIG,
+  OPS_AGENT_UNIT_PATTERN,
+  REMOTE_READY_TIMEOUT_SEC,
   renderUnit,
+  VM_ADDON_HEADERS_VERSION,
+  VM_NODE_VERSION,
   validateDeployment,
 } from '../../src/gcp/index.js';
 import { resolveSpec } from '../../src/lb/index.js';
+import { createLogger } from '../../src/log.js';
 import { testDeployment } from '../helpers/gcp-deployment.js';
 import { CLI_PATH } from '../helpers/paths.js';
 
@@ -60,12 +70,114 @@ describe('gcp plan', () => {
     assert.equal(titles.at(-1), 'forwarding rule zonelab-fr');
   });
 
-  it('opens the app port to everyone and to every health-check range', () => {
-    const plan = planGcp(testDeployment('backend-service', 'gcp-default'));
-    const app = plan.steps.find((step) => step.title === 'firewall rule zonelab-allow-app')!;
-    const checks = plan.steps.find((step) => step.title === 'firewall rule zonelab-allow-health-checks')!;
-    assert.ok(app.run.args.includes('--source-ranges=0.0.0.0/0') && app.run.args.includes('--rules=tcp:8080'));
-    assert.ok(checks.run.args.includes('--source-ranges=35.191.0.0/16,209.85.152.0/22,209.85.204.0/22,130.211.0.0/22'));
+  it('opens the app port to everyone, and to exactly the health-check ranges documented for network load balancers', () => {
+    for (const lb of ['backend-service', 'target-pool'] as const) {
+      const plan = planGcp(testDeployment(lb, 'gcp-default'));
+      const app = plan.steps.find((step) => step.title === 'firewall rule zonelab-allow-app')!;
+      const checks = plan.steps.find((step) => step.title === 'firewall rule zonelab-allow-health-checks')!;
+      assert.ok(app.run.args.includes('--source-ranges=0.0.0.0/0') && app.run.args.includes('--rules=tcp:8080'));
+      // 130.211.0.0/22 probes proxy and internal load balancers only.
+      assert.ok(checks.run.args.includes('--source-ranges=35.191.0.0/16,209.85.152.0/22,209.85.204.0/22'), `${lb}: ${checks.run.args.join(' ')}`);
+    }
+  });
+
+  it('admits ssh only through IAP by default (its range, its API, --tunnel-through-iap), or only from the range --ssh-from names', () => {
+    const viaIap = testDeployment('backend-service', 'gcp-default');
+    const plan = planGcp(viaIap);
+    const ssh = plan.steps.find((step) => step.title === 'firewall rule zonelab-allow-ssh')!;
+    assert.ok(ssh.run.args.includes('--source-ranges=35.235.240.0/20'), ssh.run.args.join(' '));
+    assert.ok(plan.steps[0]!.run.args.includes('iap.googleapis.com'));
+    assert.match(faultCommands(viaIap, 'us-east1-b').kill, / --tunnel-through-iap /);
+    assert.match(renderPlanScript(plan), /roles\/iap\.tunnelResourceAccessor/);
+
+    const fromCidr = testDeployment('backend-service', 'gcp-default', { sshFrom: '203.0.113.0/24' });
+    const cidrPlan = planGcp(validateDeployment(fromCidr));
+    assert.ok(cidrPlan.steps.find((step) => step.title === 'firewall rule zonelab-allow-ssh')!.run.args.includes('--source-ranges=203.0.113.0/24'));
+    assert.ok(!cidrPlan.steps[0]!.run.args.includes('iap.googleapis.com'));
+    assert.doesNotMatch(faultCommands(fromCidr, 'us-east1-b').kill, /tunnel-through-iap/);
+    for (const sshFrom of ['0.0.0.0/33', 'everyone', '10.0.0.1']) {
+      assert.throws(() => validateDeployment(testDeployment('backend-service', 'fast', { sshFrom })), /--ssh-from/, sshFrom);
+    }
+  });
+
+  it('enables the Cloud Monitoring API the Ops Agent writes metrics to', () => {
+    assert.ok(planGcp(testDeployment('target-pool', 'fast')).steps[0]!.run.args.includes('monitoring.googleapis.com'));
+  });
+
+  it('grants storage and Pub/Sub roles on the bucket, topic and subscription only; only logging and monitoring on the project', () => {
+    const d = testDeployment('backend-service', 'gcp-default');
+    const grants = planGcp(d)
+      .steps.filter((step) => step.run.args.includes('add-iam-policy-binding'))
+      .flatMap((step) => commandsOf(step).map((command) => `${command.args.slice(0, command.args.indexOf('add-iam-policy-binding') + 2).join(' ')} ${command.args.find((a) => a.startsWith('--role='))}`));
+    assert.deepEqual(grants, [
+      'projects add-iam-policy-binding zonelab-demo-1 --role=roles/logging.logWriter',
+      'projects add-iam-policy-binding zonelab-demo-1 --role=roles/monitoring.metricWriter',
+      'storage buckets add-iam-policy-binding gs://zonelab-demo-1-zonelab --role=roles/storage.objectViewer',
+      'pubsub topics add-iam-policy-binding zonelab-forbidden --role=roles/pubsub.publisher',
+      'pubsub topics add-iam-policy-binding zonelab-forbidden --role=roles/pubsub.viewer',
+      'pubsub subscriptions add-iam-policy-binding zonelab-audit --role=roles/pubsub.subscriber',
+      'pubsub subscriptions add-iam-policy-binding zonelab-audit --role=roles/pubsub.viewer',
+    ]);
+    // Each grant comes after its resource is created.
+    const titles = planGcp(d).steps.map((step) => step.title);
+    for (const [resource, grant] of [['bucket gs://', 'on gs://'], ['Pub/Sub topic', 'on topic'], ['Pub/Sub subscription', 'on subscription']] as const) {
+      assert.ok(titles.findIndex((t) => t.startsWith(resource)) < titles.findIndex((t) => t.includes(grant)), resource);
+    }
+  });
+
+  it('the script opens with what it creates, the cost and the down line, defines the retry once and grants in loops', () => {
+    const script = renderPlanScript(planGcp(testDeployment('backend-service', 'gcp-default')));
+    const head = script.slice(0, script.indexOf('cat > '));
+    assert.match(head, /^# zonelab on Google Cloud: project zonelab-demo-1, region us-east1, zones us-east1-b, us-east1-c; 29 steps\.$/m);
+    assert.match(head, /^# creates: 3 e2-micro VMs \(zonelab-us-east1-b, zonelab-us-east1-c, zonelab-audit\)/m);
+    assert.match(head, /^# costs: about \$0\.074 per hour while it exists/m);
+    assert.match(head, /^# delete it: zonelab gcp down --project zonelab-demo-1 \(the bucket stays unless --delete-bucket\)$/m);
+    assert.equal(script.match(/^retry\(\) \{/gm)?.length, 1);
+    assert.match(script, /^for role in roles\/logging\.logWriter roles\/monitoring\.metricWriter; do\n {2}retry gcloud projects add-iam-policy-binding zonelab-demo-1 \\\n(.*\n)*? +--role="\$role" \\\n/m);
+    assert.match(script, /^retry gcloud storage buckets add-iam-policy-binding gs:\/\/zonelab-demo-1-zonelab \\\n(.*\n)*? +--role=roles\/storage\.objectViewer \\\n/m);
+    assert.doesNotMatch(script, /for attempt in 1 2 3 4 5 6; do\n/);
+  });
+
+  it('names in down exactly the flags that find the deployment again', () => {
+    assert.equal(downCommand(testDeployment('backend-service', 'fast')), 'zonelab gcp down --project zonelab-demo-1');
+    assert.equal(
+      downCommand(testDeployment('target-pool', 'fast', { region: 'europe-west1', zones: ['europe-west1-c', 'europe-west1-d'], namePrefix: 'zl2', bucket: 'my-pages' })),
+      'zonelab gcp down --project zonelab-demo-1 --region europe-west1 --zones europe-west1-c,europe-west1-d --name-prefix zl2 --lb target-pool --bucket gs://my-pages',
+    );
+  });
+
+  it("lets the restart command run longer on this machine than it waits on the VM", () => {
+    const { restart } = faultCommands(testDeployment('backend-service', 'gcp-default'), 'us-east1-c');
+    const remote = Number(/timeout (\d+) sh -c/.exec(restart)?.[1]);
+    assert.equal(remote, REMOTE_READY_TIMEOUT_SEC);
+    const command = failoverCommand(testDeployment('backend-service', 'gcp-default'), '203.0.113.7');
+    const local = Number(/--command-timeout (\d+)s/.exec(command)?.[1]);
+    assert.ok(local >= remote + 30, `local ${local} s, remote ${remote} s`);
+    assert.equal(local, COMMAND_TIMEOUT_SEC);
+  });
+
+  it('deploys the Node.js CI tests on: .ci/run runs the tests on VM_NODE_VERSION, with the addon built as the VMs build it', async () => {
+    const root = join(GOLDEN, '..', '..', '..');
+    const script = join(root, 'scripts', 'node24.sh');
+    assert.equal(execFileSync(script, ['--version'], { encoding: 'utf8' }).trim(), VM_NODE_VERSION);
+    assert.equal(execFileSync(script, ['--headers', '--version'], { encoding: 'utf8' }).trim(), VM_ADDON_HEADERS_VERSION);
+    assert.match(VM_NODE_VERSION, /^24\./);
+    const ci = await readFile(join(root, '.ci', 'run'), 'utf8');
+    assert.match(ci, /^node24=\$\(scripts\/node24\.sh\)$/m);
+    assert.match(ci, /^headers=\$\(scripts\/node24\.sh --headers\)$/m);
+    assert.match(ci, /^PATH="\$node24\/bin:\$PATH" npm test$/m);
+    const startup = renderStartupScript(testDeployment('backend-service', 'gcp-default'), 'serve');
+    assert.match(startup, new RegExp(`^NODE_VERSION='${VM_NODE_VERSION}'$`, 'm'));
+    assert.match(startup, new RegExp(`^ADDON_HEADERS='${VM_ADDON_HEADERS_VERSION}'$`, 'm'));
+    assert.match(startup, /npm_config_target="\$ADDON_HEADERS" npm ci --omit=dev/);
+  });
+
+  it('docs/gcp.md gives the step counts of both load-balancer kinds', async () => {
+    const docs = await readFile(join(GOLDEN, '..', '..', '..', 'docs', 'gcp.md'), 'utf8');
+    for (const lb of ['backend-service', 'target-pool'] as const) {
+      const steps = planGcp(testDeployment(lb, 'gcp-default')).steps.length;
+      assert.match(docs, new RegExp(`\\[n/${steps}\\]`), `${lb}: ${steps} steps`);
+    }
   });
 
   it("rejects what Google Cloud or a network load balancer does not accept, naming the flag", () => {
@@ -84,11 +196,10 @@ describe('gcp plan', () => {
     }
   });
 
-  it('names the zero-error features a network load balancer lacks, and keeps its drain', () => {
+  it('names the zero-error features a network load balancer lacks', () => {
     const d = testDeployment('backend-service', 'zero-error');
     const script = renderPlanScript(planGcp(d));
     assert.match(script, /not available on a network load balancer.*retries 3, redispatch, passive error observation/);
-    assert.match(renderUnit(d, 'serve'), /--drain-seconds 4/);
   });
 
   it('prints the failover command with kill and restart over ssh, and bounds from the spec', () => {
@@ -100,6 +211,32 @@ describe('gcp plan', () => {
     assert.match(command, /systemctl start zonelab-serve\.service && timeout 120 sh -c/);
     // The printed command is valid shell: bash parses it.
     assert.equal(spawnSync('bash', ['-n', '-c', command]).status, 0);
+  });
+
+  it("sends the units' output to the journal, where the Ops Agent's journald receiver reads it, severity and time included", () => {
+    const d = testDeployment('backend-service', 'gcp-default');
+    for (const role of ['serve', 'audit'] as const) {
+      const unit = renderUnit(d, role);
+      assert.match(unit, /^StandardOutput=journal$/m, role);
+      // LogsDirectory= with StandardOutput=append: fails with 209/STDOUT under DynamicUser on systemd 252.
+      assert.doesNotMatch(unit, /LogsDirectory|append:|\/var\/log/, role);
+      assert.match(unit, /^LogRateLimitIntervalSec=0$/m, role);
+      assert.ok(new RegExp(OPS_AGENT_UNIT_PATTERN).test(`zonelab-${role}.service`), role);
+      assert.ok(renderStartupScript(d, role).includes(OPS_AGENT_CONFIG.trimEnd()), role);
+    }
+    assert.doesNotMatch(renderStartupScript(d, 'serve'), /logrotate|npm_config_allow_scripts/);
+    for (const line of ['type: systemd_journald', 'type: parse_json', 'field: MESSAGE', 'time_key: time', 'move_from: jsonPayload.severity']) {
+      assert.ok(OPS_AGENT_CONFIG.includes(line), line);
+    }
+    // The logger writes what the agent config expects: Cloud Logging's severity names, and a
+    // time that "%Y-%m-%dT%H:%M:%S.%L%z" parses (milliseconds, Z).
+    const lines: string[] = [];
+    const logger = createLogger({ destination: { write: (line: string) => void lines.push(line) } });
+    logger.warn('a warning');
+    const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal(entry.severity, 'WARNING');
+    assert.match(String(entry.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(entry.message, 'a warning');
   });
 
   it('never restarts the zone server from systemd, so a kill lasts until the restart command', () => {

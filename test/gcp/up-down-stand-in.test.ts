@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { planGcp } from '../../src/gcp/index.js';
+import { fileURLToPath } from 'node:url';
+import { commandsOf, planGcp } from '../../src/gcp/index.js';
 import { testDeployment } from '../helpers/gcp-deployment.js';
 import { type GcsStandIn, startGcsStandIn } from '../helpers/gcs-stand-in.js';
 import { CLI_PATH, GCLOUD_STAND_IN_DIR } from '../helpers/paths.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PROJECT = 'zonelab-test-1';
 const BUCKET = 'zonelab-test-pages';
 
@@ -24,7 +26,8 @@ interface StandInState {
 }
 
 const READS = new Set(['describe', 'list-instances', 'get-health', 'list']);
-const isRead = (call: string[]) => call.some((word) => READS.has(word));
+// Reads: probes, health, and the checks before step 1 (gcloud --version, auth list, projects describe).
+const isRead = (call: string[]) => call[0] === '--version' || call.some((word) => READS.has(word));
 // The resource a call names: the first word after the verb (`health-checks create http NAME`: after "http").
 // A service account is created by name and deleted by e-mail.
 const nameAfter = (call: string[], verb: string) =>
@@ -33,7 +36,9 @@ const normalise = (call: string[]) => call.map((word) => word.replace(/\/[^\s=]*
 
 function expectedRuns(lb: 'backend-service' | 'target-pool'): string[][] {
   const deployment = testDeployment(lb, 'gcp-default', { project: PROJECT, bucket: BUCKET, pages: 20, packageFile: `zonelab-${version}.tgz` });
-  return planGcp(deployment).steps.filter((step) => step.run.program === 'gcloud').map((step) => step.run.args);
+  return planGcp(deployment)
+    .steps.filter((step) => step.run.program === 'gcloud')
+    .flatMap((step) => commandsOf(step).map((command) => command.args));
 }
 
 describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Google Cloud)', () => {
@@ -60,11 +65,15 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
 
   /** Runs the real CLI with the stand-ins; `calls` are the gcloud calls this run made. */
   async function zonelab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string; calls: string[][] }> {
+    return zonelabWithPath(`${GCLOUD_STAND_IN_DIR}${delimiter}${process.env.PATH}`, ...args);
+  }
+
+  async function zonelabWithPath(path: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string; calls: string[][] }> {
     const callsBefore = (await readState().catch(() => null))?.calls.length ?? 0;
     const child = spawn(process.execPath, [CLI_PATH, 'gcp', ...args, '--project', PROJECT, '--bucket', `gs://${BUCKET}`], {
       env: {
         ...process.env,
-        PATH: `${GCLOUD_STAND_IN_DIR}${delimiter}${process.env.PATH}`,
+        PATH: path,
         GCLOUD_STAND_IN_STATE: statePath,
         STORAGE_EMULATOR_HOST: gcs.endpoint,
       },
@@ -106,8 +115,46 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
     assert.match(result.stdout, /^load balancer: http:\/\/203\.0\.113\.7:8080$/m);
     assert.match(result.stdout, new RegExp(`curl -si http://203\\.0\\.113\\.7:8080/${BUCKET}/webdir/0\\.html`));
     assert.match(result.stdout, /zonelab failover --target http:\/\/203\.0\.113\.7:8080/);
-    assert.match(result.stdout, /^tear down: +zonelab gcp down --pages 20 --project zonelab-test-1 --bucket gs:\/\/zonelab-test-pages$/m);
-    assert.match(result.stdout, /--kill "gcloud compute ssh zonelab-us-east1-b --zone=us-east1-b --project=zonelab-test-1 --quiet --command='sudo systemctl kill --signal=SIGKILL zonelab-serve\.service'"/);
+    assert.match(result.stdout, /^tear down: +zonelab gcp down --project zonelab-test-1 --bucket gs:\/\/zonelab-test-pages$/m);
+    assert.match(
+      result.stdout,
+      /--kill "gcloud compute ssh zonelab-us-east1-b --zone=us-east1-b --project=zonelab-test-1 --tunnel-through-iap --quiet --command='sudo systemctl kill --signal=SIGKILL zonelab-serve\.service'"/,
+    );
+    // Before step 1: what is created, what it costs, how to delete it, and who gcloud is.
+    assert.match(result.stderr, /^zonelab on Google Cloud: project zonelab-test-1, region us-east1, zones us-east1-b, us-east1-c; 29 steps\.$/m);
+    assert.match(result.stderr, /^costs: about \$0\.0\d\d per hour/m);
+    assert.match(result.stderr, /^gcloud acts as student@example\.com$/m);
+    assert.deepEqual(result.calls.slice(0, 3).map((call) => call.slice(0, 2).join(' ')), ['--version', 'auth list', 'projects describe']);
+  });
+
+  it('the package up uploaded carries npm-shrinkwrap.json, and installing it the way the VMs do gives exactly the locked tree', async () => {
+    const uploaded = `${statePath}.uploads/_zonelab/zonelab.tgz`;
+    const files = execFileSync('tar', ['-tzf', uploaded], { encoding: 'utf8' }).split('\n');
+    assert.ok(files.includes('package/npm-shrinkwrap.json'), files.join(' '));
+    assert.ok(files.includes('package/dist/src/cli/main.js'));
+    assert.ok(!files.some((file) => file.startsWith('package/test/') || file.startsWith('package/dist/test/')), 'no tests in the package');
+    // The startup script's install: unpack, then npm ci (install scripts skipped here: the
+    // native build takes minutes and does not change which versions are installed).
+    const app = join(dir, 'app');
+    await mkdir(app);
+    execFileSync('tar', ['-xzf', uploaded, '-C', app, '--strip-components=1']);
+    execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app, stdio: 'pipe' });
+    const lock = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean }> };
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const [path, entry] of Object.entries(lock.packages)) {
+      if (path === '' || entry.dev) continue;
+      const installed = await readFile(join(app, path, 'package.json'), 'utf8').then((text) => (JSON.parse(text) as { version: string }).version, () => 'missing');
+      if (installed !== entry.version) wrong.push(`${path}: locked ${entry.version}, installed ${installed}`);
+      checked++;
+    }
+    assert.deepEqual(wrong, []);
+    assert.ok(checked > 300, `${checked} packages checked`);
+    // No development-only package came along (the shrinkwrap lists them, marked dev).
+    const devOnly = Object.entries(lock.packages).filter(([path, entry]) => path !== '' && entry.dev).map(([path]) => path);
+    for (const path of devOnly) assert.equal(await readFile(join(app, path, 'package.json')).catch(() => null), null, `${path} installed`);
+    // And the checkout is left as it was: the shrinkwrap exists only inside the package.
+    assert.equal(await readFile(join(PACKAGE_ROOT, 'npm-shrinkwrap.json')).catch(() => null), null);
   });
 
   it('up run again creates nothing and keeps the filled bucket', async () => {
@@ -117,7 +164,7 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
     // Only the steps that are safe to repeat ran again: enabling APIs, granting roles, packing and uploading zonelab.
     const creates = result.calls.filter((call) => call.includes('create') || call.includes('add-instances') || call.includes('add-backend'));
     assert.deepEqual(creates, []);
-    assert.match(result.stderr, /\[19\/30\] VM zonelab-us-east1-b in us-east1-b: exists, kept/);
+    assert.match(result.stderr, /\[18\/29\] VM zonelab-us-east1-b in us-east1-b: exists, kept/);
     assert.match(result.stderr, /already holds objects; nothing uploaded/);
     assert.equal(gcs.names().length, objectsBefore);
   });
@@ -151,10 +198,23 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
   });
 
   it('a failure midway stops up with the failing command and its message; the next up finishes what is missing', async () => {
-    await setState({ failOn: 'backend-services create', failMessage: "ERROR: (gcloud.compute.backend-services.create) Quota 'BACKEND_SERVICES' exceeded.  Limit: 0.0 in region us-east1." });
+    await setState({
+      failOn: 'backend-services create',
+      failMessage: [
+        'WARNING: a warning gcloud printed first',
+        'ERROR: (gcloud.compute.backend-services.create) Could not fetch resource:',
+        " - Quota 'BACKEND_SERVICES' exceeded.  Limit: 0.0 in region us-east1.",
+        '',
+        'a last line of detail',
+      ].join('\n'),
+    });
     const failed = await zonelab('up', '--pages', '20', '--poll', '50ms', '--wait', '30s');
     assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /zonelab: step 27\/30 \(backend service zonelab-bs\) failed: gcloud compute backend-services create zonelab-bs --region=us-east1 .*Quota 'BACKEND_SERVICES' exceeded/);
+    // gcloud's first error line (what went wrong) and its last line, not only the tail.
+    assert.match(
+      failed.stderr,
+      /zonelab: step 26\/29 \(backend service zonelab-bs\) failed: gcloud compute backend-services create zonelab-bs --region=us-east1 .*: ERROR: \(gcloud\.compute\.backend-services\.create\) Could not fetch resource: … a last line of detail\. Fix the cause/,
+    );
     assert.ok(!failed.calls.some((call) => call.includes('forwarding-rules') && call.includes('create')), 'nothing after the failing step ran');
     assert.equal(failed.stdout, '');
 
@@ -181,6 +241,28 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
     const down = await zonelab('down', '--lb', 'target-pool');
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(Object.keys((await readState()).resources), [`storage buckets/gs://${BUCKET}`]);
+  });
+
+  it('checks before step 1 that gcloud is installed, logged in and sees the project, with one line and nothing created', async () => {
+    await writeFile(statePath, JSON.stringify({ calls: [], resources: {}, objects: [], failOn: null, failMessage: '', unhealthyPolls: 0 }));
+    const emptyPath = join(dir, 'no-gcloud');
+    await mkdir(emptyPath, { recursive: true });
+    for (const command of ['up', 'status', 'down']) {
+      const missing = await zonelabWithPath(emptyPath, command);
+      assert.equal(missing.code, 1, command);
+      assert.equal(missing.stderr, 'zonelab: gcloud is not installed (or not on PATH): install the Google Cloud CLI, https://cloud.google.com/sdk/docs/install\n', command);
+    }
+    await setState({ account: null } as Partial<StandInState>);
+    const loggedOut = await zonelab('up');
+    assert.equal(loggedOut.code, 1);
+    assert.equal(loggedOut.stderr, 'zonelab: gcloud is not logged in: run "gcloud auth login"\n');
+    await setState({ account: 'student@example.com', hiddenProjects: [PROJECT] } as Partial<StandInState>);
+    const hidden = await zonelab('status');
+    assert.equal(hidden.code, 1);
+    assert.match(hidden.stderr, /^zonelab: gcloud, logged in as student@example\.com, cannot see project zonelab-test-1: ERROR: \(gcloud\.projects\.describe\) \[student@example\.com\] does not have permission/);
+    assert.equal(hidden.stderr.split('\n').length, 2, hidden.stderr);
+    assert.deepEqual((await readState()).resources, {});
+    assert.ok((await readState()).calls.every(isRead), 'only the checks ran');
   });
 
   it('checks every limit before running a single gcloud command', async () => {

@@ -1,4 +1,4 @@
-import type { GcpDeployment, LbKind } from '../../src/gcp/index.js';
+import { type GcpDeployment, type LbKind, VM_NODE_VERSION } from '../../src/gcp/index.js';
 import { type ProfileName, resolveSpec } from '../../src/lb/index.js';
 
 /** A valid deployment of two zones in us-east1, with fields overridden by the test. */
@@ -14,8 +14,9 @@ export function testDeployment(lb: LbKind, profile: ProfileName, overrides: Part
     network: 'default',
     namePrefix: 'zonelab',
     spec: resolveSpec(profile),
-    nodeVersion: '20.20.2',
+    nodeVersion: VM_NODE_VERSION,
     packageFile: 'zonelab-0.1.0.tgz',
+    sshFrom: 'iap',
     ...overrides,
   };
 }

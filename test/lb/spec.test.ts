@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isZonelabError } from '../../src/errors.js';
-import { detectionBoundSec, PROFILES, resolveSpec, returnBoundSec } from '../../src/lb/index.js';
+import { renderUnit } from '../../src/gcp/index.js';
+import { planLab } from '../../src/lab/index.js';
+import { detectionBoundSec, drainSecondsFor, PROFILE_NAMES, PROFILES, resolveSpec, returnBoundSec } from '../../src/lb/index.js';
+import { testDeployment } from '../helpers/gcp-deployment.js';
 
 describe('load-balancer spec', () => {
   it('has the three profiles with their health-check numbers', () => {
@@ -24,6 +27,24 @@ describe('load-balancer spec', () => {
   it('states the bounds a spec implies', () => {
     assert.equal(detectionBoundSec(PROFILES.fast), 3);
     assert.equal(returnBoundSec(PROFILES['gcp-default']), 15);
+  });
+
+  it('derives every drain from the detection bound plus a second, for every profile and override, in the lab and on the VMs', () => {
+    const specs = [
+      ...PROFILE_NAMES.map((profile) => resolveSpec(profile)),
+      resolveSpec('zero-error', { checkIntervalSec: 5 }),
+      resolveSpec('fast', { unhealthyThreshold: 4, timeoutSec: 1, checkIntervalSec: 2 }),
+    ];
+    assert.deepEqual(specs.map(drainSecondsFor), [16, 4, 4, 12, 10]);
+    for (const spec of specs) {
+      const drain = drainSecondsFor(spec);
+      assert.equal(drain, detectionBoundSec(spec) + 1);
+      const lab = planLab({ zones: ['a', 'b'], instancesPerZone: 1, spec, listenHost: '127.0.0.1', listenPort: 8080, bucket: 'b', dir: '/tmp/lab' });
+      for (const server of lab.servers) assert.equal(server.args[server.args.indexOf('--drain-seconds') + 1], String(drain), spec.profile);
+      const unit = renderUnit(testDeployment('backend-service', 'fast', { spec }), 'serve');
+      assert.match(unit, new RegExp(`--drain-seconds ${drain}\n`), spec.profile);
+      assert.match(unit, new RegExp(`^TimeoutStopSec=${drain + 10}$`, 'm'), spec.profile);
+    }
   });
 
   const cases: [string, Parameters<typeof resolveSpec>[1], RegExp][] = [

@@ -1,8 +1,15 @@
 #!/bin/bash
-# zonelab on Google Cloud: project zonelab-demo-1, region us-east1, zones us-east1-b, us-east1-c, e2-micro VMs.
+# zonelab on Google Cloud: project zonelab-demo-1, region us-east1, zones us-east1-b, us-east1-c; 29 steps.
+# creates: 3 e2-micro VMs (zonelab-us-east1-b, zonelab-us-east1-c, zonelab-audit); service account zonelab-vms; bucket gs://zonelab-demo-1-zonelab;
+#   Pub/Sub topic zonelab-forbidden and subscription zonelab-audit; 3 firewall rules; static IP zonelab-ip;
+#   health check zonelab-hc, 2 instance groups, backend service zonelab-bs; forwarding rule zonelab-fr.
+# costs: about $0.074 per hour while it exists (us-east1 list prices), $1.78 per day
+# delete it: zonelab gcp down --project zonelab-demo-1 (the bucket stays unless --delete-bucket)
+#
 # load balancer: backend service (external passthrough network load balancer)
 # profile gcp-default: health check every 5 s, timeout 5 s, healthy after 2, unhealthy after 2
 # expected: a dead zone is noticed within 15 s, a restarted one within 15 s
+# ssh (the fault commands): through IAP TCP forwarding only; your account needs roles/iap.tunnelResourceAccessor
 #
 # Run it from a zonelab checkout after "npm ci && npm run build" (or set ZONELAB_HOME to one).
 # "zonelab gcp up" runs the same steps, skips resources that exist, and waits until every
@@ -12,6 +19,8 @@ set -euo pipefail
 zonelab() { node "${ZONELAB_HOME:-.}/dist/src/cli/main.js" "$@"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# IAM takes a few seconds to know a new service account: a grant is tried up to 6 times, 5 s apart.
+retry() { local attempt; for attempt in 1 2 3 4 5 6; do "$@" && return 0; [ "$attempt" = 6 ] || sleep 5; done; return 1; }
 
 cat > "$work/startup-serve.sh" <<'ZONELAB_FILE'
 #!/bin/bash
@@ -19,9 +28,11 @@ cat > "$work/startup-serve.sh" <<'ZONELAB_FILE'
 # Its output: sudo journalctl -u google-startup-scripts.service
 set -euo pipefail
 
-NODE_VERSION='20.20.2'
+NODE_VERSION='24.21.0'
+ADDON_HEADERS='24.18.1'
 PACKAGE_URL='https://storage.googleapis.com/storage/v1/b/zonelab-demo-1-zonelab/o/_zonelab%2Fzonelab.tgz?alt=media'
 UNIT='zonelab-serve.service'
+PACKAGE_CHANGED=0
 
 metadata() {
   curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
@@ -52,13 +63,29 @@ install_zonelab() {
   dir=$(mktemp -d)
   curl -fsSL --retry 5 -H "Authorization: Bearer $token" -o "$dir/zonelab.tgz" "$PACKAGE_URL"
   if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
-    # better-sqlite3 (the outbox) installs a prebuilt binary from its install script; npm 11
-    # runs install scripts of global installs only when allowed.
-    npm_config_allow_scripts=better-sqlite3,protobufjs npm install --global --omit=dev --no-audit --no-fund "$dir/zonelab.tgz"
-    install -d /opt/zonelab
+    # npm ci installs exactly the tree in the package's npm-shrinkwrap.json, the one zonelab
+    # was built and tested with (npm install --global of a package file would resolve the
+    # version ranges afresh). better-sqlite3's install script runs (npm 11 runs install
+    # scripts by default): it fetches its prebuilt binary, else compiles. The new build is
+    # made beside the old one and takes its place only once it is complete.
+    rm -rf /opt/zonelab/app.new
+    install -d /opt/zonelab/app.new
+    tar -xzf "$dir/zonelab.tgz" -C /opt/zonelab/app.new --strip-components=1 --no-same-owner
+    # npm_config_target: the native addon is fetched or compiled for Node.js $ADDON_HEADERS'
+    # headers (same ABI); later Node 24 headers make it abort when the garbage collector
+    # finalizes a statement (https://github.com/nodejs/node/issues/65446).
+    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
+    rm -rf /opt/zonelab/app
+    mv /opt/zonelab/app.new /opt/zonelab/app
     cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
+    PACKAGE_CHANGED=1
   fi
   rm -rf "$dir"
+  cat > /usr/local/bin/zonelab <<'ZONELAB_BIN'
+#!/bin/sh
+exec /usr/local/bin/node /opt/zonelab/app/dist/src/cli/main.js "$@"
+ZONELAB_BIN
+  chmod 755 /usr/local/bin/zonelab
 }
 
 install_unit() {
@@ -70,17 +97,19 @@ After=network-online.target
 
 [Service]
 Type=exec
-ExecStart=/usr/local/bin/zonelab serve --bucket gs://zonelab-demo-1-zonelab --port 8080 --bus pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden --outbox /var/lib/zonelab/outbox.db
+ExecStart=/usr/local/bin/zonelab serve --bucket gs://zonelab-demo-1-zonelab --port 8080 --bus pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden --outbox /var/lib/zonelab/outbox.db --drain-seconds 16
 DynamicUser=yes
 StateDirectory=zonelab
-LogsDirectory=zonelab
 WorkingDirectory=/var/lib/zonelab
-StandardOutput=append:/var/log/zonelab/serve.log
-StandardError=inherit
+# JSON lines to the journal, where the Ops Agent reads them (systemd_journald receiver).
+StandardOutput=journal
+StandardError=journal
+SyslogIdentifier=zonelab-serve
+LogRateLimitIntervalSec=0
 # Never restarted by systemd: the failover experiment kills this service on purpose and
 # starts it again itself; an automatic restart would end the outage it measures.
 Restart=no
-TimeoutStopSec=13
+TimeoutStopSec=26
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
@@ -89,19 +118,10 @@ PrivateTmp=yes
 [Install]
 WantedBy=multi-user.target
 ZONELAB_UNIT
-  cat > /etc/logrotate.d/zonelab <<'ZONELAB_LOGROTATE'
-/var/log/zonelab/*.log {
-  daily
-  rotate 3
-  compress
-  missingok
-  notifempty
-  copytruncate
-}
-ZONELAB_LOGROTATE
   systemctl daemon-reload
   systemctl enable "$UNIT"
-  systemctl start "$UNIT"
+  # At a reboot the unit has started before this script: a new package needs a restart.
+  if [ "$PACKAGE_CHANGED" = 1 ]; then systemctl restart "$UNIT"; else systemctl start "$UNIT"; fi
 }
 
 install_ops_agent() {
@@ -112,17 +132,28 @@ install_ops_agent() {
   cat > /etc/google-cloud-ops-agent/config.yaml <<'ZONELAB_OPS_AGENT'
 logging:
   receivers:
-    zonelab:
-      type: files
-      include_paths: [/var/log/zonelab/*.log]
+    zonelab_journal:
+      type: systemd_journald
   processors:
+    zonelab_units_only:
+      type: exclude_logs
+      match_any:
+        - 'NOT jsonPayload._SYSTEMD_UNIT =~ "^zonelab-"'
     zonelab_json:
       type: parse_json
+      field: MESSAGE
+      time_key: time
+      time_format: "%Y-%m-%dT%H:%M:%S.%L%z"
+    zonelab_severity:
+      type: modify_fields
+      fields:
+        severity:
+          move_from: jsonPayload.severity
   service:
     pipelines:
       zonelab:
-        receivers: [zonelab]
-        processors: [zonelab_json]
+        receivers: [zonelab_journal]
+        processors: [zonelab_units_only, zonelab_json, zonelab_severity]
 ZONELAB_OPS_AGENT
   systemctl restart google-cloud-ops-agent
 }
@@ -131,8 +162,8 @@ install_node
 install_zonelab
 install_unit
 # Last, so the server is up (and the health checks pass) while the agent installs. Without
-# it the logs stay in /var/log/zonelab.
-install_ops_agent || echo "zonelab: the Ops Agent did not install; logs stay in /var/log/zonelab" >&2
+# it the logs stay in the VM's journal.
+install_ops_agent || echo "zonelab: the Ops Agent did not install; the logs stay in the journal: journalctl -u $UNIT" >&2
 echo "zonelab: $UNIT is running"
 ZONELAB_FILE
 
@@ -142,9 +173,11 @@ cat > "$work/startup-audit.sh" <<'ZONELAB_FILE'
 # Its output: sudo journalctl -u google-startup-scripts.service
 set -euo pipefail
 
-NODE_VERSION='20.20.2'
+NODE_VERSION='24.21.0'
+ADDON_HEADERS='24.18.1'
 PACKAGE_URL='https://storage.googleapis.com/storage/v1/b/zonelab-demo-1-zonelab/o/_zonelab%2Fzonelab.tgz?alt=media'
 UNIT='zonelab-audit.service'
+PACKAGE_CHANGED=0
 
 metadata() {
   curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
@@ -175,13 +208,29 @@ install_zonelab() {
   dir=$(mktemp -d)
   curl -fsSL --retry 5 -H "Authorization: Bearer $token" -o "$dir/zonelab.tgz" "$PACKAGE_URL"
   if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
-    # better-sqlite3 (the outbox) installs a prebuilt binary from its install script; npm 11
-    # runs install scripts of global installs only when allowed.
-    npm_config_allow_scripts=better-sqlite3,protobufjs npm install --global --omit=dev --no-audit --no-fund "$dir/zonelab.tgz"
-    install -d /opt/zonelab
+    # npm ci installs exactly the tree in the package's npm-shrinkwrap.json, the one zonelab
+    # was built and tested with (npm install --global of a package file would resolve the
+    # version ranges afresh). better-sqlite3's install script runs (npm 11 runs install
+    # scripts by default): it fetches its prebuilt binary, else compiles. The new build is
+    # made beside the old one and takes its place only once it is complete.
+    rm -rf /opt/zonelab/app.new
+    install -d /opt/zonelab/app.new
+    tar -xzf "$dir/zonelab.tgz" -C /opt/zonelab/app.new --strip-components=1 --no-same-owner
+    # npm_config_target: the native addon is fetched or compiled for Node.js $ADDON_HEADERS'
+    # headers (same ABI); later Node 24 headers make it abort when the garbage collector
+    # finalizes a statement (https://github.com/nodejs/node/issues/65446).
+    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
+    rm -rf /opt/zonelab/app
+    mv /opt/zonelab/app.new /opt/zonelab/app
     cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
+    PACKAGE_CHANGED=1
   fi
   rm -rf "$dir"
+  cat > /usr/local/bin/zonelab <<'ZONELAB_BIN'
+#!/bin/sh
+exec /usr/local/bin/node /opt/zonelab/app/dist/src/cli/main.js "$@"
+ZONELAB_BIN
+  chmod 755 /usr/local/bin/zonelab
 }
 
 install_unit() {
@@ -196,10 +245,12 @@ Type=exec
 ExecStart=/usr/local/bin/zonelab audit --bus pubsub:projects/zonelab-demo-1/subscriptions/zonelab-audit
 DynamicUser=yes
 StateDirectory=zonelab
-LogsDirectory=zonelab
 WorkingDirectory=/var/lib/zonelab
-StandardOutput=append:/var/log/zonelab/audit.log
-StandardError=inherit
+# JSON lines to the journal, where the Ops Agent reads them (systemd_journald receiver).
+StandardOutput=journal
+StandardError=journal
+SyslogIdentifier=zonelab-audit
+LogRateLimitIntervalSec=0
 Restart=on-failure
 RestartSec=2
 NoNewPrivileges=yes
@@ -210,19 +261,10 @@ PrivateTmp=yes
 [Install]
 WantedBy=multi-user.target
 ZONELAB_UNIT
-  cat > /etc/logrotate.d/zonelab <<'ZONELAB_LOGROTATE'
-/var/log/zonelab/*.log {
-  daily
-  rotate 3
-  compress
-  missingok
-  notifempty
-  copytruncate
-}
-ZONELAB_LOGROTATE
   systemctl daemon-reload
   systemctl enable "$UNIT"
-  systemctl start "$UNIT"
+  # At a reboot the unit has started before this script: a new package needs a restart.
+  if [ "$PACKAGE_CHANGED" = 1 ]; then systemctl restart "$UNIT"; else systemctl start "$UNIT"; fi
 }
 
 install_ops_agent() {
@@ -233,17 +275,28 @@ install_ops_agent() {
   cat > /etc/google-cloud-ops-agent/config.yaml <<'ZONELAB_OPS_AGENT'
 logging:
   receivers:
-    zonelab:
-      type: files
-      include_paths: [/var/log/zonelab/*.log]
+    zonelab_journal:
+      type: systemd_journald
   processors:
+    zonelab_units_only:
+      type: exclude_logs
+      match_any:
+        - 'NOT jsonPayload._SYSTEMD_UNIT =~ "^zonelab-"'
     zonelab_json:
       type: parse_json
+      field: MESSAGE
+      time_key: time
+      time_format: "%Y-%m-%dT%H:%M:%S.%L%z"
+    zonelab_severity:
+      type: modify_fields
+      fields:
+        severity:
+          move_from: jsonPayload.severity
   service:
     pipelines:
       zonelab:
-        receivers: [zonelab]
-        processors: [zonelab_json]
+        receivers: [zonelab_journal]
+        processors: [zonelab_units_only, zonelab_json, zonelab_severity]
 ZONELAB_OPS_AGENT
   systemctl restart google-cloud-ops-agent
 }
@@ -252,107 +305,86 @@ install_node
 install_zonelab
 install_unit
 # Last, so the server is up (and the health checks pass) while the agent installs. Without
-# it the logs stay in /var/log/zonelab.
-install_ops_agent || echo "zonelab: the Ops Agent did not install; logs stay in /var/log/zonelab" >&2
+# it the logs stay in the VM's journal.
+install_ops_agent || echo "zonelab: the Ops Agent did not install; the logs stay in the journal: journalctl -u $UNIT" >&2
 echo "zonelab: $UNIT is running"
 ZONELAB_FILE
 
-# 1. enable the Compute Engine, Pub/Sub, Cloud Storage and Cloud Logging APIs: a new project has none of them on
-gcloud services enable compute.googleapis.com iam.googleapis.com pubsub.googleapis.com storage.googleapis.com logging.googleapis.com \
+# 1. enable the Compute Engine, IAM, Pub/Sub, Cloud Storage, Cloud Logging, Cloud Monitoring and IAP APIs: a new project has none of them on (Cloud Monitoring takes the Ops Agent's metrics; IAP carries ssh)
+gcloud services enable compute.googleapis.com iam.googleapis.com pubsub.googleapis.com storage.googleapis.com logging.googleapis.com monitoring.googleapis.com iap.googleapis.com \
     --project=zonelab-demo-1
 
 # 2. service account zonelab-vms: the VMs act as this account, which holds only the roles below
 gcloud iam service-accounts create zonelab-vms --project=zonelab-demo-1 '--display-name=zonelab VMs'
 
-# 3. grant roles/storage.objectViewer to zonelab-vms: granting a role twice changes nothing
-for attempt in 1 2 3 4 5 6; do
-  gcloud projects add-iam-policy-binding zonelab-demo-1 \
-      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
-      --role=roles/storage.objectViewer \
+# 3. grant roles/logging.logWriter, roles/monitoring.metricWriter on the project to zonelab-vms: write logs and metrics (the Ops Agent); granting a role twice changes nothing
+for role in roles/logging.logWriter roles/monitoring.metricWriter; do
+  retry gcloud projects add-iam-policy-binding zonelab-demo-1 \
       --condition=None \
+      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+      --role="$role" \
+      --project=zonelab-demo-1 \
       --quiet \
-      --format=none && break
-  [ "$attempt" = 6 ] && exit 1
-  sleep 5
+      --format=none
 done
 
-# 4. grant roles/pubsub.publisher to zonelab-vms: granting a role twice changes nothing
-for attempt in 1 2 3 4 5 6; do
-  gcloud projects add-iam-policy-binding zonelab-demo-1 \
-      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
-      --role=roles/pubsub.publisher \
-      --condition=None \
-      --quiet \
-      --format=none && break
-  [ "$attempt" = 6 ] && exit 1
-  sleep 5
-done
-
-# 5. grant roles/pubsub.subscriber to zonelab-vms: granting a role twice changes nothing
-for attempt in 1 2 3 4 5 6; do
-  gcloud projects add-iam-policy-binding zonelab-demo-1 \
-      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
-      --role=roles/pubsub.subscriber \
-      --condition=None \
-      --quiet \
-      --format=none && break
-  [ "$attempt" = 6 ] && exit 1
-  sleep 5
-done
-
-# 6. grant roles/logging.logWriter to zonelab-vms: granting a role twice changes nothing
-for attempt in 1 2 3 4 5 6; do
-  gcloud projects add-iam-policy-binding zonelab-demo-1 \
-      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
-      --role=roles/logging.logWriter \
-      --condition=None \
-      --quiet \
-      --format=none && break
-  [ "$attempt" = 6 ] && exit 1
-  sleep 5
-done
-
-# 7. grant roles/monitoring.metricWriter to zonelab-vms: granting a role twice changes nothing
-for attempt in 1 2 3 4 5 6; do
-  gcloud projects add-iam-policy-binding zonelab-demo-1 \
-      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
-      --role=roles/monitoring.metricWriter \
-      --condition=None \
-      --quiet \
-      --format=none && break
-  [ "$attempt" = 6 ] && exit 1
-  sleep 5
-done
-
-# 8. bucket gs://zonelab-demo-1-zonelab: the pages the servers serve, and the zonelab package the VMs install
+# 4. bucket gs://zonelab-demo-1-zonelab: the pages the servers serve, and the zonelab package the VMs install
 gcloud storage buckets create gs://zonelab-demo-1-zonelab \
     --project=zonelab-demo-1 \
     --location=us-east1 \
     --uniform-bucket-level-access
 
-# 9. generate 10000 pages: the same pages as the local lab (deterministic for the seed)
+# 5. grant roles/storage.objectViewer on gs://zonelab-demo-1-zonelab to zonelab-vms: read the pages and the package, on this bucket only; granting a role twice changes nothing
+retry gcloud storage buckets add-iam-policy-binding gs://zonelab-demo-1-zonelab \
+    --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+    --role=roles/storage.objectViewer \
+    --project=zonelab-demo-1 \
+    --quiet \
+    --format=none
+
+# 6. generate 10000 pages: the same pages as the local lab (deterministic for the seed)
 zonelab bucket generate --out="$work"/pages --count=10000 --if-missing
 
-# 10. upload the pages to gs://zonelab-demo-1-zonelab (only when it is empty): a bucket that already holds objects is left as it is
+# 7. upload the pages to gs://zonelab-demo-1-zonelab (only when it is empty): a bucket that already holds objects is left as it is
 zonelab bucket upload --from="$work"/pages --to=gs://zonelab-demo-1-zonelab --if-empty
 
-# 11. pack zonelab (zonelab-0.1.0.tgz): the VMs install exactly this build
+# 8. pack zonelab (zonelab-0.1.0.tgz): the VMs install exactly this build
 (cd "${ZONELAB_HOME:-.}" && npm pack --silent --pack-destination="$work")
 
-# 12. upload the package to gs://zonelab-demo-1-zonelab/_zonelab/zonelab.tgz: each VM's startup script fetches it with the VM's service account
+# 9. upload the package to gs://zonelab-demo-1-zonelab/_zonelab/zonelab.tgz: each VM's startup script fetches it with the VM's service account
 gcloud storage cp "$work"/zonelab-0.1.0.tgz gs://zonelab-demo-1-zonelab/_zonelab/zonelab.tgz \
     --project=zonelab-demo-1
 
-# 13. Pub/Sub topic zonelab-forbidden: the servers publish one event per forbidden request here
+# 10. Pub/Sub topic zonelab-forbidden: the servers publish one event per forbidden request here
 gcloud pubsub topics create zonelab-forbidden --project=zonelab-demo-1
 
-# 14. Pub/Sub subscription zonelab-audit: the audit VM reads the events from it and prints each once
+# 11. grant roles/pubsub.publisher, roles/pubsub.viewer on topic zonelab-forbidden to zonelab-vms: publish, and check the topic exists, on this topic only; granting a role twice changes nothing
+for role in roles/pubsub.publisher roles/pubsub.viewer; do
+  retry gcloud pubsub topics add-iam-policy-binding zonelab-forbidden \
+      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+      --role="$role" \
+      --project=zonelab-demo-1 \
+      --quiet \
+      --format=none
+done
+
+# 12. Pub/Sub subscription zonelab-audit: the audit VM reads the events from it and prints each once
 gcloud pubsub subscriptions create zonelab-audit \
     --topic=zonelab-forbidden \
     --ack-deadline=60 \
     --project=zonelab-demo-1
 
-# 15. firewall rule zonelab-allow-app: a network load balancer passes packets through with the client address kept, so the app port is open to clients
+# 13. grant roles/pubsub.subscriber, roles/pubsub.viewer on subscription zonelab-audit to zonelab-vms: pull, and check the subscription exists, on this subscription only; granting a role twice changes nothing
+for role in roles/pubsub.subscriber roles/pubsub.viewer; do
+  retry gcloud pubsub subscriptions add-iam-policy-binding zonelab-audit \
+      --member=serviceAccount:zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
+      --role="$role" \
+      --project=zonelab-demo-1 \
+      --quiet \
+      --format=none
+done
+
+# 14. firewall rule zonelab-allow-app: a network load balancer passes packets through with the client address kept, so the app port is open to clients
 gcloud compute firewall-rules create zonelab-allow-app \
     --project=zonelab-demo-1 \
     --network=default \
@@ -362,30 +394,30 @@ gcloud compute firewall-rules create zonelab-allow-app \
     --source-ranges=0.0.0.0/0 \
     --target-tags=zonelab-server
 
-# 16. firewall rule zonelab-allow-health-checks: Google's health-check probers
+# 15. firewall rule zonelab-allow-health-checks: Google's health-check probers, from the ranges documented for this load balancer kind
 gcloud compute firewall-rules create zonelab-allow-health-checks \
     --project=zonelab-demo-1 \
     --network=default \
     --direction=INGRESS \
     --action=ALLOW \
     --rules=tcp:8080 \
-    --source-ranges=35.191.0.0/16,209.85.152.0/22,209.85.204.0/22,130.211.0.0/22 \
+    --source-ranges=35.191.0.0/16,209.85.152.0/22,209.85.204.0/22 \
     --target-tags=zonelab-server
 
-# 17. firewall rule zonelab-allow-ssh: gcloud compute ssh, which the fault and restart commands use
+# 16. firewall rule zonelab-allow-ssh: gcloud compute ssh, which the fault and restart commands use, through IAP TCP forwarding only
 gcloud compute firewall-rules create zonelab-allow-ssh \
     --project=zonelab-demo-1 \
     --network=default \
     --direction=INGRESS \
     --action=ALLOW \
     --rules=tcp:22 \
-    --source-ranges=0.0.0.0/0 \
+    --source-ranges=35.235.240.0/20 \
     --target-tags=zonelab-server,zonelab-audit
 
-# 18. static regional IP zonelab-ip: the load balancer keeps its address when it is re-created
+# 17. static regional IP zonelab-ip: the load balancer keeps its address when it is re-created
 gcloud compute addresses create zonelab-ip --region=us-east1 --project=zonelab-demo-1
 
-# 19. VM zonelab-us-east1-b in us-east1-b: runs zonelab serve in us-east1-b
+# 18. VM zonelab-us-east1-b in us-east1-b: runs zonelab serve in us-east1-b
 gcloud compute instances create zonelab-us-east1-b \
     --project=zonelab-demo-1 \
     --zone=us-east1-b \
@@ -399,7 +431,7 @@ gcloud compute instances create zonelab-us-east1-b \
     --metadata-from-file=startup-script="$work"/startup-serve.sh \
     --labels=zonelab=zonelab
 
-# 20. VM zonelab-us-east1-c in us-east1-c: runs zonelab serve in us-east1-c
+# 19. VM zonelab-us-east1-c in us-east1-c: runs zonelab serve in us-east1-c
 gcloud compute instances create zonelab-us-east1-c \
     --project=zonelab-demo-1 \
     --zone=us-east1-c \
@@ -413,7 +445,7 @@ gcloud compute instances create zonelab-us-east1-c \
     --metadata-from-file=startup-script="$work"/startup-serve.sh \
     --labels=zonelab=zonelab
 
-# 21. VM zonelab-audit in us-east1-b: runs zonelab audit: prints every forbidden request once
+# 20. VM zonelab-audit in us-east1-b: runs zonelab audit: prints every forbidden request once
 gcloud compute instances create zonelab-audit \
     --project=zonelab-demo-1 \
     --zone=us-east1-b \
@@ -427,7 +459,7 @@ gcloud compute instances create zonelab-audit \
     --metadata-from-file=startup-script="$work"/startup-audit.sh \
     --labels=zonelab=zonelab
 
-# 22. regional health check zonelab-hc: GET /healthz every 5 s; 2 failures mark a VM unhealthy, 2 successes healthy
+# 21. regional health check zonelab-hc: GET /healthz every 5 s; 2 failures mark a VM unhealthy, 2 successes healthy
 gcloud compute health-checks create http zonelab-hc \
     --region=us-east1 \
     --project=zonelab-demo-1 \
@@ -438,29 +470,29 @@ gcloud compute health-checks create http zonelab-hc \
     --healthy-threshold=2 \
     --unhealthy-threshold=2
 
-# 23. instance group zonelab-ig-us-east1-b: a backend service balances over instance groups, one per zone
+# 22. instance group zonelab-ig-us-east1-b: a backend service balances over instance groups, one per zone
 gcloud compute instance-groups unmanaged create zonelab-ig-us-east1-b \
     --zone=us-east1-b \
     --project=zonelab-demo-1
 
-# 24. put zonelab-us-east1-b in zonelab-ig-us-east1-b: the group holds the zone’s server
+# 23. put zonelab-us-east1-b in zonelab-ig-us-east1-b: the group holds the zone’s server
 gcloud compute instance-groups unmanaged add-instances zonelab-ig-us-east1-b \
     --zone=us-east1-b \
     --instances=zonelab-us-east1-b \
     --project=zonelab-demo-1
 
-# 25. instance group zonelab-ig-us-east1-c: a backend service balances over instance groups, one per zone
+# 24. instance group zonelab-ig-us-east1-c: a backend service balances over instance groups, one per zone
 gcloud compute instance-groups unmanaged create zonelab-ig-us-east1-c \
     --zone=us-east1-c \
     --project=zonelab-demo-1
 
-# 26. put zonelab-us-east1-c in zonelab-ig-us-east1-c: the group holds the zone’s server
+# 25. put zonelab-us-east1-c in zonelab-ig-us-east1-c: the group holds the zone’s server
 gcloud compute instance-groups unmanaged add-instances zonelab-ig-us-east1-c \
     --zone=us-east1-c \
     --instances=zonelab-us-east1-c \
     --project=zonelab-demo-1
 
-# 27. backend service zonelab-bs: the network load balancer: external, TCP, pass-through, with the health check
+# 26. backend service zonelab-bs: the network load balancer: external, TCP, pass-through, with the health check
 gcloud compute backend-services create zonelab-bs \
     --region=us-east1 \
     --project=zonelab-demo-1 \
@@ -469,21 +501,21 @@ gcloud compute backend-services create zonelab-bs \
     --health-checks=zonelab-hc \
     --health-checks-region=us-east1
 
-# 28. backend zonelab-ig-us-east1-b of zonelab-bs: traffic reaches us-east1-b through its group
+# 27. backend zonelab-ig-us-east1-b of zonelab-bs: traffic reaches us-east1-b through its group
 gcloud compute backend-services add-backend zonelab-bs \
     --region=us-east1 \
     --project=zonelab-demo-1 \
     --instance-group=zonelab-ig-us-east1-b \
     --instance-group-zone=us-east1-b
 
-# 29. backend zonelab-ig-us-east1-c of zonelab-bs: traffic reaches us-east1-c through its group
+# 28. backend zonelab-ig-us-east1-c of zonelab-bs: traffic reaches us-east1-c through its group
 gcloud compute backend-services add-backend zonelab-bs \
     --region=us-east1 \
     --project=zonelab-demo-1 \
     --instance-group=zonelab-ig-us-east1-c \
     --instance-group-zone=us-east1-c
 
-# 30. forwarding rule zonelab-fr: the load balancer's front: zonelab-ip, TCP port 8080
+# 29. forwarding rule zonelab-fr: the load balancer's front: zonelab-ip, TCP port 8080
 gcloud compute forwarding-rules create zonelab-fr \
     --region=us-east1 \
     --project=zonelab-demo-1 \
