@@ -122,7 +122,17 @@ export async function createPubsubSubscriber(options: PubsubSubscriberOptions): 
           message.ack();
         });
         subscription.on('error', (error) => reject(cloudError(name, error)));
-        const stop = () => subscription.close().then(resolve, reject);
+        // The library opens its pull streams asynchronously and fetches its gRPC client
+        // lazily: closing before it has fetched it leaves a client made after the close,
+        // open until the pull deadline (5 minutes), which keeps the process alive. A request
+        // of our own goes through the same lazy fetch, so once it has returned, that fetch
+        // has too.
+        const stop = () =>
+          subscription
+            .getMetadata()
+            .catch(() => {})
+            .then(() => subscription.close())
+            .then(resolve, reject);
         if (signal.aborted) stop();
         else signal.addEventListener('abort', stop, { once: true });
       }),
