@@ -153,7 +153,7 @@ export function registerGcp(program: Command): void {
           `load balancer: ${url}`,
           `try it:        curl -si ${url}/${deployment.bucket}/webdir/0.html | grep -i '^x-zone'`,
           'measure failover:',
-          `  ${failoverCommand(deployment, address)}`,
+          `  ${failoverCommand(deployment, { url })}`,
           `tear down:     ${downCommand(deployment)}`,
         ].join('\n'),
       );

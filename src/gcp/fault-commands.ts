@@ -1,4 +1,4 @@
-import { resourceNames, type GcpDeployment } from './deployment.js';
+import { type GcpDeployment, resourceNames } from './deployment.js';
 
 /** How long, on the VM, the restart command waits for the server to answer its health check. */
 export const REMOTE_READY_TIMEOUT_SEC = 120;
@@ -11,30 +11,57 @@ export const REMOTE_READY_TIMEOUT_SEC = 120;
  */
 export const COMMAND_TIMEOUT_SEC = REMOTE_READY_TIMEOUT_SEC + 60;
 
-/**
- * Shell commands that fault and restore the server of one zone over `gcloud compute ssh`
- * (through IAP unless the deployment admits ssh from a CIDR range). systemd never restarts
- * the server (see the unit), so it stays down until `restart`, which returns only once the
- * server answers its health check on the VM.
- */
-export function faultCommands(deployment: GcpDeployment, zone: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): { kill: string; restart: string } {
-  const names = resourceNames(deployment);
+/** How a command reaches a VM: a shell command on this machine that runs `remote` (a shell command, no single quotes) on it. */
+export type RemoteTransport = (vm: string, zone: string, remote: string) => string;
+
+/** `gcloud compute ssh`, through IAP unless the deployment admits ssh from a CIDR range. */
+export function sshTransport(deployment: GcpDeployment): RemoteTransport {
   const tunnel = deployment.sshFrom === 'iap' ? ' --tunnel-through-iap' : '';
-  const ssh = `gcloud compute ssh ${names.serverVm(zone)} --zone=${zone} --project=${deployment.project}${tunnel} --quiet --command`;
+  return (vm, zone, remote) => `gcloud compute ssh ${vm} --zone=${zone} --project=${deployment.project}${tunnel} --quiet --command='${remote}'`;
+}
+
+/**
+ * What the fault and the restart run on the VM. systemd never restarts the server (see the
+ * unit), so it stays down until `restart`, which returns only once the server answers its
+ * health check on the VM.
+ */
+export function remoteFaultCommands(deployment: GcpDeployment, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): { kill: string; restart: string } {
+  const names = resourceNames(deployment);
   const ready = `until curl -fsS -o /dev/null http://127.0.0.1:${deployment.spec.port}${deployment.spec.requestPath}; do sleep 0.2; done`;
   return {
-    kill: `${ssh}='sudo systemctl kill --signal=${signal} ${names.unit}'`,
-    restart: `${ssh}='sudo systemctl start ${names.unit} && timeout ${REMOTE_READY_TIMEOUT_SEC} sh -c "${ready}"'`,
+    kill: `sudo systemctl kill --signal=${signal} ${names.unit}`,
+    restart: `sudo systemctl start ${names.unit} && timeout ${REMOTE_READY_TIMEOUT_SEC} sh -c "${ready}"`,
   };
 }
 
+/** Shell commands on this machine that fault and restore the server of one zone (over ssh unless told otherwise). */
+export function faultCommands(
+  deployment: GcpDeployment,
+  zone: string,
+  signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL',
+  transport: RemoteTransport = sshTransport(deployment),
+): { kill: string; restart: string } {
+  const vm = resourceNames(deployment).serverVm(zone);
+  const remote = remoteFaultCommands(deployment, signal);
+  return { kill: transport(vm, zone, remote.kill), restart: transport(vm, zone, remote.restart) };
+}
+
+export interface FailoverCommandOptions {
+  /** The load balancer (default http://<address>:<the spec's port>). */
+  url: string;
+  /** The zone to fault; default the first. */
+  zone?: string;
+  transport?: RemoteTransport;
+}
+
 /** The `zonelab failover` command that measures this deployment, with the spec's values as its bounds. */
-export function failoverCommand(deployment: GcpDeployment, address: string, zone = deployment.zones[0]!): string {
+export function failoverCommand(deployment: GcpDeployment, options: FailoverCommandOptions): string {
   const { spec } = deployment;
-  const { kill, restart } = faultCommands(deployment, zone);
+  const zone = options.zone ?? deployment.zones[0]!;
+  const { kill, restart } = faultCommands(deployment, zone, 'SIGKILL', options.transport);
   const q = (text: string) => `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('$', '\\$')}"`;
   return [
-    `zonelab failover --target http://${address}:${spec.port}`,
+    `zonelab failover --target ${options.url}`,
     `--fault-zone ${zone} --bucket-name ${deployment.bucket}`,
     `--profile ${spec.profile} --check-interval ${spec.checkIntervalSec} --timeout ${spec.timeoutSec} --healthy-threshold ${spec.healthyThreshold} --unhealthy-threshold ${spec.unhealthyThreshold}`,
     `--command-timeout ${COMMAND_TIMEOUT_SEC}s`,

@@ -13,9 +13,18 @@ export {
   VM_NODE_VERSION,
   validateDeployment,
 } from './deployment.js';
-export { COMMAND_TIMEOUT_SEC, failoverCommand, faultCommands, REMOTE_READY_TIMEOUT_SEC } from './fault-commands.js';
+export {
+  COMMAND_TIMEOUT_SEC,
+  type FailoverCommandOptions,
+  failoverCommand,
+  faultCommands,
+  REMOTE_READY_TIMEOUT_SEC,
+  type RemoteTransport,
+  remoteFaultCommands,
+  sshTransport,
+} from './fault-commands.js';
 export { type BackendHealth, parseBackendHealth } from './health.js';
 export { commandsOf, EACH, type GcpPlan, type PlanCommand, type PlanStep, planGcp } from './plan.js';
 export { renderPlanScript, shellCommand } from './plan-script.js';
 export { downCommand, hourlyCost, planNotes, planSummary } from './summary.js';
-export { OPS_AGENT_CONFIG, OPS_AGENT_UNIT_PATTERN, renderStartupScript, renderUnit, serviceCommand, type VmRole } from './vm-files.js';
+export { OPS_AGENT_CONFIG, OPS_AGENT_UNIT_PATTERN, renderStartupScript, renderUnit, serviceCommand, VM_ATTRIBUTES, type VmRole } from './vm-files.js';

@@ -46,6 +46,8 @@ export function renderUnit(deployment: GcpDeployment, role: VmRole, options: Uni
     'DynamicUser=yes',
     'StateDirectory=zonelab',
     'WorkingDirectory=/var/lib/zonelab',
+    '# Extra environment the startup script writes from the VM\'s zonelab-env attribute (none by default).',
+    'EnvironmentFile=-/etc/zonelab/env',
     '# JSON lines to the journal, where the Ops Agent reads them (systemd_journald receiver).',
     'StandardOutput=journal',
     'StandardError=journal',
@@ -72,6 +74,23 @@ export function renderUnit(deployment: GcpDeployment, role: VmRole, options: Uni
     '',
   ].join('\n');
 }
+
+/**
+ * Metadata attributes the startup script reads. `zonelab gcp up` sets none of them: their
+ * defaults are the deployment. They let a VM use mirrors or skip the agent:
+ * - `zonelab-node-dist`: where Node.js and its headers are downloaded from (default
+ *   https://nodejs.org/dist, the tarballs checked against that place's SHASUMS256.txt);
+ * - `zonelab-package-url`: the zonelab package (default the bucket's `_zonelab/zonelab.tgz`
+ *   through the Cloud Storage JSON API, read with the VM's service-account token);
+ * - `zonelab-env`: NAME=value lines for the service's environment (default none);
+ * - `zonelab-ops-agent`: `install` (default) or `skip`.
+ */
+export const VM_ATTRIBUTES = {
+  nodeDist: 'zonelab-node-dist',
+  packageUrl: 'zonelab-package-url',
+  serviceEnv: 'zonelab-env',
+  opsAgent: 'zonelab-ops-agent',
+} as const;
 
 /** The units whose journal entries the Ops Agent ships: a regular expression on `_SYSTEMD_UNIT`. */
 export const OPS_AGENT_UNIT_PATTERN = '^zonelab-';
@@ -130,13 +149,22 @@ set -euo pipefail
 
 NODE_VERSION='${deployment.nodeVersion}'
 ADDON_HEADERS='${VM_ADDON_HEADERS_VERSION}'
-PACKAGE_URL='https://storage.googleapis.com/storage/v1/b/${deployment.bucket}/o/${objectPath}?alt=media'
 UNIT='${unitName}'
 PACKAGE_CHANGED=0
 
 metadata() {
   curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
 }
+
+# A metadata attribute of this VM, or the default given when the VM has none by that name.
+# zonelab gcp up sets none: the defaults are the deployment. A VM can name mirrors instead.
+attribute() {
+  metadata "instance/attributes/$1" 2>/dev/null || printf '%s' "$2"
+}
+
+NODE_DIST=$(attribute ${VM_ATTRIBUTES.nodeDist} 'https://nodejs.org/dist')
+PACKAGE_URL=$(attribute ${VM_ATTRIBUTES.packageUrl} 'https://storage.googleapis.com/storage/v1/b/${deployment.bucket}/o/${objectPath}?alt=media')
+OPS_AGENT=$(attribute ${VM_ATTRIBUTES.opsAgent} install)
 
 install_node() {
   if command -v node >/dev/null && [ "$(node --version)" = "v$NODE_VERSION" ]; then return 0; fi
@@ -148,8 +176,8 @@ install_node() {
   esac
   name="node-v$NODE_VERSION-linux-$arch.tar.xz"
   dir=$(mktemp -d)
-  curl -fsSL --retry 5 -o "$dir/$name" "https://nodejs.org/dist/v$NODE_VERSION/$name"
-  curl -fsSL --retry 5 -o "$dir/SHASUMS256.txt" "https://nodejs.org/dist/v$NODE_VERSION/SHASUMS256.txt"
+  curl -fsSL --retry 5 -o "$dir/$name" "$NODE_DIST/v$NODE_VERSION/$name"
+  curl -fsSL --retry 5 -o "$dir/SHASUMS256.txt" "$NODE_DIST/v$NODE_VERSION/SHASUMS256.txt"
   (cd "$dir" && grep " $name\\$" SHASUMS256.txt | sha256sum --check --strict -)
   tar -xJf "$dir/$name" -C /usr/local --strip-components=1 --no-same-owner
   rm -rf "$dir"
@@ -173,8 +201,10 @@ install_zonelab() {
     tar -xzf "$dir/zonelab.tgz" -C /opt/zonelab/app.new --strip-components=1 --no-same-owner
     # npm_config_target: the native addon is fetched or compiled for Node.js $ADDON_HEADERS'
     # headers (same ABI); later Node 24 headers make it abort when the garbage collector
-    # finalizes a statement (https://github.com/nodejs/node/issues/65446).
-    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
+    # finalizes a statement (https://github.com/nodejs/node/issues/65446). A compile fetches
+    # those headers from the same place as Node.js itself (npm_config_disturl).
+    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm_config_disturl="$NODE_DIST" \\
+      npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
     rm -rf /opt/zonelab/app
     mv /opt/zonelab/app.new /opt/zonelab/app
     cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
@@ -189,6 +219,10 @@ ZONELAB_BIN
 }
 
 install_unit() {
+  # Extra environment for the service (NAME=value lines, such as a proxy), from the VM's
+  # ${VM_ATTRIBUTES.serviceEnv} attribute; none by default.
+  install -d /etc/zonelab
+  { attribute ${VM_ATTRIBUTES.serviceEnv} ''; echo; } > /etc/zonelab/env
   cat > "/etc/systemd/system/$UNIT" <<'ZONELAB_UNIT'
 ${renderUnit(deployment, role).trimEnd()}
 ZONELAB_UNIT
@@ -214,7 +248,11 @@ install_zonelab
 install_unit
 # Last, so the server is up (and the health checks pass) while the agent installs. Without
 # it the logs stay in the VM's journal.
-install_ops_agent || echo "zonelab: the Ops Agent did not install; the logs stay in the journal: journalctl -u $UNIT" >&2
+if [ "$OPS_AGENT" = install ]; then
+  install_ops_agent || echo "zonelab: the Ops Agent did not install; the logs stay in the journal: journalctl -u $UNIT" >&2
+else
+  echo "zonelab: ${VM_ATTRIBUTES.opsAgent} is $OPS_AGENT: no Ops Agent; the logs stay in the journal: journalctl -u $UNIT"
+fi
 echo "zonelab: $UNIT is running"
 `;
 }

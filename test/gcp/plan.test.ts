@@ -150,7 +150,7 @@ describe('gcp plan', () => {
     const { restart } = faultCommands(testDeployment('backend-service', 'gcp-default'), 'us-east1-c');
     const remote = Number(/timeout (\d+) sh -c/.exec(restart)?.[1]);
     assert.equal(remote, REMOTE_READY_TIMEOUT_SEC);
-    const command = failoverCommand(testDeployment('backend-service', 'gcp-default'), '203.0.113.7');
+    const command = failoverCommand(testDeployment('backend-service', 'gcp-default'), { url: 'http://203.0.113.7:8080' });
     const local = Number(/--command-timeout (\d+)s/.exec(command)?.[1]);
     assert.ok(local >= remote + 30, `local ${local} s, remote ${remote} s`);
     assert.equal(local, COMMAND_TIMEOUT_SEC);
@@ -169,7 +169,7 @@ describe('gcp plan', () => {
     const startup = renderStartupScript(testDeployment('backend-service', 'gcp-default'), 'serve');
     assert.match(startup, new RegExp(`^NODE_VERSION='${VM_NODE_VERSION}'$`, 'm'));
     assert.match(startup, new RegExp(`^ADDON_HEADERS='${VM_ADDON_HEADERS_VERSION}'$`, 'm'));
-    assert.match(startup, /npm_config_target="\$ADDON_HEADERS" npm ci --omit=dev/);
+    assert.match(startup, /npm_config_target="\$ADDON_HEADERS" npm_config_disturl="\$NODE_DIST" \\\n +npm ci --omit=dev/);
   });
 
   it('docs/gcp.md gives the step counts of both load-balancer kinds', async () => {
@@ -203,7 +203,7 @@ describe('gcp plan', () => {
   });
 
   it('prints the failover command with kill and restart over ssh, and bounds from the spec', () => {
-    const command = failoverCommand(testDeployment('backend-service', 'gcp-default'), '203.0.113.7');
+    const command = failoverCommand(testDeployment('backend-service', 'gcp-default'), { url: 'http://203.0.113.7:8080' });
     assert.match(command, /^zonelab failover --target http:\/\/203\.0\.113\.7:8080/);
     assert.match(command, /--fault-zone us-east1-b --bucket-name zonelab-demo-1-zonelab/);
     assert.match(command, /--check-interval 5 --timeout 5 --healthy-threshold 2 --unhealthy-threshold 2/);

@@ -30,13 +30,22 @@ set -euo pipefail
 
 NODE_VERSION='24.21.0'
 ADDON_HEADERS='24.18.1'
-PACKAGE_URL='https://storage.googleapis.com/storage/v1/b/zonelab-demo-1-zonelab/o/_zonelab%2Fzonelab.tgz?alt=media'
 UNIT='zonelab-serve.service'
 PACKAGE_CHANGED=0
 
 metadata() {
   curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
 }
+
+# A metadata attribute of this VM, or the default given when the VM has none by that name.
+# zonelab gcp up sets none: the defaults are the deployment. A VM can name mirrors instead.
+attribute() {
+  metadata "instance/attributes/$1" 2>/dev/null || printf '%s' "$2"
+}
+
+NODE_DIST=$(attribute zonelab-node-dist 'https://nodejs.org/dist')
+PACKAGE_URL=$(attribute zonelab-package-url 'https://storage.googleapis.com/storage/v1/b/zonelab-demo-1-zonelab/o/_zonelab%2Fzonelab.tgz?alt=media')
+OPS_AGENT=$(attribute zonelab-ops-agent install)
 
 install_node() {
   if command -v node >/dev/null && [ "$(node --version)" = "v$NODE_VERSION" ]; then return 0; fi
@@ -48,8 +57,8 @@ install_node() {
   esac
   name="node-v$NODE_VERSION-linux-$arch.tar.xz"
   dir=$(mktemp -d)
-  curl -fsSL --retry 5 -o "$dir/$name" "https://nodejs.org/dist/v$NODE_VERSION/$name"
-  curl -fsSL --retry 5 -o "$dir/SHASUMS256.txt" "https://nodejs.org/dist/v$NODE_VERSION/SHASUMS256.txt"
+  curl -fsSL --retry 5 -o "$dir/$name" "$NODE_DIST/v$NODE_VERSION/$name"
+  curl -fsSL --retry 5 -o "$dir/SHASUMS256.txt" "$NODE_DIST/v$NODE_VERSION/SHASUMS256.txt"
   (cd "$dir" && grep " $name\$" SHASUMS256.txt | sha256sum --check --strict -)
   tar -xJf "$dir/$name" -C /usr/local --strip-components=1 --no-same-owner
   rm -rf "$dir"
@@ -73,8 +82,10 @@ install_zonelab() {
     tar -xzf "$dir/zonelab.tgz" -C /opt/zonelab/app.new --strip-components=1 --no-same-owner
     # npm_config_target: the native addon is fetched or compiled for Node.js $ADDON_HEADERS'
     # headers (same ABI); later Node 24 headers make it abort when the garbage collector
-    # finalizes a statement (https://github.com/nodejs/node/issues/65446).
-    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
+    # finalizes a statement (https://github.com/nodejs/node/issues/65446). A compile fetches
+    # those headers from the same place as Node.js itself (npm_config_disturl).
+    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm_config_disturl="$NODE_DIST" \
+      npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
     rm -rf /opt/zonelab/app
     mv /opt/zonelab/app.new /opt/zonelab/app
     cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
@@ -89,6 +100,10 @@ ZONELAB_BIN
 }
 
 install_unit() {
+  # Extra environment for the service (NAME=value lines, such as a proxy), from the VM's
+  # zonelab-env attribute; none by default.
+  install -d /etc/zonelab
+  { attribute zonelab-env ''; echo; } > /etc/zonelab/env
   cat > "/etc/systemd/system/$UNIT" <<'ZONELAB_UNIT'
 [Unit]
 Description=zonelab zone server (app 1)
@@ -101,6 +116,8 @@ ExecStart=/usr/local/bin/zonelab serve --bucket gs://zonelab-demo-1-zonelab --po
 DynamicUser=yes
 StateDirectory=zonelab
 WorkingDirectory=/var/lib/zonelab
+# Extra environment the startup script writes from the VM's zonelab-env attribute (none by default).
+EnvironmentFile=-/etc/zonelab/env
 # JSON lines to the journal, where the Ops Agent reads them (systemd_journald receiver).
 StandardOutput=journal
 StandardError=journal
@@ -163,7 +180,11 @@ install_zonelab
 install_unit
 # Last, so the server is up (and the health checks pass) while the agent installs. Without
 # it the logs stay in the VM's journal.
-install_ops_agent || echo "zonelab: the Ops Agent did not install; the logs stay in the journal: journalctl -u $UNIT" >&2
+if [ "$OPS_AGENT" = install ]; then
+  install_ops_agent || echo "zonelab: the Ops Agent did not install; the logs stay in the journal: journalctl -u $UNIT" >&2
+else
+  echo "zonelab: zonelab-ops-agent is $OPS_AGENT: no Ops Agent; the logs stay in the journal: journalctl -u $UNIT"
+fi
 echo "zonelab: $UNIT is running"
 ZONELAB_FILE
 
@@ -175,13 +196,22 @@ set -euo pipefail
 
 NODE_VERSION='24.21.0'
 ADDON_HEADERS='24.18.1'
-PACKAGE_URL='https://storage.googleapis.com/storage/v1/b/zonelab-demo-1-zonelab/o/_zonelab%2Fzonelab.tgz?alt=media'
 UNIT='zonelab-audit.service'
 PACKAGE_CHANGED=0
 
 metadata() {
   curl -fsS --retry 5 -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
 }
+
+# A metadata attribute of this VM, or the default given when the VM has none by that name.
+# zonelab gcp up sets none: the defaults are the deployment. A VM can name mirrors instead.
+attribute() {
+  metadata "instance/attributes/$1" 2>/dev/null || printf '%s' "$2"
+}
+
+NODE_DIST=$(attribute zonelab-node-dist 'https://nodejs.org/dist')
+PACKAGE_URL=$(attribute zonelab-package-url 'https://storage.googleapis.com/storage/v1/b/zonelab-demo-1-zonelab/o/_zonelab%2Fzonelab.tgz?alt=media')
+OPS_AGENT=$(attribute zonelab-ops-agent install)
 
 install_node() {
   if command -v node >/dev/null && [ "$(node --version)" = "v$NODE_VERSION" ]; then return 0; fi
@@ -193,8 +223,8 @@ install_node() {
   esac
   name="node-v$NODE_VERSION-linux-$arch.tar.xz"
   dir=$(mktemp -d)
-  curl -fsSL --retry 5 -o "$dir/$name" "https://nodejs.org/dist/v$NODE_VERSION/$name"
-  curl -fsSL --retry 5 -o "$dir/SHASUMS256.txt" "https://nodejs.org/dist/v$NODE_VERSION/SHASUMS256.txt"
+  curl -fsSL --retry 5 -o "$dir/$name" "$NODE_DIST/v$NODE_VERSION/$name"
+  curl -fsSL --retry 5 -o "$dir/SHASUMS256.txt" "$NODE_DIST/v$NODE_VERSION/SHASUMS256.txt"
   (cd "$dir" && grep " $name\$" SHASUMS256.txt | sha256sum --check --strict -)
   tar -xJf "$dir/$name" -C /usr/local --strip-components=1 --no-same-owner
   rm -rf "$dir"
@@ -218,8 +248,10 @@ install_zonelab() {
     tar -xzf "$dir/zonelab.tgz" -C /opt/zonelab/app.new --strip-components=1 --no-same-owner
     # npm_config_target: the native addon is fetched or compiled for Node.js $ADDON_HEADERS'
     # headers (same ABI); later Node 24 headers make it abort when the garbage collector
-    # finalizes a statement (https://github.com/nodejs/node/issues/65446).
-    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
+    # finalizes a statement (https://github.com/nodejs/node/issues/65446). A compile fetches
+    # those headers from the same place as Node.js itself (npm_config_disturl).
+    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm_config_disturl="$NODE_DIST" \
+      npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
     rm -rf /opt/zonelab/app
     mv /opt/zonelab/app.new /opt/zonelab/app
     cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
@@ -234,6 +266,10 @@ ZONELAB_BIN
 }
 
 install_unit() {
+  # Extra environment for the service (NAME=value lines, such as a proxy), from the VM's
+  # zonelab-env attribute; none by default.
+  install -d /etc/zonelab
+  { attribute zonelab-env ''; echo; } > /etc/zonelab/env
   cat > "/etc/systemd/system/$UNIT" <<'ZONELAB_UNIT'
 [Unit]
 Description=zonelab audit of forbidden requests (app 2)
@@ -246,6 +282,8 @@ ExecStart=/usr/local/bin/zonelab audit --bus pubsub:projects/zonelab-demo-1/subs
 DynamicUser=yes
 StateDirectory=zonelab
 WorkingDirectory=/var/lib/zonelab
+# Extra environment the startup script writes from the VM's zonelab-env attribute (none by default).
+EnvironmentFile=-/etc/zonelab/env
 # JSON lines to the journal, where the Ops Agent reads them (systemd_journald receiver).
 StandardOutput=journal
 StandardError=journal
@@ -306,7 +344,11 @@ install_zonelab
 install_unit
 # Last, so the server is up (and the health checks pass) while the agent installs. Without
 # it the logs stay in the VM's journal.
-install_ops_agent || echo "zonelab: the Ops Agent did not install; the logs stay in the journal: journalctl -u $UNIT" >&2
+if [ "$OPS_AGENT" = install ]; then
+  install_ops_agent || echo "zonelab: the Ops Agent did not install; the logs stay in the journal: journalctl -u $UNIT" >&2
+else
+  echo "zonelab: zonelab-ops-agent is $OPS_AGENT: no Ops Agent; the logs stay in the journal: journalctl -u $UNIT"
+fi
 echo "zonelab: $UNIT is running"
 ZONELAB_FILE
 
