@@ -2,7 +2,7 @@
 // Runs the compiled test files with node's own test runner.
 // Node 20 treats every file under a `test/` folder as a test when given a folder, which
 // would run helpers as tests; so the files ending in `.test.js` are listed explicitly.
-// Usage: node scripts/run-tests.mjs [--reliability] [substring ...]  (only files whose path contains one)
+// Usage: node scripts/run-tests.mjs [--reliability | --vm] [substring ...]  (only files whose path contains one)
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,12 +17,14 @@ function findTests(dir) {
   return found;
 }
 
-// The reliability suite (corpus, fuzz, soak, supervisor faults) runs on its own:
-// `--reliability` selects it, and only it.
-const reliability = process.argv.includes('--reliability');
-const filters = process.argv.slice(2).filter((arg) => arg !== '--reliability');
+// Two suites run on their own: the reliability suite (corpus, fuzz, soak, supervisor faults),
+// selected by `--reliability`, and the cloud rehearsal (VMs in Debian boxes), by `--vm`.
+const suites = ['reliability', 'vm'];
+const suite = suites.find((name) => process.argv.includes(`--${name}`)) ?? null;
+const filters = process.argv.slice(2).filter((arg) => !suites.some((name) => arg === `--${name}`));
+const suiteOf = (file) => suites.find((name) => file.includes(`${join('test', name)}/`)) ?? null;
 const files = findTests('dist/test')
-  .filter((file) => file.includes(`${join('test', 'reliability')}/`) === reliability)
+  .filter((file) => suiteOf(file) === suite)
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
 if (files.length === 0) {

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -16,8 +16,13 @@ const run = promisify(execFile);
  * the cache stays clean. Needs root, debootstrap and systemd-container.
  */
 
-/** Packages beyond debootstrap's minimal base: systemd as init, and what a startup script uses. */
-const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'curl', 'ca-certificates', 'xz-utils', 'procps', 'iproute2'];
+/**
+ * Packages beyond debootstrap's minimal base: systemd as init, what a startup script uses
+ * (the GCE Debian 12 image has all of these), and compilers, which that image lacks: a VM
+ * downloads better-sqlite3's prebuilt binary, which cannot be downloaded here, so a box
+ * compiles it.
+ */
+const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'curl', 'ca-certificates', 'xz-utils', 'procps', 'iproute2', 'sudo', 'python3', 'make', 'g++'];
 const SUITE = 'bookworm';
 const MIRROR = 'http://deb.debian.org/debian';
 
@@ -71,6 +76,31 @@ export async function ensureRootfs(onLine: (line: string) => void = () => {}): P
   return target;
 }
 
+/**
+ * A disk of a box's own that lasts across its boots: an overlay whose lower layer is the
+ * cached root file system and whose upper layer is a folder of the caller's.
+ */
+export interface BoxDisk {
+  /** The merged tree: boot from it, and write files into it before the first boot. */
+  readonly root: string;
+  /** Unmounts the overlay and deletes its layers. */
+  remove(): Promise<void>;
+}
+
+export async function createBoxDisk(folder: string): Promise<BoxDisk> {
+  const lower = await ensureRootfs();
+  const [upper, work, root] = ['upper', 'work', 'root'].map((name) => join(folder, name)) as [string, string, string];
+  await Promise.all([upper, work, root].map((dir) => mkdir(dir, { recursive: true })));
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, root]);
+  return {
+    root,
+    remove: async () => {
+      await run('umount', [root]).catch(async () => run('umount', ['-l', root]));
+      await rm(folder, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface BoxBind {
   /** Path on this machine. */
   host: string;
@@ -83,6 +113,15 @@ export interface BoxOptions {
   /** Machine name (the box's hostname). */
   name: string;
   binds?: BoxBind[];
+  /**
+   * A root file system of the box's own (say an overlay over the cached one), kept across
+   * boots. Default: the cached one with a tmpfs over it, gone at power-off.
+   */
+  directory?: string;
+  /** How long the boot may take until systemd says it has finished (boot jobs included); default 60 s. */
+  bootTimeoutMs?: number;
+  /** More to say when the boot does not finish in time (a unit's journal, say). */
+  diagnose?: (exec: Box['exec']) => Promise<string>;
 }
 
 export interface ExecResult {
@@ -106,13 +145,20 @@ export interface Box {
 
 /** Boots a box and resolves once its systemd says the boot is finished. */
 export async function bootBox(options: BoxOptions): Promise<Box> {
-  const rootfs = await ensureRootfs();
+  const root = options.directory ? ['--directory', options.directory] : [`--directory=${await ensureRootfs()}`, '--volatile=overlay'];
   const args = [
-    '--quiet', '--keep-unit', '--register=no', '--boot', `--directory=${rootfs}`, '--volatile=overlay', '--console=pipe',
+    '--quiet', '--keep-unit', '--register=no', '--boot', ...root, '--console=pipe',
     `--machine=${options.name}`,
     ...(options.binds ?? []).map((bind) => `--${bind.readOnly ? 'bind-ro' : 'bind'}=${bind.host}:${bind.box}`),
   ];
-  const nspawn: ChildProcess = spawn('systemd-nspawn', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A cgroup of the box's own: with --keep-unit nspawn runs the box in the cgroup it was
+  // started in, and boxes that shared one would have their systemds manage the same units
+  // (a `systemctl kill` in one would reach the other's processes).
+  const cgroups = await createBoxCgroups(options.name);
+  const nspawn: ChildProcess = spawn('sh', ['-c', 'for dir in $BOX_CGROUPS; do echo $$ > "$dir/cgroup.procs"; done; exec systemd-nspawn "$@"', 'sh', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, BOX_CGROUPS: cgroups.join(' ') },
+  });
   let output = '';
   nspawn.stdout!.on('data', (chunk) => (output = (output + chunk).slice(-4000)));
   nspawn.stderr!.on('data', (chunk) => (output = (output + chunk).slice(-4000)));
@@ -120,19 +166,21 @@ export async function bootBox(options: BoxOptions): Promise<Box> {
   let gone = false;
   void exited.then(() => (gone = true));
 
-  const deadline = Date.now() + 60_000;
+  const bootTimeoutMs = options.bootTimeoutMs ?? 60_000;
+  const deadline = Date.now() + bootTimeoutMs;
   let pid = 0;
   try {
     // The box's PID 1 is nspawn's child running systemd.
     while (pid === 0) {
       if (gone) throw new Error(`systemd-nspawn exited during boot: ${output.trim()}`);
-      if (Date.now() > deadline) throw new Error(`the box did not start within 60 s: ${output.trim()}`);
+      if (Date.now() > deadline) throw new Error(`the box did not start within ${bootTimeoutMs / 1000} s: ${output.trim()}`);
       pid = await childSystemd(nspawn.pid!);
       if (pid === 0) await sleep(50);
     }
   } catch (error) {
     nspawn.kill('SIGKILL');
     await exited;
+    await removeCgroups(cgroups);
     throw error;
   }
 
@@ -148,6 +196,8 @@ export async function bootBox(options: BoxOptions): Promise<Box> {
         clearTimeout(timer);
         resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
       });
+      // A program that does not read its input may exit first: that is not an error here.
+      child.stdin.on('error', () => {});
       child.stdin.end(execOptions.input ?? '');
     });
 
@@ -170,21 +220,52 @@ export async function bootBox(options: BoxOptions): Promise<Box> {
         nspawn.kill('SIGKILL');
         await exited;
       }
+      await removeCgroups(cgroups);
     },
   };
   // is-system-running --wait returns once the boot job queue is empty: "running", or
   // "degraded" when a unit of the base system failed (which tests do not care about).
   // Until systemd has opened its control socket, systemctl cannot connect: ask again.
-  let booted = await exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: 60_000 });
+  let booted = await exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: bootTimeoutMs });
   while (/Failed to connect to bus/.test(booted.stderr) && Date.now() < deadline) {
     await sleep(50);
-    booted = await exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: 60_000 });
+    booted = await exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: Math.max(1000, deadline - Date.now()) });
   }
   if (!/^(running|degraded)\s*$/.test(booted.stdout)) {
+    // What was still running, for the message: the boot's unfinished jobs and the processes.
+    const jobs = (await exec(['systemctl', 'list-jobs', '--no-pager'], { timeoutMs: 5000 })).stdout.trim();
+    const processes = (await exec(['ps', '-e', '-o', 'pid,etime,args', '--forest'], { timeoutMs: 5000 })).stdout.trim();
+    const diagnosis = options.diagnose ? await options.diagnose(exec).catch((error: Error) => error.message) : '';
     await box.close();
-    throw new Error(`the box did not finish booting: ${booted.stdout.trim()} ${booted.stderr.trim()}`);
+    throw new Error(
+      `the box ${options.name} did not finish booting within ${bootTimeoutMs / 1000} s: ${booted.stdout.trim()} ${booted.stderr.trim()}\n` +
+        `jobs:\n${jobs}\nprocesses:\n${processes}${diagnosis ? `\n${diagnosis}` : ''}`,
+    );
   }
   return box;
+}
+
+let boxes = 0;
+
+/** A new cgroup (one per hierarchy systemd uses: the unified one, and name=systemd on a hybrid host) for a box. */
+async function createBoxCgroups(name: string): Promise<string[]> {
+  const leaf = `zonelab-box-${name}-${process.pid}-${++boxes}`;
+  const hierarchies = existsSync('/sys/fs/cgroup/cgroup.controllers')
+    ? ['/sys/fs/cgroup']
+    : ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((dir) => existsSync(dir));
+  const dirs = hierarchies.map((hierarchy) => join(hierarchy, leaf));
+  for (const dir of dirs) await mkdir(dir);
+  return dirs;
+}
+
+/** Removes a box's cgroups once it is gone, the ones its systemd left inside first. */
+async function removeCgroups(dirs: string[]): Promise<void> {
+  const removeTree = async (dir: string): Promise<void> => {
+    const children = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const child of children) if (child.isDirectory()) await removeTree(join(dir, child.name));
+    await rmdir(dir).catch(() => {});
+  };
+  for (const dir of dirs) await removeTree(dir);
 }
 
 async function childSystemd(parent: number): Promise<number> {

@@ -23,7 +23,7 @@ export interface GcsStandIn {
   /** Names of the stored objects. */
   names(): string[];
   get(name: string): Buffer | undefined;
-  put(name: string, body: string, contentType?: string): void;
+  put(name: string, body: string | Buffer, contentType?: string): void;
   remove(name: string): void;
   /** Every request answers this status (e.g. 500) while set. */
   failWith: number | null;

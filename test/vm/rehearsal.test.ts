@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FailoverMetrics } from '../../src/failover/index.js';
+import { OPS_AGENT_UNIT_PATTERN, VM_NODE_VERSION } from '../../src/gcp/index.js';
+import { detectionBoundSec, returnBoundSec } from '../../src/lb/index.js';
+import { boxUnavailable } from '../helpers/debian-box.js';
+import { httpRequest } from '../helpers/http.js';
+import { pollUntil } from '../helpers/wait.js';
+import { Rehearsal, ZONES } from '../rehearsal/rehearsal.js';
+
+const unavailable = boxUnavailable() ?? (spawnSync('sh', ['-c', 'command -v haproxy']).status === 0 ? null : 'HAProxy is not installed');
+const [ZONE_B, ZONE_C] = ZONES;
+
+/**
+ * The deployment rehearsed: three VMs in Debian 12 boxes booting the startup script exactly
+ * as `zonelab gcp plan` writes it, stand-ins for the metadata server, Cloud Storage, Pub/Sub
+ * and the Node.js download site, and HAProxy in front as the network load balancer. What
+ * differs from Compute Engine is listed in test/rehearsal/rehearsal.ts and docs/gcp.md.
+ */
+describe('the cloud deployment rehearsed: VMs in boxes boot the plan\'s startup script, HAProxy as the network load balancer', { skip: unavailable ?? false }, () => {
+  let work: string;
+  let rehearsal: Rehearsal | undefined;
+  const started = performance.now();
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'zonelab-rehearsal-'));
+    rehearsal = await Rehearsal.start({ workDir: work, onLine: (line) => console.error(`# ${((performance.now() - started) / 1000).toFixed(0)} s: ${line}`) });
+  });
+  after(async () => {
+    await rehearsal?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const serving = () => rehearsal!.vm(ZONE_B);
+  async function journal(key: string, unit: string): Promise<{ MESSAGE: string; _SYSTEMD_UNIT?: string }[]> {
+    const result = await rehearsal!.vm(key).box.exec(['journalctl', '-b', '-u', unit, '-o', 'json', '--no-pager']);
+    return result.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { MESSAGE: string; _SYSTEMD_UNIT?: string });
+  }
+
+  it('every VM ran its startup script to the end at boot, as root, its output in the journal', async (t) => {
+    for (const key of ['audit', ...ZONES]) {
+      const script = await rehearsal!.vm(key).startupScript();
+      assert.ok(script.ok, `${key}:\n${script.log}`);
+      // Node.js came from the download site, checked against its SHASUMS256.txt.
+      assert.match(script.log, new RegExp(`node-v${VM_NODE_VERSION}-linux-x64\\.tar\\.xz: OK`), key);
+      assert.match(script.log, /^zonelab: zonelab-(serve|audit)\.service is running$/m, key);
+    }
+    t.diagnostic(`three VMs booted and ran their startup scripts in ${((rehearsal!.timings.bootMs ?? 0) / 1000).toFixed(0)} s`);
+  });
+
+  it('a serving VM: unit active, /healthz 200 with the zone and instance of its metadata server, a page from the bucket', async () => {
+    const vm = serving();
+    assert.equal((await vm.box.exec(['systemctl', 'is-active', 'zonelab-serve.service'])).stdout.trim(), 'active');
+    // The unit is active once the process runs; it answers once it has asked the metadata
+    // server who it is and checked its bucket and topic, as a load balancer's check would see.
+    const health = await pollUntil(() => httpRequest(`${rehearsal!.url(ZONE_B)}/healthz`).catch(() => null), (response) => response?.status === 200, 30_000);
+    assert.equal(health?.status, 200);
+    assert.equal(health?.headers['x-zone'], ZONE_B);
+    assert.equal(health?.headers['x-instance'], 'zonelab-us-east1-b');
+    const page = await httpRequest(`${rehearsal!.url(ZONE_B)}/${rehearsal!.base.bucket}/webdir/3.html`);
+    assert.equal(page.status, 200);
+    assert.equal(page.body, rehearsal!.gcs.get('webdir/3.html')?.toString());
+    // The package sits in the same bucket and is not served.
+    assert.equal((await httpRequest(`${rehearsal!.url(ZONE_B)}/${rehearsal!.base.bucket}/_zonelab/zonelab.tgz`)).status, 404);
+  });
+
+  it("a forbidden request reaches the audit VM's output, through Pub/Sub", async () => {
+    await pollUntil(() => httpRequest(`${rehearsal!.url(ZONE_C)}/healthz`).catch(() => null), (response) => response?.status === 200, 30_000);
+    const refused = await httpRequest(`${rehearsal!.url(ZONE_C)}/${rehearsal!.base.bucket}/webdir/4.html`, { headers: { 'X-country': 'Iran' } });
+    assert.equal(refused.status, 400);
+    const id = String(refused.headers['x-event-id']);
+    const lines = await pollUntil(() => journal('audit', 'zonelab-audit.service'), (entries) => entries.some((entry) => entry.MESSAGE.includes(id)), 30_000, 250);
+    assert.match(lines.find((entry) => entry.MESSAGE.includes(id))!.MESSAGE, new RegExp(`FORBIDDEN country=Iran .* zone=${ZONE_C} instance=zonelab-us-east1-c id=${id}`));
+  });
+
+  it("logs are JSON lines in the journal under the server's unit, where the Ops Agent config reads them", async () => {
+    const entries = (await journal(ZONE_C, 'zonelab-serve.service')).filter((entry) => entry._SYSTEMD_UNIT === 'zonelab-serve.service');
+    assert.ok(entries.length >= 2, JSON.stringify(entries));
+    for (const entry of entries) {
+      assert.match(entry._SYSTEMD_UNIT!, new RegExp(OPS_AGENT_UNIT_PATTERN));
+      const line = JSON.parse(entry.MESSAGE) as Record<string, unknown>;
+      assert.match(String(line.severity), /^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$/);
+      assert.match(String(line.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+  });
+
+  it('two zones behind the load balancer: the failover gcp up prints, with only the transport swapped, reroutes and returns within the bounds', async (t) => {
+    const lb = await rehearsal!.startLoadBalancer();
+    try {
+      const run = await rehearsal!.runFailover(lb, ZONE_B, join(work, 'reports'));
+      assert.match(run.command, /--kill "nsenter -t \d+ -a sh -c 'sudo systemctl kill --signal=SIGKILL zonelab-serve\.service'"/);
+      assert.match(run.command, /--restart "nsenter -t \d+ -a sh -c 'sudo systemctl start zonelab-serve\.service && timeout 120 sh -c/);
+      const { metrics } = JSON.parse(await readFile(join(run.reportDir, 'summary.json'), 'utf8')) as { metrics: FailoverMetrics };
+      const spec = rehearsal!.base.spec;
+      t.diagnostic(
+        `reroute ${metrics.timeToRerouteMs} ms (bound ${detectionBoundSec(spec)} s), failed ${metrics.errors.count}, ` +
+          `return ${metrics.timeToReturnMs} ms from the restart, ${metrics.timeToReturnFromReadyMs} ms from ready (bound ${returnBoundSec(spec)} s)`,
+      );
+      assert.ok(metrics.rerouted && metrics.timeToRerouteMs! <= detectionBoundSec(spec) * 1000, `reroute ${metrics.timeToRerouteMs} ms`);
+      assert.ok(metrics.returned && metrics.timeToReturnFromReadyMs! <= returnBoundSec(spec) * 1000, `return ${metrics.timeToReturnFromReadyMs} ms`);
+      const before = metrics.phases.find((phase) => phase.phase === 'before')!;
+      for (const vm of ['zonelab-us-east1-b', 'zonelab-us-east1-c']) {
+        const share = (before.byInstance[vm] ?? 0) / before.answered;
+        t.diagnostic(`${vm}: ${(share * 100).toFixed(1)}% of ${before.answered} before the fault`);
+        assert.ok(share >= 0.4 && share <= 0.6, `${vm} had ${(share * 100).toFixed(1)}% before the fault`);
+      }
+    } finally {
+      await rehearsal!.stopLoadBalancer();
+    }
+  });
+
+  it('a second boot runs the startup script again: nothing reinstalled, the server serves again', async () => {
+    const vm = serving();
+    await vm.reboot();
+    const script = await vm.startupScript();
+    assert.ok(script.ok, script.log);
+    assert.doesNotMatch(script.log, /tar\.xz: OK|added \d+ packages/, 'Node.js and zonelab were already installed');
+    assert.match(script.log, /zonelab-serve\.service is running/);
+    const health = await pollUntil(() => httpRequest(`${rehearsal!.url(ZONE_B)}/healthz`).catch(() => null), (response) => response?.status === 200, 30_000);
+    assert.equal(health?.headers['x-zone'], ZONE_B);
+  });
+
+  it('leaves nothing running: VMs powered off, HAProxy stopped', async () => {
+    const boxes = [...rehearsal!.vms.values()].map((vm) => vm.box.pid);
+    await rehearsal!.close();
+    for (const pid of boxes) assert.equal(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => 'gone'), 'gone', `box ${pid}`);
+    assert.equal(spawnSync('pgrep', ['-f', `haproxy -db -f ${join(work, 'haproxy.cfg')}`]).status, 1);
+    rehearsal = undefined;
+  });
+});
+
+if (unavailable) {
+  describe('the cloud deployment rehearsed', () => {
+    it('needs Debian boxes and HAProxy', { skip: unavailable }, () => {});
+  });
+}
