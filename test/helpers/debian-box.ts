@@ -225,9 +225,11 @@ export async function bootBox(options: BoxOptions): Promise<Box> {
   };
   // is-system-running --wait returns once the boot job queue is empty: "running", or
   // "degraded" when a unit of the base system failed (which tests do not care about).
-  // Until systemd has opened its control socket, systemctl cannot connect: ask again.
+  // Until systemd has opened its control socket, systemctl cannot connect, or finds it
+  // "offline" (not yet running as the system manager): ask again.
+  const early = (result: ExecResult) => /Failed to connect to bus/.test(result.stderr) || result.stdout.trim() === 'offline';
   let booted = await exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: bootTimeoutMs });
-  while (/Failed to connect to bus/.test(booted.stderr) && Date.now() < deadline) {
+  while (early(booted) && Date.now() < deadline) {
     await sleep(50);
     booted = await exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: Math.max(1000, deadline - Date.now()) });
   }
