@@ -153,7 +153,9 @@ export async function bootBox(options: BoxOptions): Promise<Box> {
   ];
   // A cgroup of the box's own: with --keep-unit nspawn runs the box in the cgroup it was
   // started in, and boxes that shared one would have their systemds manage the same units
-  // (a `systemctl kill` in one would reach the other's processes).
+  // (a `systemctl kill` in one would reach the other's processes). It also tells which
+  // processes are the box's when they must be killed.
+  await reapOrphanBoxes();
   const cgroups = await createBoxCgroups(options.name);
   const nspawn: ChildProcess = spawn('sh', ['-c', 'for dir in $BOX_CGROUPS; do echo $$ > "$dir/cgroup.procs"; done; exec systemd-nspawn "$@"', 'sh', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -180,7 +182,7 @@ export async function bootBox(options: BoxOptions): Promise<Box> {
   } catch (error) {
     nspawn.kill('SIGKILL');
     await exited;
-    await removeCgroups(cgroups);
+    await killAndRemoveCgroups(cgroups);
     throw error;
   }
 
@@ -220,7 +222,9 @@ export async function bootBox(options: BoxOptions): Promise<Box> {
         nspawn.kill('SIGKILL');
         await exited;
       }
-      await removeCgroups(cgroups);
+      // A killed nspawn leaves the box's own processes running: they go too, before the
+      // caller deletes the box's disk under them.
+      await killAndRemoveCgroups(cgroups);
     },
   };
   // is-system-running --wait returns once the boot job queue is empty: "running", or
@@ -260,14 +264,49 @@ async function createBoxCgroups(name: string): Promise<string[]> {
   return dirs;
 }
 
-/** Removes a box's cgroups once it is gone, the ones its systemd left inside first. */
-async function removeCgroups(dirs: string[]): Promise<void> {
+/** Every process in a cgroup and the cgroups below it. */
+async function processesIn(dir: string): Promise<number[]> {
+  const own = (await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
+  const children = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const below = await Promise.all(children.filter((child) => child.isDirectory()).map((child) => processesIn(join(dir, child.name))));
+  return [...own, ...below.flat()];
+}
+
+/** Kills whatever still runs in a box's cgroups, waits until they are empty, and removes them. */
+async function killAndRemoveCgroups(dirs: string[]): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const left = (await Promise.all(dirs.map(processesIn))).flat();
+    if (left.length === 0 || Date.now() > deadline) break;
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await sleep(50);
+  }
   const removeTree = async (dir: string): Promise<void> => {
     const children = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const child of children) if (child.isDirectory()) await removeTree(join(dir, child.name));
     await rmdir(dir).catch(() => {});
   };
   for (const dir of dirs) await removeTree(dir);
+}
+
+/**
+ * Boxes whose test process is gone (killed before it could power them off) still run:
+ * their cgroups are named after that process, which is how they are found and ended.
+ */
+export async function reapOrphanBoxes(): Promise<void> {
+  for (const hierarchy of ['/sys/fs/cgroup', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified']) {
+    for (const entry of await readdir(hierarchy).catch(() => [] as string[])) {
+      const owner = /^zonelab-box-.*-(\d+)-\d+$/.exec(entry)?.[1];
+      if (owner === undefined || existsSync(`/proc/${owner}`)) continue;
+      await killAndRemoveCgroups([join(hierarchy, entry)]);
+    }
+  }
 }
 
 async function childSystemd(parent: number): Promise<number> {
