@@ -198,8 +198,9 @@ export function registerGcp(program: Command): void {
     const plan = planGcp(deploymentFromFlags(flags));
     const { signal, release } = interruptible();
     try {
-      await checkGcloud(plan, processRunner(tmpdir()));
-      const report = await tearDown(plan, { runner: processRunner(tmpdir()), onLine: say, signal, deleteBucket: flags.deleteBucket });
+      const runner = processRunner(tmpdir());
+      await checkGcloud(plan, runner);
+      const report = await tearDown(plan, { runner, onLine: say, signal, deleteBucket: flags.deleteBucket });
       console.log(
         `deleted ${report.deleted.length} resource${report.deleted.length === 1 ? '' : 's'}` +
           (report.deleted.length ? `: ${report.deleted.join('; ')}` : '') +

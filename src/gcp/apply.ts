@@ -32,7 +32,7 @@ const NOT_FOUND = /not found|NOT_FOUND|was not found|does not exist|404/i;
  * …`, the line that names the problem), then its last line when that adds something (the
  * detail, such as the quota that was exceeded); other programs' last lines.
  */
-export function failureMessage(result: Pick<CommandResult, 'code' | 'stdout' | 'stderr'>): string {
+function failureMessage(result: Pick<CommandResult, 'code' | 'stdout' | 'stderr'>): string {
   const lines = (result.stderr.trim() || result.stdout.trim() || `exit ${result.code}`)
     .split('\n')
     .map((line) => line.trim())
@@ -42,7 +42,6 @@ export function failureMessage(result: Pick<CommandResult, 'code' | 'stdout' | '
   const last = lines.at(-1)!;
   return last === first ? first : `${first} … ${last}`;
 }
-const tail = failureMessage;
 
 /** A command as one line; with `workDir`, the folder of the plan's files as it really is. */
 function oneLine(command: PlanCommand, workDir?: string): string {
@@ -56,7 +55,7 @@ async function exists(step: PlanStep, runner: CommandRunner): Promise<boolean> {
   const result = await runner.run(probe);
   if (result.code !== 0) {
     if (NOT_FOUND.test(result.stderr)) return false;
-    throw new ZonelabError('E_GCLOUD', `cannot tell whether ${step.title} exists: ${oneLine(probe)}: ${tail(result)}`);
+    throw new ZonelabError('E_GCLOUD', `cannot tell whether ${step.title} exists: ${oneLine(probe)}: ${failureMessage(result)}`);
   }
   if (probe.member === undefined) return true;
   const member = probe.member;
@@ -79,19 +78,19 @@ export async function checkGcloud(plan: GcpPlan, runner: CommandRunner): Promise
       'E_NO_GCLOUD',
       version.code === 127
         ? 'gcloud is not installed (or not on PATH): install the Google Cloud CLI, https://cloud.google.com/sdk/docs/install'
-        : `gcloud does not run: ${tail(version)}`,
+        : `gcloud does not run: ${failureMessage(version)}`,
     );
   }
   const accounts = await runner.run(commands.account);
   const account = accounts.stdout.trim().split('\n')[0]?.trim() ?? '';
   if (accounts.code !== 0 || account === '') {
-    throw new ZonelabError('E_GCLOUD_LOGIN', `gcloud is not logged in${accounts.code !== 0 ? ` (${tail(accounts)})` : ''}: run "gcloud auth login"`);
+    throw new ZonelabError('E_GCLOUD_LOGIN', `gcloud is not logged in${accounts.code !== 0 ? ` (${failureMessage(accounts)})` : ''}: run "gcloud auth login"`);
   }
   const project = await runner.run(commands.project);
   if (project.code !== 0) {
     throw new ZonelabError(
       'E_GCLOUD_PROJECT',
-      `gcloud, logged in as ${account}, cannot see project ${plan.deployment.project}: ${tail(project)}. Check the project ID (gcloud projects list) or log in as an account that has a role on it.`,
+      `gcloud, logged in as ${account}, cannot see project ${plan.deployment.project}: ${failureMessage(project)}. Check the project ID (gcloud projects list) or log in as an account that has a role on it.`,
     );
   }
   return account;
@@ -117,7 +116,7 @@ export async function runPlan(plan: GcpPlan, options: UpOptions): Promise<void> 
     for (const command of commandsOf(step)) {
       result = await runner.run(command);
       for (let attempt = 2; step.retries && result.code !== 0 && attempt <= RETRY_ATTEMPTS; attempt++) {
-        onLine(`${label}: failed (${tail(result)}); trying again in ${RETRY_DELAY_MS / 1000} s (${attempt}/${RETRY_ATTEMPTS})`);
+        onLine(`${label}: failed (${failureMessage(result)}); trying again in ${RETRY_DELAY_MS / 1000} s (${attempt}/${RETRY_ATTEMPTS})`);
         await sleep(RETRY_DELAY_MS, undefined, { signal: options.signal }).catch(() => {});
         aborted(options.signal);
         result = await runner.run(command);
@@ -125,7 +124,7 @@ export async function runPlan(plan: GcpPlan, options: UpOptions): Promise<void> 
       if (result.code !== 0) {
         throw new ZonelabError(
           'E_GCLOUD',
-          `step ${index + 1}/${total} (${step.title}) failed: ${oneLine(command, options.workDir)}: ${tail(result)}. Fix the cause and run "zonelab gcp up" again: what exists is kept.`,
+          `step ${index + 1}/${total} (${step.title}) failed: ${oneLine(command, options.workDir)}: ${failureMessage(result)}. Fix the cause and run "zonelab gcp up" again: what exists is kept.`,
         );
       }
     }
@@ -138,7 +137,7 @@ export async function runPlan(plan: GcpPlan, options: UpOptions): Promise<void> 
 export async function readHealth(plan: GcpPlan, runner: CommandRunner): Promise<BackendHealth[]> {
   const command = healthCommand(plan.deployment);
   const result = await runner.run(command);
-  if (result.code !== 0) throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${tail(result)}`);
+  if (result.code !== 0) throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${failureMessage(result)}`);
   try {
     return parseBackendHealth(result.stdout);
   } catch (error) {
@@ -182,7 +181,7 @@ export async function readAddress(plan: GcpPlan, runner: CommandRunner): Promise
   const result = await runner.run(command);
   if (result.code !== 0) {
     if (NOT_FOUND.test(result.stderr)) return null;
-    throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${tail(result)}`);
+    throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${failureMessage(result)}`);
   }
   return result.stdout.trim() || null;
 }
@@ -196,7 +195,7 @@ export interface VmStatus {
 export async function readInstances(plan: GcpPlan, runner: CommandRunner): Promise<VmStatus[]> {
   const command = instancesCommand(plan.deployment);
   const result = await runner.run(command);
-  if (result.code !== 0) throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${tail(result)}`);
+  if (result.code !== 0) throw new ZonelabError('E_GCLOUD', `${oneLine(command)} failed: ${failureMessage(result)}`);
   return result.stdout
     .split('\n')
     .filter((line) => line.trim() !== '')
@@ -231,7 +230,7 @@ export async function tearDown(plan: GcpPlan, options: DownOptions): Promise<{ d
     }
     const result = await options.runner.run(step.remove);
     if (result.code !== 0) {
-      throw new ZonelabError('E_GCLOUD', `deleting ${step.title} failed: ${oneLine(step.remove)}: ${tail(result)}. Run "zonelab gcp down" again.`);
+      throw new ZonelabError('E_GCLOUD', `deleting ${step.title} failed: ${oneLine(step.remove)}: ${failureMessage(result)}. Run "zonelab gcp down" again.`);
     }
     report.deleted.push(step.title);
     options.onLine(`deleted ${step.title}`);

@@ -57,10 +57,8 @@ export const VM_ADDON_HEADERS_VERSION = '24.18.1';
  * https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges
  * https://cloud.google.com/load-balancing/docs/firewall-rules
  */
-export const HEALTH_CHECK_RANGES: Record<LbKind, string[]> = {
-  'backend-service': ['35.191.0.0/16', '209.85.152.0/22', '209.85.204.0/22'],
-  'target-pool': ['35.191.0.0/16', '209.85.152.0/22', '209.85.204.0/22'],
-};
+const NETWORK_LB_PROBERS = ['35.191.0.0/16', '209.85.152.0/22', '209.85.204.0/22'];
+export const HEALTH_CHECK_RANGES: Record<LbKind, string[]> = { 'backend-service': NETWORK_LB_PROBERS, 'target-pool': NETWORK_LB_PROBERS };
 
 /**
  * Where IAP TCP forwarding (`gcloud compute ssh --tunnel-through-iap`) connects from.

@@ -47,7 +47,7 @@ export function faultCommands(
 }
 
 export interface FailoverCommandOptions {
-  /** The load balancer (default http://<address>:<the spec's port>). */
+  /** The load balancer's URL, such as http://203.0.113.7:8080. */
   url: string;
   /** The zone to fault; default the first. */
   zone?: string;

@@ -1,11 +1,9 @@
-export { checkGcloud, failureMessage, readAddress, readHealth, readInstances, runPlan, tearDown, waitUntilHealthy } from './apply.js';
+export { checkGcloud, readAddress, readHealth, readInstances, runPlan, tearDown, waitUntilHealthy } from './apply.js';
 export { type CommandResult, type CommandRunner, processRunner } from './command-runner.js';
 export {
   defaultBucket,
   defaultZones,
   type GcpDeployment,
-  HEALTH_CHECK_RANGES,
-  IAP_TCP_RANGE,
   type LbKind,
   resourceNames,
   VM_ADDON_HEADERS_VERSION,
@@ -20,11 +18,9 @@ export {
   faultCommands,
   REMOTE_READY_TIMEOUT_SEC,
   type RemoteTransport,
-  remoteFaultCommands,
-  sshTransport,
 } from './fault-commands.js';
 export { type BackendHealth, parseBackendHealth } from './health.js';
 export { commandsOf, EACH, type GcpPlan, type PlanCommand, type PlanStep, planGcp } from './plan.js';
 export { renderPlanScript, shellCommand } from './plan-script.js';
-export { downCommand, hourlyCost, planNotes, planSummary } from './summary.js';
+export { downCommand, planNotes, planSummary } from './summary.js';
 export { OPS_AGENT_CONFIG, OPS_AGENT_UNIT_PATTERN, renderStartupScript, renderUnit, serviceCommand, VM_ATTRIBUTES, type VmRole } from './vm-files.js';

@@ -308,7 +308,6 @@ export function instancesCommand(deployment: GcpDeployment): PlanCommand {
   );
 }
 
-
 /** What `up` and `status` ask before anything else: is gcloud there, logged in, and can it see the project? */
 export function preflightCommands(deployment: GcpDeployment): { version: PlanCommand; account: PlanCommand; project: PlanCommand } {
   return {

@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import { openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { generateBucket } from '../../src/content/index.js';
@@ -64,7 +64,8 @@ export class Rehearsal {
   readonly deployments: Map<string, GcpDeployment> = new Map();
   private haproxy: ChildProcess | null = null;
   private haproxyExit: Promise<void> | null = null;
-  readonly timings: Record<string, number> = {};
+  /** How long the VMs took to boot and run their startup scripts, ms. */
+  bootMs = 0;
 
   private constructor(
     readonly options: RehearsalOptions,
@@ -81,7 +82,6 @@ export class Rehearsal {
   /** Prepares the stand-ins and the package, then boots the three VMs at once and waits for their startup scripts. */
   static async start(options: RehearsalOptions): Promise<Rehearsal> {
     const say = options.onLine ?? (() => {});
-    const started = performance.now();
     await ensureRootfs(say);
     const gcs = await startGcsStandIn(BUCKET);
     const pubsub = await startPubsubStandIn().catch(async (error) => {
@@ -108,7 +108,6 @@ export class Rehearsal {
         sshFrom: 'iap',
       };
       rehearsal = new Rehearsal(options, gcs, pubsub, dist, base);
-      rehearsal.timings.prepareMs = performance.now() - started;
       await rehearsal.fill();
       await rehearsal.bootVms();
       return rehearsal;
@@ -178,7 +177,7 @@ export class Rehearsal {
         if (!script.ok) throw new Error(`the startup script of ${plan.name} failed:\n${script.log.split('\n').slice(-25).join('\n')}`);
       }),
     );
-    this.timings.bootMs = performance.now() - started;
+    this.bootMs = performance.now() - started;
     const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -245,9 +244,7 @@ export class Rehearsal {
     await mkdir(bin, { recursive: true });
     await writeFile(join(bin, 'zonelab'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_PATH}" "$@"\n`, { mode: 0o755 });
     const command = `${this.failoverCommand(lbUrl, zone)} \\\n  --out-dir ${outDir}`;
-    const started = performance.now();
     const { stdout } = await run('bash', ['-c', command], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, maxBuffer: 16 * 1024 * 1024 });
-    this.timings.failoverMs = performance.now() - started;
     const report = /^report: (.*)\/report\.md$/m.exec(stdout)?.[1];
     if (!report) throw new Error(`the failover printed no report line:\n${stdout}`);
     return { command, stdout, reportDir: resolve(report) };
@@ -258,10 +255,5 @@ export class Rehearsal {
     await this.stopLoadBalancer();
     await Promise.all([...this.vms.values()].map((vm) => vm.close()));
     await Promise.all([this.dist.close(), this.pubsub.close(), this.gcs.close()]);
-  }
-
-  /** Paths relative to the working folder, for messages. */
-  relative(path: string): string {
-    return relative(this.options.workDir, path);
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type GcpDeployment, renderStartupScript, resourceNames, type VmRole } from '../../src/gcp/index.js';
+import { type GcpDeployment, renderStartupScript, type VmRole } from '../../src/gcp/index.js';
 import { type Box, type BoxDisk, bootBox, createBoxDisk } from '../helpers/debian-box.js';
 import { type MetadataStandIn, startMetadataStandIn } from '../helpers/metadata-stand-in.js';
 
@@ -144,10 +144,4 @@ export async function createVm(options: VmOptions): Promise<Vm> {
     },
   };
   return vm;
-}
-
-/** The name of the unit a VM of this role runs. */
-export function unitOf(deployment: GcpDeployment, role: VmRole): string {
-  const names = resourceNames(deployment);
-  return role === 'serve' ? names.unit : names.auditUnit;
 }
