@@ -1,9 +1,10 @@
 /**
  * `npm run bench:events`: wrk sends only forbidden requests to one `zonelab serve` with the
- * SQLite bus while `zonelab audit` follows the database; prints the sustained events/s
- * committed, the p99 commit-to-print latency, and whether anything was lost or printed
- * twice. Baseline in the same run: the same server with `--bus log` (no bus, a log line
- * per refusal), which shows what durability costs. Target: ≥ 5,000 events/s, nothing lost.
+ * SQLite bus while `zonelab audit` follows the server's event file; prints the sustained
+ * events/s committed, the p99 commit-to-print latency, and whether anything was lost or
+ * printed twice. Baseline in the same run: the same server with `--bus log` (no bus, a log
+ * line per refusal), which shows what durability costs. Targets: ≥ 5,000 events/s, p99
+ * commit→print under 100 ms at saturation and under 250 ms at a moderate rate, nothing lost.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import Database from 'better-sqlite3';
+import { eventFileOf } from '../src/bus/index.js';
 import { generateBucket } from '../src/content/index.js';
 import { haveCommand, median, startProcess, stopProcess, waitForPort } from './lib/processes.js';
 import { runWrk, writeRandomPagesScript } from './lib/wrk.js';
@@ -22,6 +24,7 @@ import { ratioRow, skipBenchmark, writeResults } from './lib/results.js';
 
 const TARGET_EVENTS_PER_SEC = 5000;
 const TARGET_P99_MS = 250;
+const TARGET_SATURATED_P99_MS = 100;
 const MODERATE_RATE = 1000;
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -89,12 +92,12 @@ function clientDrive(rate: number): Drive {
 }
 
 async function runWithBus(dir: string, round: number, drive: Drive, port: number): Promise<BusRun> {
-  const db = join(dir, `events-${round}.db`);
+  const events = join(dir, `events-${round}`);
   const server = startProcess(process.execPath, [
-    CLI, 'serve', '--bucket', join(dir, 'bucket'), '--host', '127.0.0.1', '--port', String(port), '--zone', 'bench', '--instance', 'bench', '--bus', `sqlite:${db}`,
+    CLI, 'serve', '--bucket', join(dir, 'bucket'), '--host', '127.0.0.1', '--port', String(port), '--zone', 'bench', '--instance', 'bench', '--bus', `sqlite:${events}`,
   ]);
   await waitForPort('127.0.0.1', port);
-  const audit = startProcess(process.execPath, [CLI, 'audit', '--bus', `sqlite:${db}`, '--json']);
+  const audit = startProcess(process.execPath, [CLI, 'audit', '--bus', `sqlite:${events}`, '--json']);
   const printedAt = new Map<string, number>();
   let printed = 0;
   createInterface({ input: audit.stdout! }).on('line', (line) => {
@@ -102,8 +105,13 @@ async function runWithBus(dir: string, round: number, drive: Drive, port: number
     printedAt.set((JSON.parse(line) as { id: string }).id, Date.now());
   });
   try {
-    const answered = await drive(`http://127.0.0.1:${port}`);
-    const sqlite = new Database(db, { readonly: true });
+    // The audit process takes a few hundred ms to start: one refusal printed first, so the
+    // measured latency is the audit following the server, not the audit starting up.
+    const probe = await fetch(`http://127.0.0.1:${port}/bucket/webdir/0.html`, { headers: { 'X-country': 'Iran' } });
+    await probe.arrayBuffer();
+    if (!(await waitUntil(() => printed >= 1, 30_000))) throw new Error('the audit printed nothing within 30 s');
+    const answered = 1 + (await drive(`http://127.0.0.1:${port}`));
+    const sqlite = new Database(eventFileOf(events, 'bench'), { readonly: true });
     const rows = sqlite.prepare('SELECT id, committed_at FROM events').all() as { id: string; committed_at: number }[];
     const first = rows.reduce((min, row) => Math.min(min, row.committed_at), Number.POSITIVE_INFINITY);
     const last = rows.reduce((max, row) => Math.max(max, row.committed_at), 0);
@@ -159,8 +167,7 @@ async function main(): Promise<void> {
       process.stderr.write(`round ${round}/${repeat}: --bus log (baseline), ${seconds} s…\n`);
       logRuns.push(await runWithLogOnly(dir, script, 18_490 + round));
     }
-    // Latency is also measured at a steady rate below saturation: at full load the audit's
-    // per-event position commits queue behind the server's commits for the write lock.
+    // Latency is also measured at a steady rate below saturation, the load a lab sees.
     process.stderr.write(`moderate load: sqlite bus + audit, ${MODERATE_RATE} forbidden requests/s, ${seconds} s…\n`);
     const moderate = await runWithBus(dir, repeat + 1, clientDrive(MODERATE_RATE), 18_499);
     const eventsPerSec = median(busRuns.map((r) => r.eventsPerSec));
@@ -169,7 +176,8 @@ async function main(): Promise<void> {
     const allRuns = [...busRuns, moderate];
     const lost = allRuns.reduce((sum, r) => sum + r.lost + Math.max(0, r.answered - r.committed), 0);
     const duplicates = allRuns.reduce((sum, r) => sum + r.duplicates, 0);
-    const pass = eventsPerSec >= TARGET_EVENTS_PER_SEC && lost === 0 && duplicates === 0 && moderate.p99CommitToPrintMs < TARGET_P99_MS;
+    const pass =
+      eventsPerSec >= TARGET_EVENTS_PER_SEC && lost === 0 && duplicates === 0 && moderate.p99CommitToPrintMs < TARGET_P99_MS && p99 < TARGET_SATURATED_P99_MS;
 
     console.log(`\nevents benchmark: only forbidden requests, wrk -t1 -c${connections}, ${seconds} s x ${repeat} (median), ${cpus().length} cores`);
     console.log('| run | events/s committed | answered | committed | printed | lost | twice | p99 commit→print |');
@@ -178,7 +186,7 @@ async function main(): Promise<void> {
       console.log(`| sqlite #${i + 1} | ${Math.round(r.eventsPerSec)} | ${r.answered} | ${r.committed} | ${r.printed} | ${r.lost} | ${r.duplicates} | ${r.p99CommitToPrintMs.toFixed(1)} ms |`);
     }
     console.log(`| sqlite, ${MODERATE_RATE} req/s (zonelab client --rate) | ${Math.round(moderate.eventsPerSec)} | ${moderate.answered} | ${moderate.committed} | ${moderate.printed} | ${moderate.lost} | ${moderate.duplicates} | ${moderate.p99CommitToPrintMs.toFixed(1)} ms |`);
-    console.log(`\nsqlite bus: ${Math.round(eventsPerSec)} events/s (target ≥ ${TARGET_EVENTS_PER_SEC}), p99 commit→print ${p99.toFixed(1)} ms, lost ${lost}, printed twice ${duplicates}: ${pass ? 'PASS' : 'FAIL'}`);
+    console.log(`\nsqlite bus: ${Math.round(eventsPerSec)} events/s (target ≥ ${TARGET_EVENTS_PER_SEC}), p99 commit→print ${p99.toFixed(1)} ms (target < ${TARGET_SATURATED_P99_MS} ms), lost ${lost}, printed twice ${duplicates}: ${pass ? 'PASS' : 'FAIL'}`);
     console.log(`p99 commit→print at moderate load: ${moderate.p99CommitToPrintMs.toFixed(1)} ms (target < ${TARGET_P99_MS} ms): ${moderate.p99CommitToPrintMs < TARGET_P99_MS ? 'PASS' : 'FAIL'}`);
     console.log(`baseline --bus log (no durability): ${Math.round(baseline)} refusals/s; ratio sqlite/log ${(eventsPerSec / baseline).toFixed(2)}`);
     const rows = [
@@ -203,9 +211,18 @@ async function main(): Promise<void> {
         target: `< ${TARGET_P99_MS} ms`,
         pass: moderate.p99CommitToPrintMs < TARGET_P99_MS,
       }),
-      ratioRow({ benchmark: 'events', measure: 'p99 commit→print at saturation', unit: 'ms', zonelab: p99, baselineName: '', baseline: null, target: '—', pass: null }),
+      ratioRow({
+        benchmark: 'events',
+        measure: 'p99 commit→print at saturation',
+        unit: 'ms',
+        zonelab: p99,
+        baselineName: '',
+        baseline: null,
+        target: `< ${TARGET_SATURATED_P99_MS} ms`,
+        pass: p99 < TARGET_SATURATED_P99_MS,
+      }),
     ];
-    const file = await writeResults('events', { connections, seconds, repeat, eventsPerSec, baseline, p99CommitToPrintMs: p99, lost, duplicates, target: TARGET_EVENTS_PER_SEC, targetP99Ms: TARGET_P99_MS, pass, busRuns, moderate, logRuns }, rows);
+    const file = await writeResults('events', { connections, seconds, repeat, eventsPerSec, baseline, p99CommitToPrintMs: p99, lost, duplicates, target: TARGET_EVENTS_PER_SEC, targetP99Ms: TARGET_P99_MS, targetSaturatedP99Ms: TARGET_SATURATED_P99_MS, pass, busRuns, moderate, logRuns }, rows);
     console.log(`results: ${file}`);
     process.exitCode = pass ? 0 : 1;
   } finally {

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { formatEventJson, formatEventLine } from './format.js';
 
 export interface AuditOptions {
-  /** A `--bus` value the audit can read: `sqlite:<path>` or a Pub/Sub subscription. */
+  /** A `--bus` value the audit can read: `sqlite:<folder>` (every server's event file in it) or a Pub/Sub subscription. */
   bus: string;
   consumer: string;
   json: boolean;

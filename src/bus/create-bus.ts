@@ -9,6 +9,8 @@ import { ZonelabError } from '../errors.js';
 export interface PublisherOptions {
   /** The outbox file for a Pub/Sub topic (one per server process). */
   outboxPath: string;
+  /** The server's instance name: with SQLite it names the event file only this server writes. */
+  instance: string;
   logger: Logger;
 }
 
@@ -19,7 +21,7 @@ export async function createEventPublisher(bus: string | BusSpec, options: Publi
     case 'log':
       return null;
     case 'sqlite':
-      return createSqlitePublisher({ path: spec.path });
+      return createSqlitePublisher({ dir: spec.dir, instance: options.instance });
     case 'pubsub-topic': {
       const remote = await createPubsubRemote({ project: spec.project, topic: spec.topic, logger: options.logger });
       return createOutboxPublisher({ path: options.outboxPath, remote, logger: options.logger });
@@ -40,7 +42,7 @@ export async function createEventSubscriber(bus: string | BusSpec, options: Subs
   const spec = typeof bus === 'string' ? parseBusSpec(bus) : bus;
   switch (spec.kind) {
     case 'sqlite':
-      return createSqliteSubscriber({ path: spec.path, consumer: options.consumer, fromStart: options.fromStart });
+      return createSqliteSubscriber({ dir: spec.dir, consumer: options.consumer, fromStart: options.fromStart });
     case 'pubsub-subscription':
       if (options.fromStart) {
         throw new ZonelabError('E_BAD_ARGUMENT', '--from-start works with sqlite only (a Pub/Sub subscription is replayed with "gcloud pubsub subscriptions seek")');

@@ -20,7 +20,7 @@ export function registerAudit(program: Command): void {
         'they come. Every event is printed once per named consumer, across restarts. SIGTERM/SIGINT finish ' +
         'the event in hand and exit 0. Diagnostics go to standard error as JSON lines.',
     )
-    .option('--bus <spec>', 'sqlite:<file> or pubsub:projects/<p>/subscriptions/<s>', busOption, DEFAULT_BUS)
+    .option('--bus <spec>', 'sqlite:<folder> (follows every server\'s event file in it) or pubsub:projects/<p>/subscriptions/<s>', busOption, DEFAULT_BUS)
     .option('--consumer <name>', 'consumer name; its position is kept (sqlite) so a restart resumes', 'audit')
     .option('--json', 'one JSON object per line instead of text', false)
     .option('--from-start', 'print every event again from the first one (sqlite)', false)

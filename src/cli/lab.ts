@@ -77,7 +77,7 @@ export function registerLab(program: Command): void {
       .option('--port <n>', 'port every server listens on (on its own address)', parsePort, 8080)
       .option('--listen <addr:port>', 'where the load balancer listens (loopback)', listenAddress, { host: '127.0.0.1', port: 8080 })
       .option('--bucket <dir|gs://…>', 'bucket the servers serve (a folder is generated when missing)', './data/bucket')
-      .option('--bus <spec>', `event bus of servers and audit (default sqlite:<dir>/events.db; see serve --help)`, busOption)
+      .option('--bus <spec>', `event bus of servers and audit (default sqlite:<dir>/events; see serve --help)`, busOption)
       .addOption(dirOption())
       .option('--detach', 'leave the lab running and return', false),
   ).action(async (flags: UpFlags) => {

@@ -40,7 +40,7 @@ export function registerServe(program: Command): void {
     .option('--revalidate-seconds <s>', 'seconds a cached object is served before the bucket is asked whether it changed', numberIn(0.001, 86_400), 30)
     .option(
       '--bus <spec>',
-      'where refused (400) requests are reported: sqlite:<file>, pubsub:projects/<p>/topics/<t>, or log (only logged)',
+      'where refused (400) requests are reported: sqlite:<folder> (this server writes <folder>/<instance>.events.db), pubsub:projects/<p>/topics/<t>, or log (only logged)',
       busOption,
       DEFAULT_BUS,
     )

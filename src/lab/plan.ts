@@ -10,7 +10,7 @@ export interface LabOptions {
   listenPort: number;
   /** Bucket folder (generated when missing) or gs:// bucket. */
   bucket: string;
-  /** Event bus for servers and audit; default `sqlite:<dir>/events.db`. */
+  /** Event bus for servers and audit; default `sqlite:<dir>/events` (a file per server). */
   bus?: string | undefined;
   /** The lab's folder: state file, HAProxy config and socket, logs. */
   dir: string;
@@ -38,7 +38,7 @@ export interface LabPlan {
  */
 export function planLab(options: LabOptions): LabPlan {
   const dir = resolve(options.dir);
-  const bus = options.bus ?? `sqlite:${join(dir, 'events.db')}`;
+  const bus = options.bus ?? `sqlite:${join(dir, 'events')}`;
   const servers: PlannedServer[] = [];
   for (const zone of options.zones) {
     for (let i = 1; i <= options.instancesPerZone; i++) {

@@ -23,7 +23,7 @@ export interface ServeOptions {
   /** Answer HEAD like GET without the body; default false: 501, as the assignment says. */
   allowHead?: boolean | undefined;
   logger: Logger;
-  /** Where refused requests go: a `--bus` value (`sqlite:<path>`, `log`, `pubsub:projects/<p>/topics/<t>`). */
+  /** Where refused requests go: a `--bus` value (`sqlite:<folder>`, `log`, `pubsub:projects/<p>/topics/<t>`). */
   bus: string;
   /** The outbox file for a Pub/Sub bus; default `./data/outbox-<instance>.db`. */
   outbox?: string | undefined;
@@ -47,6 +47,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   });
   const publisher = await createEventPublisher(options.bus, {
     outboxPath: options.outbox ?? join('data', `outbox-${identity.instance.replace(/[^\w.-]/g, '_')}.db`),
+    instance: identity.instance,
     logger,
   });
   const sink = publisher ? createPublisherSink(publisher) : createLogSink(logger);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { eventFileOf } from '../../src/bus/index.js';
 import { type AuditProcess, startAuditProcess } from '../helpers/audit-process.js';
 import { type ServeProcess, startServeProcess } from '../helpers/serve-process.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
@@ -49,7 +50,7 @@ function idsIn(lines: string[]): string[] {
   return lines.map((line) => /\bid=(\S+)$/.exec(line)?.[1] ?? `unparsed: ${line}`);
 }
 
-describe('forbidden-request pipeline (two server processes, one audit process, one SQLite file)', () => {
+describe('forbidden-request pipeline (two server processes, one audit process, an SQLite file per server)', () => {
   let dir: string;
   let bucket: TempBucket;
   let db: string;
@@ -59,7 +60,7 @@ describe('forbidden-request pipeline (two server processes, one audit process, o
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zonelab-pipeline-'));
     bucket = await makeTempBucket(5);
-    db = join(dir, 'events.db');
+    db = join(dir, 'events');
     // Both start at once (as in the lab); whichever starts is kept for after() to stop,
     // even when the other fails.
     const started = await Promise.allSettled(
@@ -113,7 +114,7 @@ describe('forbidden-request pipeline (two server processes, one audit process, o
     assert.ok(all.length - unique.size <= 1, `${all.length - unique.size} ids printed twice`);
   });
 
-  it('an event answered with 400 is in the database even when the server is killed at once', async () => {
+  it('an event answered with 400 is in the server\'s event file even when the server is killed at once', async () => {
     const victim = await startServeProcess(['--bucket', bucket.root, '--zone', 'zone-c', '--instance', 'vm-c', '--bus', `sqlite:${db}`]);
     const id = await new Promise<string>((resolve, reject) => {
       const req = request(`${victim.url}/bucket/webdir/1.html`, { headers: { 'X-country': 'Iran' }, agent: false }, (res) => {
@@ -126,7 +127,7 @@ describe('forbidden-request pipeline (two server processes, one audit process, o
       req.end();
     });
     assert.deepEqual(await victim.exited, { code: null, signal: 'SIGKILL' });
-    const sqlite = new Database(db, { readonly: true });
+    const sqlite = new Database(eventFileOf(db, 'vm-c'), { readonly: true });
     try {
       const row = sqlite.prepare('SELECT body FROM events WHERE id = ?').get(id) as { body: string } | undefined;
       assert.ok(row, `event ${id} not in the database`);
@@ -136,7 +137,7 @@ describe('forbidden-request pipeline (two server processes, one audit process, o
     }
   });
 
-  it('prints JSON lines with --json, and fails with one line on a missing database', async () => {
+  it('prints JSON lines with --json, and fails with one line on a missing event folder', async () => {
     const audit = startAuditProcess(['--bus', `sqlite:${db}`, '--consumer', 'json-reader', '--json']);
     audits.push(audit);
     await audit.waitForLines(2001);
@@ -154,9 +155,9 @@ describe('forbidden-request pipeline (two server processes, one audit process, o
     await resumed.exited;
     assert.deepEqual(resumed.lines.map((line) => JSON.parse(line).id), [fresh]);
 
-    const missing = startAuditProcess(['--bus', `sqlite:${join(dir, 'none.db')}`]);
+    const missing = startAuditProcess(['--bus', `sqlite:${join(dir, 'none')}`]);
     audits.push(missing);
     assert.equal((await missing.exited).code, 1);
-    assert.match(missing.stderr().trim(), /^zonelab: no event database at .*none\.db/);
+    assert.match(missing.stderr().trim(), /^zonelab: no event folder at .*none /);
   });
 });

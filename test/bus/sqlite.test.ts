@@ -1,89 +1,131 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { createSqlitePublisher, createSqliteSubscriber, parseBusSpec } from '../../src/bus/index.js';
+import { createSqlitePublisher, createSqliteSubscriber, eventFileOf, parseBusSpec } from '../../src/bus/index.js';
 import { isZonelabError } from '../../src/errors.js';
+import { waitFor } from '../helpers/wait.js';
 import { collect, eventBusContract, makeEvent } from './contract.js';
 
-let counter = 0;
-async function tempDb(): Promise<{ path: string; remove: () => Promise<void> }> {
+async function tempFolder(): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'zonelab-bus-'));
-  return { path: join(dir, `events-${++counter}.db`), remove: () => rm(dir, { recursive: true, force: true }) };
+  return { dir: join(dir, 'events'), remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-eventBusContract('sqlite (real database file)', async () => {
-  const db = await tempDb();
-  const publisher = createSqlitePublisher({ path: db.path });
+eventBusContract('sqlite (real database files)', async () => {
+  const folder = await tempFolder();
+  const publisher = createSqlitePublisher({ dir: folder.dir, instance: 'vm-a' });
   return {
     publisher,
     ordered: true,
-    subscriber: async (consumer) => createSqliteSubscriber({ path: db.path, consumer }),
+    subscriber: async (consumer) => createSqliteSubscriber({ dir: folder.dir, consumer }),
     cleanup: async () => {
       await publisher.close();
-      await db.remove();
+      await folder.remove();
     },
   };
 });
 
 describe('sqlite bus specifics', () => {
-  let db: { path: string; remove: () => Promise<void> };
+  let folder: { dir: string; remove: () => Promise<void> };
   before(async () => {
-    db = await tempDb();
+    folder = await tempFolder();
   });
-  after(() => db.remove());
+  after(() => folder.remove());
 
   it('keeps each consumer position apart, and replays from the start when asked', async () => {
-    const publisher = createSqlitePublisher({ path: db.path });
+    const publisher = createSqlitePublisher({ dir: folder.dir, instance: 'vm-a' });
     const events = [makeEvent(1), makeEvent(2), makeEvent(3)];
     for (const event of events) await publisher.publish(event);
     await publisher.close();
 
-    const a = createSqliteSubscriber({ path: db.path, consumer: 'a' });
+    const a = createSqliteSubscriber({ dir: folder.dir, consumer: 'a' });
     assert.equal((await collect(a, 3)).length, 3);
     await a.close();
-    const b = createSqliteSubscriber({ path: db.path, consumer: 'b' });
+    const b = createSqliteSubscriber({ dir: folder.dir, consumer: 'b' });
     assert.deepEqual((await collect(b, 3)).map((e) => e.id), events.map((e) => e.id));
     await b.close();
-    const again = createSqliteSubscriber({ path: db.path, consumer: 'a', fromStart: true });
+    const again = createSqliteSubscriber({ dir: folder.dir, consumer: 'a', fromStart: true });
     assert.deepEqual((await collect(again, 3)).map((e) => e.id), events.map((e) => e.id));
     await again.close();
   });
 
-  it('commits the position after each event, inside the same database', async () => {
-    const path = db.path;
-    const sqlite = new Database(path, { readonly: true });
+  it('commits positions to the consumer\'s own file and never writes a server\'s file', async () => {
+    const positions = new Database(join(folder.dir, 'a.positions.db'), { readonly: true });
     try {
-      const row = sqlite.prepare("SELECT position FROM consumers WHERE name = 'a'").get() as { position: number };
+      const row = positions.prepare("SELECT position FROM positions WHERE source = 'vm-a.events.db'").get() as { position: number };
       assert.equal(row.position, 3);
     } finally {
-      sqlite.close();
+      positions.close();
+    }
+    const events = new Database(eventFileOf(folder.dir, 'vm-a'), { readonly: true });
+    try {
+      const tables = events.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+      assert.deepEqual(tables.map((t) => t.name), ['events']);
+    } finally {
+      events.close();
     }
   });
 
-  it('refuses a missing database, a corrupt one, and a foreign one, each with its own code', async () => {
-    assert.throws(() => createSqliteSubscriber({ path: `${db.path}.missing`, consumer: 'a' }), (e) => isZonelabError(e, 'E_BUS_NOT_FOUND'));
-    const corrupt = `${db.path}.corrupt`;
-    await writeFile(corrupt, 'this is not a database, just some text long enough to look like a header');
-    assert.throws(() => createSqliteSubscriber({ path: corrupt, consumer: 'a' }), (e) => isZonelabError(e, 'E_BUS_CORRUPT'));
-    const foreign = `${db.path}.foreign`;
-    const other = new Database(foreign);
-    other.exec('CREATE TABLE other (x)');
-    other.close();
-    assert.throws(() => createSqliteSubscriber({ path: foreign, consumer: 'a' }), (e) => isZonelabError(e, 'E_BUS_CORRUPT'));
+  it('follows every server\'s file, including one that appears while it runs (fan-in)', async () => {
+    const fanIn = `${folder.dir}-fan-in`;
+    const early = createSqlitePublisher({ dir: fanIn, instance: 'early' });
+    const earlyEvents = [makeEvent(10), makeEvent(11)];
+    for (const event of earlyEvents) await early.publish(event);
+    const subscriber = createSqliteSubscriber({ dir: fanIn, consumer: 'fan', scanMs: 50 });
+    const delivered: string[] = [];
+    const stop = new AbortController();
+    const running = subscriber.run((event) => {
+      delivered.push(event.id);
+    }, stop.signal);
+    const late = createSqlitePublisher({ dir: fanIn, instance: 'late' });
+    const lateEvents = [makeEvent(12), makeEvent(13), makeEvent(14)];
+    for (const event of lateEvents) await late.publish(event);
+    await early.publish(makeEvent(15));
+    try {
+      await waitFor(() => delivered.length >= 6, 10_000, 'six events delivered');
+    } finally {
+      stop.abort();
+      await running;
+      await Promise.all([subscriber.close(), early.close(), late.close()]);
+    }
+    assert.equal(new Set(delivered).size, 6, 'each event once');
+    for (const event of [...earlyEvents, ...lateEvents]) assert.ok(delivered.includes(event.id));
+    assert.deepEqual(
+      delivered.filter((id) => lateEvents.some((e) => e.id === id)),
+      lateEvents.map((e) => e.id),
+      'one server\'s events in its order',
+    );
   });
 
-  it('lets several processes create the same new database at the same moment', async () => {
-    const path = `${db.path}.race`;
+  it('refuses a missing folder, a file given as the folder, a corrupt event file and a foreign one, each with its own code', async () => {
+    assert.throws(() => createSqliteSubscriber({ dir: `${folder.dir}.missing`, consumer: 'a' }), (e) => isZonelabError(e, 'E_BUS_NOT_FOUND'));
+    const file = `${folder.dir}.file`;
+    await writeFile(file, '');
+    assert.throws(() => createSqliteSubscriber({ dir: file, consumer: 'a' }), (e) => isZonelabError(e, 'E_BAD_BUS'));
+    const corruptDir = `${folder.dir}.corrupt`;
+    await mkdir(corruptDir);
+    await writeFile(join(corruptDir, 'x.events.db'), 'this is not a database, just some text long enough to look like a header');
+    assert.throws(() => createSqliteSubscriber({ dir: corruptDir, consumer: 'a' }), (e) => isZonelabError(e, 'E_BUS_CORRUPT'));
+    const foreignDir = `${folder.dir}.foreign`;
+    await mkdir(foreignDir);
+    const other = new Database(join(foreignDir, 'x.events.db'));
+    other.exec('CREATE TABLE other (x)');
+    other.close();
+    assert.throws(() => createSqliteSubscriber({ dir: foreignDir, consumer: 'a' }), (e) => isZonelabError(e, 'E_BUS_CORRUPT'));
+  });
+
+  it('lets several servers create the same new folder at the same moment, each with its own file', async () => {
+    const dir = `${folder.dir}-race`;
     const module = new URL('../../src/bus/index.js', import.meta.url).href;
     // Every process waits for the same instant, then opens: the collision start-up produces.
     const startAt = Date.now() + 1500;
     const script = `const { createSqlitePublisher } = await import(${JSON.stringify(module)});
       while (Date.now() < ${startAt}) {}
-      const publisher = createSqlitePublisher({ path: ${JSON.stringify(path)} });
+      const publisher = createSqlitePublisher({ dir: ${JSON.stringify(dir)}, instance: 'vm-' + process.pid });
       await publisher.publish({ id: crypto.randomUUID(), at: '', country: 'Iran', clientIp: '', method: 'GET', path: '/', zone: 'z', instance: String(process.pid) });
       await publisher.close();`;
     const exits = await Promise.all(
@@ -98,23 +140,34 @@ describe('sqlite bus specifics', () => {
         }),
       ),
     );
-    assert.deepEqual(exits.filter((exit) => exit.code !== 0), [], 'every process opened the database');
-    const check = new Database(path, { readonly: true });
+    assert.deepEqual(exits.filter((exit) => exit.code !== 0), [], 'every process opened its file');
+    const subscriber = createSqliteSubscriber({ dir, consumer: 'count' });
     try {
-      assert.equal((check.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 6);
+      assert.equal((await collect(subscriber, 6)).length, 6);
     } finally {
-      check.close();
+      await subscriber.close();
     }
   });
 
+  it('refuses a second subscriber of the same consumer at once, and lets it in after the first closed', async () => {
+    const first = createSqliteSubscriber({ dir: folder.dir, consumer: 'only-one' });
+    try {
+      assert.throws(() => createSqliteSubscriber({ dir: folder.dir, consumer: 'only-one' }), (e) => isZonelabError(e, 'E_CONSUMER_BUSY'));
+    } finally {
+      await first.close();
+    }
+    const second = createSqliteSubscriber({ dir: folder.dir, consumer: 'only-one' });
+    await second.close();
+  });
+
   it('refuses a bad consumer name', () => {
-    assert.throws(() => createSqliteSubscriber({ path: db.path, consumer: 'a b' }), (e) => isZonelabError(e, 'E_BAD_CONSUMER'));
+    assert.throws(() => createSqliteSubscriber({ dir: folder.dir, consumer: 'a b' }), (e) => isZonelabError(e, 'E_BAD_CONSUMER'));
   });
 });
 
 describe('parseBusSpec', () => {
   it('reads every form', () => {
-    assert.deepEqual(parseBusSpec('sqlite:./data/events.db'), { kind: 'sqlite', path: './data/events.db' });
+    assert.deepEqual(parseBusSpec('sqlite:./data/events'), { kind: 'sqlite', dir: './data/events' });
     assert.deepEqual(parseBusSpec('log'), { kind: 'log' });
     assert.deepEqual(parseBusSpec('pubsub:projects/my-project/topics/forbidden'), {
       kind: 'pubsub-topic',

@@ -37,7 +37,7 @@ describe('the serve and audit units under a real systemd 252 (Debian 12 in syste
   const localUnit = (role: 'serve' | 'audit') =>
     renderUnit(deployment, role)
       .replace(/--bucket gs:\/\/\S+/, '--bucket /srv/bucket')
-      .replace(/--bus pubsub:\S+/, '--bus sqlite:/var/lib/zonelab/events.db')
+      .replace(/--bus pubsub:\S+/, '--bus sqlite:/var/lib/zonelab/events')
       .replace(/--port \d+/, `--port ${port}`);
 
   async function systemctl(...args: string[]) {

@@ -27,7 +27,7 @@ let started = 0;
  */
 export async function startServeProcess(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
   // Unless the test names a bus, events go to a database of their own in the temp folder.
-  const ownDb = args.includes('--bus') ? null : join(tmpdir(), `zonelab-test-events-${process.pid}-${++started}.db`);
+  const ownDb = args.includes('--bus') ? null : join(tmpdir(), `zonelab-test-events-${process.pid}-${++started}`);
   const busArgs = ownDb ? ['--bus', `sqlite:${ownDb}`] : [];
   const child = spawn(process.execPath, [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...busArgs, ...args], {
     env: { ...process.env, GCE_METADATA_HOST: '127.0.0.1:9', ZONE: '', ...env },
@@ -73,7 +73,7 @@ export async function startServeProcess(args: string[], env: Record<string, stri
   async function kill() {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
-    if (ownDb) await Promise.all(['', '-wal', '-shm'].map((suffix) => rm(`${ownDb}${suffix}`, { force: true })));
+    if (ownDb) await rm(ownDb, { recursive: true, force: true });
   }
   try {
     const started = await waitForLog((line) => typeof line.address === 'string', 10_000);
