@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateBucket } from '../src/content/index.js';
-import { type ExperimentResult, type FaultKind, runExperiment } from '../src/failover/index.js';
+import { type ExperimentResult, runExperiment } from '../src/failover/index.js';
+import { type FaultKind, parseFault } from '../src/records/index.js';
 import { detectionBoundSec, type ProfileName, resolveSpec, returnBoundSec } from '../src/lb/index.js';
 import { haveCommand, median } from './lib/processes.js';
 import { type BenchRow, ratioRow, skipBenchmark, writeResults } from './lib/results.js';
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
           await runExperiment({
             lab: { zones: ['us-east1-b', 'us-east1-c'], instancesPerZone: 1, spec, listenHost: '127.0.0.1', listenPort: 18_541, bucket: join(dir, 'bucket') },
             pages: { webdir: 'webdir', index: 1000 },
-            fault,
+            fault: parseFault(fault),
             faultZone: 'us-east1-b',
             rate,
             keepalive: false,

@@ -1,9 +1,9 @@
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZonelabError } from '../errors.js';
 import { shellQuote } from '../shell-quote.js';
-import { type ExperimentResult, type FaultKind, renderMatrixMarkdown, rerenderReport, runExperiment } from '../failover/index.js';
+import { type ExperimentResult, rerenderReport, runExperiment, runMatrix } from '../failover/index.js';
+import { FAULT_FORMS, type Fault, formatFault, parseFault } from '../records/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
 import { durationOption, integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
 import { addSpecOptions, SPEC_OPTION_NAMES, type SpecFlags, specFromFlags } from './spec-options.js';
@@ -14,7 +14,7 @@ interface FailoverFlags extends SpecFlags {
   port: number;
   listenPort: number;
   bucket: string;
-  fault: FaultKind;
+  fault: Fault;
   faultZone?: string;
   rate: number;
   warmup: number;
@@ -30,7 +30,7 @@ interface FailoverFlags extends SpecFlags {
   webdir: string;
   index: number;
   matrix: boolean;
-  faults: FaultKind[];
+  faults: Fault[];
   profiles: string[];
 }
 
@@ -41,6 +41,21 @@ function list<T extends string>(allowed: readonly T[], what: string): (value: st
     if (items.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`expected ${what} from ${allowed.join(', ')}.`);
     return items;
   };
+}
+
+/** A fault as commander hands it over: one clear line for a bad one. */
+function faultOption(value: string): Fault {
+  try {
+    return parseFault(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^fault /, ''));
+  }
+}
+
+function faultList(value: string): Fault[] {
+  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError(`expected faults from ${FAULT_FORMS}.`);
+  return items.map(faultOption);
 }
 
 function positive(value: string): number {
@@ -84,7 +99,16 @@ export function registerFailover(program: Command): void {
       .option('--port <n>', 'port every local server listens on', parsePort, 8080)
       .option('--listen-port <n>', 'port of the local load balancer on 127.0.0.1', parsePort, 8080)
       .option('--bucket <dir>', 'bucket of the local servers (generated when missing)', './data/bucket')
-      .addOption(new Option('--fault <kind>', 'kill (SIGKILL), term (SIGTERM: drain) or stop (SIGSTOP: freeze)').choices(['kill', 'term', 'stop']).default('kill'))
+      .addOption(
+        new Option(
+          '--fault <fault>',
+          'what the zone suffers: kill (SIGKILL), term (SIGTERM: drain), stop (SIGSTOP: freeze), partition (packets dropped; root), ' +
+            'reset (TCP resets; root), latency:<ms>, errors:<fraction> (of object requests answered 500), health-fail (/healthz 503), ' +
+            'flap:<period> (/healthz alternating)',
+        )
+          .argParser(faultOption)
+          .default(parseFault('kill'), 'kill'),
+      )
       .option('--fault-zone <zone>', 'zone to fault (default: the first)')
       .option('--rate <r>', 'requests per second, open loop', positive, 100)
       .addOption(durationOption('--warmup <d>', 'load before the fault', 5000, '5s'))
@@ -100,7 +124,7 @@ export function registerFailover(program: Command): void {
       .option('-w, --webdir <name>', 'folder path segment of the requests', nonEmpty('--webdir'), 'webdir')
       .option('-i, --index <n>', 'pages are drawn from 0…n-1', integerIn(1, 1_000_000_000), 10_000)
       .option('--matrix', 'run every --profiles × --faults pair and write one comparison (local only)', false)
-      .option('--faults <list>', 'faults of the matrix', list(['kill', 'term', 'stop'] as const, 'faults'), ['kill', 'term', 'stop'])
+      .addOption(new Option('--faults <list>', 'faults of the matrix (any --fault value)').argParser(faultList).default(['kill', 'term', 'stop'].map(parseFault), 'kill,term,stop'))
       .option('--profiles <list>', 'profiles of the matrix', list(PROFILE_NAMES, 'profiles'), [...PROFILE_NAMES]),
   ).action(async (flags: FailoverFlags, self: Command) => {
     const command = `zonelab ${process.argv.slice(2).map(shellQuote).join(' ')}`;
@@ -141,7 +165,7 @@ export function registerFailover(program: Command): void {
     const onStep = (line: string) => process.stderr.write(`${interactive ? '\r\x1b[2K' : ''}${line}\n`);
     const base = join(flags.outDir, stamp());
 
-    const runOne = (profile: string, fault: FaultKind, dir: string) => {
+    const runOne = (profile: string, fault: Fault, dir: string) => {
       const spec = { ...specFromFlags({ ...flags, profile }), port: flags.port };
       return runExperiment({
         ...(flags.target
@@ -165,7 +189,7 @@ export function registerFailover(program: Command): void {
         holdMs: flags.hold,
         maxWaitMs: flags.maxWait,
         outDir: dir,
-        command: flags.matrix ? `zonelab failover --profile ${profile} --fault ${fault} --rate ${flags.rate}` : command,
+        command: flags.matrix ? `zonelab failover --profile ${profile} --fault ${formatFault(fault)} --rate ${flags.rate}` : command,
         signal: stop.signal,
         onStatus,
         onStep,
@@ -179,20 +203,16 @@ export function registerFailover(program: Command): void {
       if (result.interrupted) process.exitCode = 130;
       return;
     }
-    const runs: { profile: string; fault: string; dir: string; result: ExperimentResult }[] = [];
-    for (const profile of flags.profiles) {
-      for (const fault of flags.faults) {
-        if (stop.signal.aborted) break;
-        onStep(`=== ${profile} × ${fault} ===`);
-        const name = `${profile}-${fault}`;
-        const result = await runOne(profile, fault, join(base, name));
-        runs.push({ profile, fault, dir: name, result });
-        console.log(keyLines(result).join('\n'));
-      }
-    }
-    const matrix = renderMatrixMarkdown(runs);
-    await writeFile(join(base, 'matrix.md'), matrix);
-    console.log(`\n${matrix}\nmatrix: ${join(base, 'matrix.md')}`);
+    const matrix = await runMatrix({
+      profiles: flags.profiles,
+      faults: flags.faults.map(formatFault),
+      dir: base,
+      run: (profile, fault, dir) => runOne(profile, parseFault(fault), dir),
+      signal: stop.signal,
+      onRun: (index, total, name) => onStep(`=== [${index}/${total}] ${name} ===`),
+      onResult: (run) => console.log(keyLines(run.result).join('\n')),
+    });
+    console.log(`\n${matrix.markdown}\nmatrix: ${matrix.path}`);
     if (stop.signal.aborted) process.exitCode = 130;
   });
 

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Lab, openLab, renderBackends, startLab } from '../lab/index.js';
+import { FAULT_FORMS, formatFault, parseFault } from '../records/index.js';
 import { busOption, parsePort, zoneList } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
@@ -57,7 +58,7 @@ async function watch(lab: Lab, signal: AbortSignal): Promise<void> {
 export function registerLab(program: Command): void {
   const lab = program
     .command('lab')
-    .summary('zones behind a real HAProxy on this machine: up, status, stop, start, down')
+    .summary('zones behind a real HAProxy on this machine: up, status, stop, start, fault, heal, down')
     .description(
       'the assignment\'s setup on one machine: one "VM" (a zonelab serve process) per zone × instance, each on ' +
         'its own loopback address and the same port (127.0.1.1:8080, 127.0.1.2:8080, …), the audit app, and ' +
@@ -133,6 +134,33 @@ export function registerLab(program: Command): void {
       const opened = await openLab(flags.dir);
       const started = await opened.start(target);
       console.log(`${clock()} ${started.map((s) => s.name).join(', ')} answering ${opened.state.spec.requestPath} again`);
+    });
+
+  lab
+    .command('fault <zone|instance> <fault>')
+    .description(
+      `inject a fault into the servers of a zone (or one instance): ${FAULT_FORMS}. ` +
+        'kill/term/stop send a signal; partition (packets dropped) and reset (TCP resets) add nftables rules ' +
+        'in a table of this lab and need root; latency:<ms>, errors:<fraction> (of object requests answered 500, ' +
+        '/healthz still 200), health-fail (/healthz 503) and flap:<period> (/healthz alternating) reach the server ' +
+        'through its owner-only control socket. Undo it with "lab heal".',
+    )
+    .addOption(dirOption())
+    .action(async (target: string, text: string, flags: { dir: string }) => {
+      const fault = parseFault(text);
+      const opened = await openLab(flags.dir);
+      const faulted = await opened.fault(target, fault);
+      console.log(`${clock()} ${formatFault(fault)} on ${faulted.map((s) => s.name).join(', ')}`);
+    });
+
+  lab
+    .command('heal <zone|instance>')
+    .description('undo the fault of the servers of a zone (or one instance): rules removed, gray fault cleared, stopped servers started; waits until each answers its health check')
+    .addOption(dirOption())
+    .action(async (target: string, flags: { dir: string }) => {
+      const opened = await openLab(flags.dir);
+      const healed = await opened.heal(target);
+      console.log(`${clock()} ${healed.map((s) => s.name).join(', ')} healed, answering ${opened.state.spec.requestPath} again`);
     });
 
   lab

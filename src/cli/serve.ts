@@ -17,6 +17,7 @@ interface ServeFlags {
   allowHead: boolean;
   bus: string;
   outbox?: string;
+  control?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -45,6 +46,7 @@ export function registerServe(program: Command): void {
       DEFAULT_BUS,
     )
     .option('--outbox <file>', 'with a Pub/Sub bus: the local SQLite outbox events wait in (default ./data/outbox-<instance>.db)')
+    .option('--control <socket>', 'unix socket (created with mode 0600) through which the lab injects gray faults: latency, errors, health-fail, flap')
     .option('--access-log', 'log every request, not only refused and failed ones', false)
     .option('--allow-head', 'answer HEAD like GET without the body, as RFC 9110 says (default: 501, as the assignment says)', false)
     .action(async (flags: ServeFlags) => {

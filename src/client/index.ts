@@ -1,9 +1,9 @@
 export { AGE_BANDS, COUNTRIES, GENDERS, INCOME_BANDS } from './countries.js';
 export { CONNECTION_FAILURES, errorCodeOf } from './error-codes.js';
 export { LiveStatus } from './live-status.js';
-export { finalAttempts, type RequestResult } from './records.js';
+export { finalAttempts, type RequestResult } from '../records/index.js';
 export { addressBlocksOf, createRequestModel, pagePath, type PlannedRequest, type RequestModelOptions } from './request-model.js';
-export { type NdjsonFile, openNdjsonFile, openResultsFile, type ResultsFile } from './results-file.js';
+export { type NdjsonFile, openNdjsonFile, openResultsFile, type ResultsFile } from '../records/index.js';
 export { type LoadMode, type LoadOptions, type LoadOutcome, runLoad } from './run-load.js';
 export { type GroupSummary, type LatencySummary, type LoadSummary, renderSummary, summarize } from './summary.js';
 export { type ClientOptions, runClient, verboseLine } from './run-client.js';

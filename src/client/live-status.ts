@@ -1,4 +1,4 @@
-import type { RequestResult } from './records.js';
+import type { RequestResult } from '../records/index.js';
 
 /**
  * The numbers of the live status line: totals so far, and how the answers of the last

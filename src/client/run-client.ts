@@ -3,9 +3,9 @@ import { STATUS_CODES } from 'node:http';
 import { isIP } from 'node:net';
 import { ZonelabError } from '../errors.js';
 import { LiveStatus } from './live-status.js';
-import type { RequestResult } from './records.js';
+import type { RequestResult } from '../records/index.js';
 import { createRequestModel } from './request-model.js';
-import { openResultsFile, type ResultsFile } from './results-file.js';
+import { openResultsFile, type ResultsFile } from '../records/index.js';
 import { type LoadMode, runLoad } from './run-load.js';
 import { type LoadSummary, renderSummary, summarize } from './summary.js';
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, Client, type Dispatcher, interceptors } from 'undici';
 import { CONNECTION_FAILURES, errorCodeOf } from './error-codes.js';
 import { getOnce } from './get-once.js';
-import type { RequestResult } from './records.js';
+import type { RequestResult } from '../records/index.js';
 import type { PlannedRequest } from './request-model.js';
 
 export type LoadMode = { kind: 'open'; rate: number } | { kind: 'closed'; concurrency: number };

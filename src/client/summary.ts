@@ -1,5 +1,5 @@
 import { build } from 'hdr-histogram-js';
-import { finalAttempts, type RequestResult } from './records.js';
+import { finalAttempts, type RequestResult } from '../records/index.js';
 
 export interface LatencySummary {
   p50: number;

@@ -1,9 +1,12 @@
-export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, type FaultKind, runExperiment, type TargetOptions } from './experiment.js';
+export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, runExperiment, type TargetOptions } from './experiment.js';
 export { runShellCommand } from './fault-command.js';
-export { computeFailoverMetrics, type FailoverMetrics, failed, type PhaseRatio } from './metrics.js';
-export type { RunEvent } from './records.js';
+export { commandInjector, type FaultInjector, labInjector } from './injectors/index.js';
+export { type MatrixOptions, type MatrixRun, renderMatrixMarkdown, runMatrix } from './matrix.js';
+export { computeFailoverMetrics, type FailoverMetrics, failed, type PhaseRatio, type ZonePhaseStats } from './metrics.js';
+export { FailoverPhases, type Phase, type PhaseAction, type PhaseStep, type PhaseTiming } from './phases.js';
 export { renderReportMarkdown } from './report-md.js';
 export { rerenderReport } from './rerender.js';
+export { checkViewOf, type RunBounds, runBounds } from './run-bounds.js';
 export { renderTimelineSvg, timelineMarks, timelineRows, timelineSpec } from './timeline.js';
+export { FailoverTracker } from './tracker.js';
 export { writeReport } from './write-report.js';
-export { renderMatrixMarkdown } from './matrix.js';

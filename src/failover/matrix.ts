@@ -1,23 +1,69 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ExperimentResult } from './experiment.js';
+import { runBounds } from './run-bounds.js';
+
+export interface MatrixRun {
+  profile: string;
+  fault: string;
+  /** The run's folder, relative to the matrix folder. */
+  dir: string;
+  result: ExperimentResult;
+}
+
+export interface MatrixOptions {
+  profiles: readonly string[];
+  faults: readonly string[];
+  /** The matrix folder: one sub-folder per run, and matrix.md. */
+  dir: string;
+  /** Runs one experiment into `dir`. */
+  run: (profile: string, fault: string, dir: string) => Promise<ExperimentResult>;
+  signal: AbortSignal;
+  /** Told before each run: its position, the total and the name. */
+  onRun?: (index: number, total: number, name: string) => void;
+  onResult?: (run: MatrixRun) => void;
+}
+
+/** Every profile × fault, one after the other (each on a lab of its own); writes matrix.md. */
+export async function runMatrix(options: MatrixOptions): Promise<{ runs: MatrixRun[]; markdown: string; path: string }> {
+  const runs: MatrixRun[] = [];
+  const total = options.profiles.length * options.faults.length;
+  for (const profile of options.profiles) {
+    for (const fault of options.faults) {
+      if (options.signal.aborted) break;
+      const name = `${profile}-${fault.replace(/[^\w.-]/g, '_')}`;
+      options.onRun?.(runs.length + 1, total, `${profile} × ${fault}`);
+      const result = await options.run(profile, fault, join(options.dir, name));
+      const run = { profile, fault, dir: name, result };
+      runs.push(run);
+      options.onResult?.(run);
+    }
+  }
+  const markdown = renderMatrixMarkdown(runs);
+  const path = join(options.dir, 'matrix.md');
+  await writeFile(path, markdown);
+  return { runs, markdown, path };
+}
 
 function s(ms: number | null): string {
   return ms === null ? '—' : (ms / 1000).toFixed(2);
 }
 
 /** matrix.md: one row per profile × fault, the key numbers side by side. Pure. */
-export function renderMatrixMarkdown(runs: readonly { profile: string; fault: string; dir: string; result: ExperimentResult }[]): string {
+export function renderMatrixMarkdown(runs: readonly MatrixRun[]): string {
   const lines = [
     '# Failover matrix',
     '',
-    'Times in seconds. Each row links to its own report.',
+    'Times in seconds; "bound" is what the spec implies for that load balancer and fault (— when its health check cannot see the fault). Each row links to its own report.',
     '',
-    '| profile | mode | fault | time to reroute | failed requests | error window | longest gap | return from restart | return from ready | LB down after fault | LB up after ready | report |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| profile | mode | fault | time to reroute | bound | failed requests | error window | longest gap | return from restart | return from ready | LB down after fault | LB up after ready | report |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const { profile, fault, dir, result } of runs) {
     const m = result.metrics;
+    const bound = runBounds(result.setup)?.detection;
     lines.push(
-      `| ${profile} | ${result.setup.spec?.mode ?? '—'} | ${fault} | ${m.rerouted ? s(m.timeToRerouteMs) : 'not rerouted'} | ${m.errors.count} | ${s(m.errorWindowMs)} | ${s(m.longestGapMs)} | ${m.returned ? s(m.timeToReturnMs) : 'not returned'} | ${m.returned ? s(m.timeToReturnFromReadyMs) : '—'} | ${s(m.lb.downAfterFaultMs)} | ${s(m.lb.upAfterReadyMs)} | [${dir}](${dir}/report.md) |`,
+      `| ${profile} | ${result.setup.spec?.mode ?? '—'} | ${fault} | ${m.rerouted ? s(m.timeToRerouteMs) : 'not rerouted'} | ${bound ? `≤ ${bound.sec}` : '—'} | ${m.errors.count} | ${s(m.errorWindowMs)} | ${s(m.longestGapMs)} | ${m.returned ? s(m.timeToReturnMs) : 'not returned'} | ${m.returned ? s(m.timeToReturnFromReadyMs) : '—'} | ${s(m.lb.downAfterFaultMs)} | ${s(m.lb.upAfterReadyMs)} | [${dir}](${dir}/report.md) |`,
     );
   }
   return `${lines.join('\n')}\n`;

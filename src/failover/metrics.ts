@@ -1,13 +1,26 @@
-import type { RequestResult } from '../client/index.js';
-import type { RunEvent } from './records.js';
+import { failed, finalAttempts, type RequestResult, type RunEvent } from '../records/index.js';
+import { FailoverTracker } from './tracker.js';
+
+export type PhaseName = 'before' | 'outage' | 'after';
 
 /** Requests per backend in one phase. */
 export interface PhaseRatio {
-  phase: 'before' | 'outage' | 'after';
+  phase: PhaseName;
   /** Answered requests in the phase. */
   answered: number;
   byZone: Record<string, number>;
   byInstance: Record<string, number>;
+}
+
+/** One zone in one phase: how many requests, how many failed, how fast the answers were. */
+export interface ZonePhaseStats {
+  phase: PhaseName;
+  /** The zone that answered, or `(no answer)` for requests nobody answered. */
+  zone: string;
+  requests: number;
+  failed: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
 }
 
 export interface FailoverMetrics {
@@ -29,21 +42,13 @@ export interface FailoverMetrics {
   /** HAProxy's view: when it marked the faulted zone's servers DOWN, then UP again (null when not seen). */
   lb: { downAfterFaultMs: number | null; upAfterRestartMs: number | null; upAfterReadyMs: number | null };
   phases: PhaseRatio[];
+  /** Failure rate and latency per phase and zone (what shows a fault a health check cannot see). */
+  zones: ZonePhaseStats[];
 }
 
-/** A request that failed: no answer, or a 5xx. A 400 refusal is an answer, not a failure. */
-export function failed(record: RequestResult): boolean {
-  return record.status === null || record.status >= 500;
-}
+export { failed } from '../records/index.js';
 
-function lastRecordOfEachRequest(records: readonly RequestResult[]): RequestResult[] {
-  const last = new Map<number, RequestResult>();
-  for (const record of records) {
-    const seen = last.get(record.seq);
-    if (!seen || record.attempt > seen.attempt) last.set(record.seq, record);
-  }
-  return [...last.values()].sort((a, b) => a.sentAt - b.sentAt);
-}
+const NO_ANSWER = '(no answer)';
 
 function firstEvent(events: readonly RunEvent[], kind: RunEvent['kind']): RunEvent | undefined {
   return events.find((event) => event.kind === kind);
@@ -52,6 +57,12 @@ function firstEvent(events: readonly RunEvent[], kind: RunEvent['kind']): RunEve
 function count(into: Record<string, number>, key: string | null): void {
   const name = key ?? '(unknown)';
   into[name] = (into[name] ?? 0) + 1;
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 /**
@@ -64,29 +75,17 @@ export function computeFailoverMetrics(
   events: readonly RunEvent[],
   fault: { zone: string; instances: readonly string[] },
 ): FailoverMetrics {
-  const requests = lastRecordOfEachRequest(records);
+  const requests = finalAttempts(records).sort((a, b) => a.sentAt - b.sentAt);
   const faultAt = firstEvent(events, 'fault')?.at ?? null;
   const restartAt = firstEvent(events, 'recover')?.at ?? null;
   const readyAt = firstEvent(events, 'server-ready')?.at ?? null;
-  const end = Number.POSITIVE_INFINITY;
 
-  // Reroute: the last request after the fault (and before the restart) that still failed
-  // or still reached the faulted zone.
-  let lastBad: number | null = null;
-  let goodAfterLastBad = false;
-  if (faultAt !== null) {
-    for (const request of requests) {
-      if (request.sentAt < faultAt || request.sentAt >= (restartAt ?? end)) continue;
-      if (failed(request) || request.zone === fault.zone) {
-        lastBad = request.sentAt;
-        goodAfterLastBad = false;
-      } else {
-        goodAfterLastBad = true;
-      }
-    }
-  }
-  const rerouted = faultAt !== null && (lastBad === null || goodAfterLastBad);
-  const timeToRerouteMs = faultAt === null || !rerouted ? null : lastBad === null ? 0 : lastBad - faultAt;
+  // Reroute and return: the same tracker that decided when the run moved on.
+  const tracker = new FailoverTracker(fault.zone);
+  if (faultAt !== null) tracker.fault(faultAt);
+  if (restartAt !== null) tracker.restart(restartAt);
+  for (const request of requests) tracker.observe(request);
+  const returnedAt = tracker.firstReturnAt;
 
   // Errors of the whole run (errors before the fault count too: they are reported, not hidden).
   const failures = requests.filter(failed);
@@ -101,35 +100,46 @@ export function computeFailoverMetrics(
   let longestGapMs = 0;
   for (let i = 1; i < completions.length; i++) longestGapMs = Math.max(longestGapMs, completions[i]! - completions[i - 1]!);
 
-  const firstReturn =
-    restartAt === null ? undefined : requests.find((request) => request.sentAt >= restartAt && !failed(request) && request.zone === fault.zone);
-  const returnedAt = firstReturn?.sentAt ?? null;
-
   const lbEvents = events.filter((event) => event.kind === 'lb-state' && fault.instances.includes(event.target));
   const downEvent = faultAt === null ? undefined : lbEvents.find((event) => event.at >= faultAt && event.detail.startsWith('DOWN'));
   const upEvent = restartAt === null ? undefined : lbEvents.find((event) => event.at >= restartAt && event.detail === 'UP');
 
-  const phaseOf = (request: RequestResult): PhaseRatio['phase'] =>
+  const phaseOf = (request: RequestResult): PhaseName =>
     faultAt === null || request.sentAt < faultAt ? 'before' : returnedAt === null || request.sentAt < returnedAt ? 'outage' : 'after';
   const phases: PhaseRatio[] = (['before', 'outage', 'after'] as const).map((phase) => ({ phase, answered: 0, byZone: {}, byInstance: {} }));
+  const latencies = new Map<string, { phase: PhaseName; zone: string; failed: number; values: number[] }>();
   for (const request of requests) {
+    const phase = phaseOf(request);
+    const zone = request.zone ?? NO_ANSWER;
+    const key = `${phase}\u0000${zone}`;
+    const entry = latencies.get(key) ?? { phase, zone, failed: 0, values: [] };
+    entry.values.push(request.latencyMs);
+    if (failed(request)) entry.failed++;
+    latencies.set(key, entry);
     if (request.status === null) continue;
-    const ratio = phases.find((p) => p.phase === phaseOf(request))!;
+    const ratio = phases.find((p) => p.phase === phase)!;
     ratio.answered++;
     count(ratio.byZone, request.zone);
     count(ratio.byInstance, request.instance);
   }
+  const order: PhaseName[] = ['before', 'outage', 'after'];
+  const zones = [...latencies.values()]
+    .sort((a, b) => order.indexOf(a.phase) - order.indexOf(b.phase) || a.zone.localeCompare(b.zone))
+    .map(({ phase, zone, failed: failures, values }) => {
+      const sorted = values.sort((a, b) => a - b);
+      return { phase, zone, requests: sorted.length, failed: failures, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+    });
 
   return {
     faultAt,
     restartAt,
     readyAt,
-    timeToRerouteMs,
-    rerouted,
+    timeToRerouteMs: tracker.timeToRerouteMs,
+    rerouted: tracker.rerouted,
     errors: { count: failures.length, byKind },
     errorWindowMs,
     longestGapMs,
-    timeToReturnMs: returnedAt === null || restartAt === null ? null : returnedAt - restartAt,
+    timeToReturnMs: tracker.timeToReturnMs,
     timeToReturnFromReadyMs: returnedAt === null || readyAt === null ? null : returnedAt - readyAt,
     returned: returnedAt !== null,
     lb: {
@@ -138,5 +148,6 @@ export function computeFailoverMetrics(
       upAfterReadyMs: upEvent && readyAt !== null ? upEvent.at - readyAt : null,
     },
     phases,
+    zones,
   };
 }

@@ -1,6 +1,6 @@
-import { detectionBoundSec, returnBoundSec } from '../lb/index.js';
-import type { ExperimentSetup } from './experiment.js';
-import type { FailoverMetrics, PhaseRatio } from './metrics.js';
+import { describeFault, parseFault, type RunSetup } from '../records/index.js';
+import type { FailoverMetrics, PhaseRatio, ZonePhaseStats } from './metrics.js';
+import { runBounds } from './run-bounds.js';
 
 function seconds(ms: number | null, unit = ' s'): string {
   return ms === null ? '—' : `${(ms / 1000).toFixed(2)}${unit}`;
@@ -14,6 +14,12 @@ function shares(counts: Record<string, number>, total: number): string {
     .join(', ');
 }
 
+function zoneRow(stats: ZonePhaseStats): string {
+  const rate = stats.requests === 0 ? '' : ` (${((stats.failed / stats.requests) * 100).toFixed(1)}%)`;
+  const ms = (value: number | null) => (value === null ? '—' : `${value.toFixed(1)} ms`);
+  return `| ${PHASE_TITLE[stats.phase]} | ${stats.zone} | ${stats.requests} | ${stats.failed}${rate} | ${ms(stats.p50Ms)} | ${ms(stats.p99Ms)} |`;
+}
+
 const PHASE_TITLE: Record<PhaseRatio['phase'], string> = {
   before: 'before the fault',
   outage: 'during the outage',
@@ -25,10 +31,17 @@ const PHASE_TITLE: Record<PhaseRatio['phase'], string> = {
  * per-phase ratio per zone and per instance, the timeline, and the command that reproduces
  * the run. Pure: the same inputs give the same text.
  */
-export function renderReportMarkdown(setup: ExperimentSetup, metrics: FailoverMetrics): string {
+export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics): string {
   const spec = setup.spec;
-  const detection = spec ? `≤ ${detectionBoundSec(spec)} s by health checks` : '—';
-  const returning = spec ? `≤ ${returnBoundSec(spec)} s by health checks` : '—';
+  const bounds = runBounds(setup);
+  const unseen = bounds !== null && bounds.detection === null;
+  const detection = !bounds ? '—' : bounds.detection ? `≤ ${bounds.detection.sec} s` : bounds.view === 'alternates' ? 'none: the health check alternates' : 'none: the health check still passes';
+  const returning = bounds ? `≤ ${bounds.return.sec} s` : '—';
+  const reroute = metrics.rerouted
+    ? seconds(metrics.timeToRerouteMs)
+    : unseen && bounds.view === 'passes'
+      ? 'not rerouted: the health check still passes'
+      : 'not rerouted';
   const errorKinds = Object.entries(metrics.errors.byKind)
     .map(([kind, n]) => `${kind} ${n}`)
     .join(', ');
@@ -54,7 +67,7 @@ export function renderReportMarkdown(setup: ExperimentSetup, metrics: FailoverMe
     );
   }
   lines.push(
-    `| fault | ${setup.fault === 'command' ? `\`${setup.killCommand}\`, restart \`${setup.restartCommand}\`` : `${setup.fault} (${setup.faultInstances.join(', ')})`} |`,
+    `| fault | ${setup.fault === 'command' ? `\`${setup.killCommand}\`, restart \`${setup.restartCommand}\`` : `${setup.fault}: ${describeFault(parseFault(setup.fault))} (${setup.faultInstances.join(', ')})`} |`,
     `| load | ${setup.rate} requests/s, open loop, ${setup.keepalive ? 'keep-alive connections' : 'a new connection per request'}, timeout ${setup.timeoutMs / 1000} s |`,
     `| phases | warm-up ${setup.warmupMs / 1000} s, hold ${setup.holdMs / 1000} s, give up after ${setup.maxWaitMs / 1000} s |`,
     '',
@@ -62,7 +75,7 @@ export function renderReportMarkdown(setup: ExperimentSetup, metrics: FailoverMe
     '',
     '| measure | value | bound the spec implies |',
     '|---|---:|---|',
-    `| time to reroute (last failed or faulted-zone request after the fault) | ${metrics.rerouted ? seconds(metrics.timeToRerouteMs) : 'not rerouted'} | ${detection} |`,
+    `| time to reroute (last failed or faulted-zone request after the fault) | ${reroute} | ${detection} |`,
     `| failed requests | ${metrics.errors.count}${errorKinds ? ` (${errorKinds})` : ''} | |`,
     `| error window (first to last failure) | ${seconds(metrics.errorWindowMs)} | |`,
     `| longest gap between successful responses | ${seconds(metrics.longestGapMs)} | |`,
@@ -74,6 +87,10 @@ export function renderReportMarkdown(setup: ExperimentSetup, metrics: FailoverMe
       `| HAProxy marked the zone DOWN, after the fault | ${seconds(metrics.lb.downAfterFaultMs)} | ${detection} |`,
       `| HAProxy marked the zone UP, after the restart / after ready | ${seconds(metrics.lb.upAfterRestartMs)} / ${seconds(metrics.lb.upAfterReadyMs)} | ${returning} |`,
     );
+  }
+  if (bounds) {
+    lines.push('', `How the bounds are computed: to mark the zone down, ${bounds.detection ? bounds.detection.formula : `no bound (${detection.replace(/^none: /, '')})`}; to mark it up again once it answers, ${bounds.return.formula}.`);
+    if (bounds.lb === 'gcp') lines.push('Google Cloud also takes time to program the change into its load balancers, which no formula here includes.');
   }
   lines.push(
     '',
@@ -87,6 +104,12 @@ export function renderReportMarkdown(setup: ExperimentSetup, metrics: FailoverMe
     ...metrics.phases.map(
       (phase) => `| ${PHASE_TITLE[phase.phase]} | ${phase.answered} | ${shares(phase.byZone, phase.answered)} | ${shares(phase.byInstance, phase.answered)} |`,
     ),
+    '',
+    '## Failures and latency per zone',
+    '',
+    '| phase | zone | requests | failed | p50 | p99 |',
+    '|---|---|---:|---:|---:|---:|',
+    ...metrics.zones.map(zoneRow),
     '',
     '## Timeline',
     '',

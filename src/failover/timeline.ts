@@ -1,6 +1,4 @@
-import type { RequestResult } from '../client/index.js';
-import { failed } from './metrics.js';
-import type { RunEvent } from './records.js';
+import { failed, type RequestResult, type RunEvent } from '../records/index.js';
 
 const BIN_MS = 100;
 

@@ -1,16 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RequestResult } from '../client/index.js';
-import type { ExperimentSetup } from './experiment.js';
+import type { RequestResult, RunEvent, RunSetup } from '../records/index.js';
 import type { FailoverMetrics } from './metrics.js';
-import type { RunEvent } from './records.js';
 import { renderReportMarkdown } from './report-md.js';
 import { renderTimelineSvg } from './timeline.js';
 
 /** Writes summary.json, report.md and timeline.svg of a run into `dir`. */
 export async function writeReport(
   dir: string,
-  setup: ExperimentSetup,
+  setup: RunSetup,
   records: readonly RequestResult[],
   events: readonly RunEvent[],
   metrics: FailoverMetrics,

@@ -2,3 +2,4 @@ export { type BackendStatus, type Lab, openLab, type StartLabOptions, startLab, 
 export { type LabOptions, type LabPlan, planLab } from './plan.js';
 export { type LabState, type ServerRecord, stateFile } from './state.js';
 export { renderBackends } from './render.js';
+export { checkNetworkFaultsPossible, nftTableOf, serversWithNetworkFault } from './network-faults.js';

@@ -1,10 +1,13 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { generateBucket } from '../content/index.js';
 import { ZonelabError } from '../errors.js';
 import { drainSecondsFor, type LoadBalancerSpec, renderHaproxyConfig, type ServerStat, showServers } from '../lb/index.js';
+import { type Fault, faultClassOf, formatFault, parseFault } from '../records/index.js';
+import { callControl } from './control-client.js';
+import { applyNetworkFault, checkNetworkFaultsPossible, removeNetworkFault, removeNetworkTable } from './network-faults.js';
 import { type LabOptions, planLab } from './plan.js';
 import { checkHaproxyConfig, haproxyVersion, isOurs, signalIfOurs, spawnDetached, stopProcess, waitForExit } from './processes.js';
 import { initialState, type LabState, loadState, removeState, saveState, type ServerRecord } from './state.js';
@@ -30,9 +33,19 @@ export interface Lab {
   stop(target: string, signal: StopSignal): Promise<ServerRecord[]>;
   /** Starts them again (or continues them after STOP) and waits until each answers /healthz. */
   start(target: string): Promise<ServerRecord[]>;
+  /**
+   * Injects a fault into the servers of a zone or one instance: a signal (kill, term,
+   * stop), nftables rules (partition, reset) or, through each server's control socket, a
+   * gray failure (latency, errors, health-fail, flap). Resolves once it is in place.
+   */
+  fault(target: string, fault: Fault): Promise<ServerRecord[]>;
+  /** Undoes whatever fault the servers carry and waits until each answers /healthz directly. */
+  heal(target: string): Promise<ServerRecord[]>;
   /** Stops every process of the lab and removes its state. */
   down(): Promise<void>;
 }
+
+const SIGNAL_OF_FAULT = { kill: 'KILL', term: 'TERM', stop: 'STOP' } as const;
 
 function serverMarker(server: ServerRecord): string {
   return `--instance ${server.name}`;
@@ -84,6 +97,8 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
       server.pid = spawnDetached(process.execPath, [CLI_PATH, 'serve', ...server.args], server.log);
       server.state = 'running';
     }
+    // A started server no longer carries the signal fault that stopped it.
+    if (server.fault !== null && faultClassOf(parseFault(server.fault)) === 'signal') server.fault = null;
     await save();
     const pid = server.pid;
     await waitUntil(
@@ -139,6 +154,46 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
       for (const server of servers) await startServer(server);
       return servers;
     },
+    async fault(target, fault) {
+      await refresh();
+      const servers = matching(state, target);
+      const faulted = servers.filter((server) => server.fault !== null);
+      if (faulted.length > 0) {
+        throw new ZonelabError('E_ALREADY_FAULTED', `${faulted.map((s) => `${s.name} already has ${s.fault}`).join(', ')}: heal it first ("zonelab lab heal ${target}")`);
+      }
+      const kind = faultClassOf(fault);
+      if (kind === 'signal') {
+        await lab.stop(target, SIGNAL_OF_FAULT[fault.kind as keyof typeof SIGNAL_OF_FAULT]);
+      } else if (kind === 'network') {
+        checkNetworkFaultsPossible();
+        applyNetworkFault(state.nftTable, fault.kind as 'partition' | 'reset', servers);
+      } else {
+        const down = servers.filter((server) => !isOurs(server.pid, serverMarker(server)) || server.state !== 'running');
+        if (down.length > 0) throw new ZonelabError('E_NOT_RUNNING', `${down.map((s) => s.name).join(', ')} not running: a gray fault needs a running server`);
+        await Promise.all(servers.map((server) => callControl(server.control, 'PUT', { fault: formatFault(fault) })));
+      }
+      // stop() re-reads the state file: mark the servers of the state as it is now.
+      const current = matching(state, target);
+      for (const server of current) server.fault = formatFault(fault);
+      await save();
+      return current;
+    },
+    async heal(target) {
+      await refresh();
+      const servers = matching(state, target);
+      const network = servers.filter((server) => server.fault !== null && faultClassOf(parseFault(server.fault)) === 'network');
+      if (network.length > 0) removeNetworkFault(state.nftTable, network.map((server) => server.name));
+      for (const server of servers) {
+        if (server.fault !== null && faultClassOf(parseFault(server.fault)) === 'gray' && isOurs(server.pid, serverMarker(server))) {
+          await callControl(server.control, 'DELETE');
+        }
+        server.fault = null;
+      }
+      await save();
+      // Stopped or frozen servers start again; every one must answer its own check.
+      for (const server of servers) await startServer(server);
+      return servers;
+    },
     async down() {
       await refresh();
       // Servers get TERM twice: the second one skips the drain (nothing is measured now).
@@ -157,6 +212,8 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
         stopProcess(state.haproxy.pid, state.haproxy.configPath, 2000),
         stopProcess(state.audit.pid, 'lab-audit', 2000),
       ]);
+      // Also after the supervisor was killed: its network rules must not outlive the lab.
+      if (state.nftTable) removeNetworkTable(state.nftTable);
       await removeState(state.dir);
     },
   };
@@ -190,6 +247,11 @@ export async function startLab(options: StartLabOptions): Promise<Lab> {
     throw new ZonelabError('E_LAB_RUNNING', `a lab is already running in ${plan.dir} (stop it with "zonelab lab down")`);
   }
   await mkdir(`${plan.dir}/logs`, { recursive: true });
+  // Control sockets are the lab owner's alone: their folder too.
+  await mkdir(plan.controlDir, { recursive: true, mode: 0o700 });
+  await chmod(plan.controlDir, 0o700);
+  // Rules left by a lab in this folder whose supervisor was killed before "lab down".
+  removeNetworkTable(plan.nftTable);
   if (!options.bucket.startsWith('gs://')) {
     const generated = await generateBucket({ out: options.bucket, webdir: 'webdir', count: 10_000, seed: 1, ifMissing: true });
     if (!generated.skipped) progress(`generated ${generated.pages} pages in ${options.bucket}`);

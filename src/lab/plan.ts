@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { nftTableOf } from './network-faults.js';
 import { type Backend, drainSecondsFor, type LoadBalancerSpec } from '../lb/index.js';
 
 export interface LabOptions {
@@ -20,12 +21,18 @@ export interface PlannedServer extends Backend {
   /** Arguments after `zonelab serve`. */
   args: string[];
   log: string;
+  /** The server's owner-only control socket (gray faults). */
+  control: string;
 }
 
 export interface LabPlan {
   dir: string;
   lbUrl: string;
   bus: string;
+  /** Folder of the control sockets (mode 0700). */
+  controlDir: string;
+  /** The nftables table of the lab's network faults. */
+  nftTable: string;
   servers: PlannedServer[];
   haproxy: { configPath: string; socketPath: string; log: string };
   audit: { args: string[]; log: string };
@@ -39,18 +46,21 @@ export interface LabPlan {
 export function planLab(options: LabOptions): LabPlan {
   const dir = resolve(options.dir);
   const bus = options.bus ?? `sqlite:${join(dir, 'events')}`;
+  const controlDir = join(dir, 'control');
   const servers: PlannedServer[] = [];
   for (const zone of options.zones) {
     for (let i = 1; i <= options.instancesPerZone; i++) {
       const name = `${zone}-vm${i}`;
       const host = `127.0.1.${servers.length + 1}`;
+      const control = join(controlDir, `${name}.sock`);
       servers.push({
         name,
         zone,
         host,
         port: options.spec.port,
         log: join(dir, 'logs', `${name}.log`),
-        args: ['--bucket', options.bucket, '--host', host, '--port', String(options.spec.port), '--zone', zone, '--instance', name, '--bus', bus, '--drain-seconds', String(drainSecondsFor(options.spec))],
+        control,
+        args: ['--control', control, '--bucket', options.bucket, '--host', host, '--port', String(options.spec.port), '--zone', zone, '--instance', name, '--bus', bus, '--drain-seconds', String(drainSecondsFor(options.spec))],
       });
     }
   }
@@ -58,6 +68,8 @@ export function planLab(options: LabOptions): LabPlan {
     dir,
     lbUrl: `http://${options.listenHost}:${options.listenPort}`,
     bus,
+    controlDir,
+    nftTable: nftTableOf(dir),
     servers,
     haproxy: { configPath: join(dir, 'haproxy.cfg'), socketPath: join(dir, 'haproxy.sock'), log: join(dir, 'logs', 'haproxy.log') },
     audit: { args: ['--bus', bus, '--consumer', 'lab-audit'], log: join(dir, 'logs', 'audit.log') },

@@ -1,14 +1,15 @@
 import type { BackendStatus } from './lab.js';
 
-/** The backends as a text table: zone, instance, address, pid, process state, HAProxy state. */
+/** The backends as a text table: zone, instance, address, pid, process state, injected fault, HAProxy state. */
 export function renderBackends(rows: readonly BackendStatus[]): string {
-  const header = ['zone', 'instance', 'address', 'pid', 'process', 'haproxy'];
+  const header = ['zone', 'instance', 'address', 'pid', 'process', 'fault', 'haproxy'];
   const cells = rows.map(({ server, process, lb }) => [
     server.zone,
     server.name,
     `${server.host}:${server.port}`,
     process === 'stopped' ? '-' : String(server.pid),
     process,
+    server.fault ?? '-',
     lb ? `${lb.status}${lb.checkStatus ? ` (${lb.checkStatus})` : ''}` : 'unknown',
   ]);
   const widths = header.map((_, i) => Math.max(header[i]!.length, ...cells.map((row) => row[i]!.length)));

@@ -13,8 +13,12 @@ export interface ServerRecord {
   port: number;
   args: string[];
   log: string;
+  /** The server's control socket (gray faults). */
+  control: string;
   pid: number | null;
   state: ProcessState;
+  /** The fault injected by `lab fault` and not healed yet (`partition`, `latency:500`, …), or null. */
+  fault: string | null;
 }
 
 /** What a lab needs to be found again by a later command: written after every change. */
@@ -23,6 +27,8 @@ export interface LabState {
   dir: string;
   lbUrl: string;
   bus: string;
+  /** The nftables table of the lab's network faults (removed by `lab down`). */
+  nftTable: string;
   spec: LoadBalancerSpec;
   /** The process that started the lab (the foreground supervisor), if any. */
   supervisorPid: number | null;
@@ -41,11 +47,12 @@ export function initialState(plan: LabPlan, spec: LoadBalancerSpec): LabState {
     dir: plan.dir,
     lbUrl: plan.lbUrl,
     bus: plan.bus,
+    nftTable: plan.nftTable,
     spec,
     supervisorPid: process.pid,
     haproxy: { pid: null, ...plan.haproxy },
     audit: { pid: null, ...plan.audit },
-    servers: plan.servers.map(({ name, zone, host, port, args, log }) => ({ name, zone, host, port, args, log, pid: null, state: 'stopped' })),
+    servers: plan.servers.map(({ name, zone, host, port, args, log, control }) => ({ name, zone, host, port, args, log, control, pid: null, state: 'stopped', fault: null })),
   };
 }
 

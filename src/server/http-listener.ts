@@ -3,8 +3,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import { describeError, ZonelabError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ObjectStore } from '../storage/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ForbiddenEventSink } from './forbidden-sink.js';
-import { handleRequest, type RequestInfo, type ResponseInfo, type RulesContext } from './rules.js';
+import type { GrayFaults } from './gray-faults.js';
+import { pathOfTarget } from './request-target.js';
+import { HEALTH_PATH, handleRequest, type RequestInfo, type ResponseInfo, type RulesContext } from './rules.js';
 import { parseSlashlessRequest } from './slashless-request.js';
 
 export interface ZoneServerOptions {
@@ -35,6 +38,8 @@ export interface ZoneServerOptions {
   requestTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this many ms; default 5000. */
   keepAliveTimeoutMs?: number;
+  /** Faults injected through the control socket (the lab's gray failures); none by default. */
+  grayFaults?: GrayFaults;
 }
 
 export interface ZoneServer {
@@ -138,6 +143,13 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
     logResponse(info, response, startedAt, req.method === 'HEAD' ? 0 : size);
   }
 
+  // The rules, unless an injected fault delays the answer or replaces it.
+  async function handle(info: RequestInfo): Promise<ResponseInfo> {
+    const verdict = options.grayFaults?.verdict(pathOfTarget(info.target) === HEALTH_PATH, performance.now());
+    if (verdict?.delayMs) await sleep(verdict.delayMs);
+    return verdict?.replace ?? handleRequest(info, context);
+  }
+
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   const server = createServer({
     headersTimeout,
@@ -151,7 +163,7 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const startedAt = performance.now();
     const info = requestInfoOf(req);
-    handleRequest(info, context).then(
+    handle(info).then(
       (response) => send(req, res, info, response, startedAt),
       (error: unknown) => {
         const response: ResponseInfo = {

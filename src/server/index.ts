@@ -6,3 +6,4 @@ export { discoverIdentity, type IdentityOptions, type ServerIdentity } from './i
 export { objectTargetOf, pathOfTarget, type ObjectTarget } from './request-target.js';
 export { DEPLOYMENT_PREFIX, HEALTH_PATH, handleRequest, type RequestInfo, type ResponseInfo, type RulesContext } from './rules.js';
 export { type RunningServer, type ServeOptions, serve } from './serve.js';
+export { type GrayFault, GrayFaults, isGrayFault } from './gray-faults.js';

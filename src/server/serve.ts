@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { createEventPublisher } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import { createObjectStore } from '../storage/index.js';
+import { type ControlSocket, startControlSocket } from './control-socket.js';
 import { createLogSink, createPublisherSink } from './forbidden-sink.js';
+import { GrayFaults } from './gray-faults.js';
 import { startZoneServer, type ZoneServer } from './http-listener.js';
 import { discoverIdentity, type ServerIdentity } from './identity.js';
 
@@ -27,6 +29,8 @@ export interface ServeOptions {
   bus: string;
   /** The outbox file for a Pub/Sub bus; default `./data/outbox-<instance>.db`. */
   outbox?: string | undefined;
+  /** A unix socket (mode 0600) through which the lab injects gray faults; none by default. */
+  control?: string | undefined;
 }
 
 export interface RunningServer {
@@ -51,7 +55,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     logger,
   });
   const sink = publisher ? createPublisherSink(publisher) : createLogSink(logger);
+  const grayFaults = options.control ? new GrayFaults() : undefined;
   const server = await startZoneServer({
+    ...(grayFaults ? { grayFaults } : {}),
     store,
     sink,
     zone: identity.zone,
@@ -64,6 +70,13 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     allowHead: options.allowHead ?? false,
     ...(publisher ? { healthDetails: () => publisher.stats() } : {}),
   });
+  let control: ControlSocket | undefined;
+  try {
+    if (options.control && grayFaults) control = await startControlSocket(options.control, grayFaults, logger);
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
   logger.info(
     {
       zone: identity.zone,
@@ -82,7 +95,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     identity,
     shutdown: async () => {
       await server.shutdown();
-      await Promise.all([store.close(), sink.close()]);
+      await Promise.all([store.close(), sink.close(), control?.close()]);
       logger.info('stopped');
     },
   };

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RequestResult } from '../../src/client/index.js';
 import { computeFailoverMetrics } from '../../src/failover/metrics.js';
-import type { RunEvent } from '../../src/failover/records.js';
+import type { RequestResult, RunEvent } from '../../src/records/index.js';
 
 const A = { zone: 'zone-a', instance: 'a-vm1' };
 const B = { zone: 'zone-b', instance: 'b-vm1' };

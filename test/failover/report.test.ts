@@ -4,14 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import type { RequestResult } from '../../src/client/index.js';
+import type { RequestResult, RunEvent } from '../../src/records/index.js';
 import {
   computeFailoverMetrics,
   type ExperimentSetup,
   renderReportMarkdown,
   renderTimelineSvg,
   rerenderReport,
-  type RunEvent,
   timelineMarks,
 } from '../../src/failover/index.js';
 import { PROFILES } from '../../src/lb/index.js';

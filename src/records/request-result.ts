@@ -16,6 +16,14 @@ export interface RequestResult {
   attempt: number;
 }
 
+/**
+ * The failure predicate every stage uses: no answer, or a 5xx. A 400 refusal is an
+ * answer, not a failure.
+ */
+export function failed(record: RequestResult): boolean {
+  return record.status === null || record.status >= 500;
+}
+
 /** The record that stands for a request: its last attempt. */
 export function finalAttempts(records: readonly RequestResult[]): RequestResult[] {
   const last = new Map<number, RequestResult>();

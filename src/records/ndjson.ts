@@ -1,7 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { ZonelabError } from '../errors.js';
-import type { RequestResult } from './records.js';
+import { readFile } from 'node:fs/promises';
+import type { RequestResult } from './request-result.js';
 
 /** An NDJSON file written as things happen: one whole record per write, so every line is valid JSON whenever the run stops. */
 export interface NdjsonFile<T> {
@@ -29,4 +30,34 @@ export async function openNdjsonFile<T>(path: string): Promise<NdjsonFile<T>> {
     },
     close: () => new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve()))),
   };
+}
+
+/** One record a line, each line complete JSON. */
+export function encodeNdjson<T>(records: readonly T[]): string {
+  return records.map((record) => `${JSON.stringify(record)}\n`).join('');
+}
+
+/** The records of an NDJSON text; `source` names it in the error for a line that is not JSON. */
+export function decodeNdjson<T>(text: string, source: string): T[] {
+  const records: T[] = [];
+  for (const [index, line] of text.split('\n').entries()) {
+    if (line.trim() === '') continue;
+    try {
+      records.push(JSON.parse(line) as T);
+    } catch {
+      throw new ZonelabError('E_BAD_RECORD', `${source} line ${index + 1} is not JSON`);
+    }
+  }
+  return records;
+}
+
+/** Reads an NDJSON file; a missing file is `E_NO_RUN` (what a reader of a run folder expects). */
+export async function readNdjsonFile<T>(path: string): Promise<T[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new ZonelabError('E_NO_RUN', `${path} is missing: not a failover report folder`);
+  }
+  return decodeNdjson<T>(text, path);
 }

@@ -1,0 +1,44 @@
+import { type Bound, type CheckView, detectionBound, type LbKind, type LoadBalancerSpec, returnBound } from '../lb/index.js';
+import { type Fault, parseFault, type RunSetup } from '../records/index.js';
+
+/** How a fault looks to the spec's health check (see `CheckView`). */
+export function checkViewOf(fault: Fault, spec: LoadBalancerSpec): CheckView {
+  switch (fault.kind) {
+    case 'kill':
+    case 'term':
+    case 'reset':
+    case 'health-fail':
+      return 'fails-fast';
+    case 'stop':
+    case 'partition':
+      return 'times-out';
+    case 'latency':
+      return fault.ms >= spec.timeoutSec * 1000 ? 'times-out' : 'passes';
+    case 'errors':
+      return 'passes';
+    case 'flap':
+      return 'alternates';
+  }
+}
+
+export interface RunBounds {
+  lb: LbKind;
+  /** Null when the fault is a command whose effect the checks see is unknown. */
+  view: CheckView;
+  /** Null when the health check cannot see the fault. */
+  detection: Bound | null;
+  return: Bound;
+}
+
+/**
+ * The bounds a run's spec implies for its fault, or null without a spec. The lab's load
+ * balancer is HAProxy; a target is taken to be Google Cloud's (what `gcp up` builds). A
+ * fault command's effect is unknown, so its checks are assumed to time out (the larger
+ * bound, which also holds when they fail at once).
+ */
+export function runBounds(setup: Pick<RunSetup, 'spec' | 'fault' | 'where'>): RunBounds | null {
+  if (!setup.spec) return null;
+  const lb: LbKind = setup.where === 'lab' ? 'haproxy' : 'gcp';
+  const view = setup.fault === 'command' ? 'times-out' : checkViewOf(parseFault(setup.fault), setup.spec);
+  return { lb, view, detection: detectionBound(setup.spec, lb, view), return: returnBound(setup.spec, lb, view) };
+}

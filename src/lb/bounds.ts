@@ -1,0 +1,71 @@
+import type { LoadBalancerSpec } from './spec.js';
+
+/** Which load balancer runs the health checks: HAProxy (the lab) or Google Cloud's. */
+export type LbKind = 'haproxy' | 'gcp';
+
+/**
+ * How a faulted backend looks to its health check: it fails at once (refused, reset, 503),
+ * each check waits for its timeout (frozen, packets dropped, slower than the timeout), the
+ * check keeps passing (errors on objects, latency under the timeout), or it alternates.
+ */
+export type CheckView = 'fails-fast' | 'times-out' | 'passes' | 'alternates';
+
+export interface Bound {
+  /** The bound in seconds. */
+  sec: number;
+  /** How it is computed, in words and numbers, for the report. */
+  formula: string;
+}
+
+// Timers, the check in flight when the fault lands, and the poll that sees the change:
+// a fixed allowance rather than a bound that a correct load balancer misses by 20 ms.
+const ALLOWANCE_SEC = 0.2;
+
+function round(sec: number): number {
+  return Math.round(sec * 100) / 100;
+}
+
+/**
+ * The longest a correct load balancer takes to mark a faulted backend down, from the
+ * fault; null when its health check cannot see the fault.
+ *
+ * - HAProxy runs one check at a time per server and schedules the next `inter` after the
+ *   previous one ended, so a check that times out delays the next: `fall × (inter +
+ *   timeout)`; a check that fails at once: `fall × inter`. (HAProxy's manual, "inter" and
+ *   "timeout check"; its connect timeout for checks is min(timeout connect, inter), never
+ *   more than the timeout here.)
+ * - Google Cloud's probes are sent every interval whether or not the previous one has
+ *   answered, so the last failing probe leaves at `unhealthy × interval` and fails `timeout`
+ *   later at most (https://cloud.google.com/load-balancing/docs/health-check-concepts).
+ */
+export function detectionBound(spec: LoadBalancerSpec, lb: LbKind, view: CheckView): Bound | null {
+  if (view === 'passes' || view === 'alternates') return null;
+  const n = spec.unhealthyThreshold;
+  const i = spec.checkIntervalSec;
+  const t = spec.timeoutSec;
+  if (lb === 'haproxy') {
+    return view === 'times-out'
+      ? { sec: round(n * (i + t) + ALLOWANCE_SEC), formula: `HAProxy, checks that time out: unhealthy ${n} × (interval ${i} s + timeout ${t} s) + ${ALLOWANCE_SEC} s (one check at a time, each waiting for its timeout)` }
+      : { sec: round(n * i + ALLOWANCE_SEC), formula: `HAProxy, checks that fail at once: unhealthy ${n} × interval ${i} s + ${ALLOWANCE_SEC} s` };
+  }
+  return view === 'times-out'
+    ? { sec: round(n * i + t), formula: `Google Cloud, probes that time out: unhealthy ${n} × interval ${i} s + timeout ${t} s (probes do not wait for each other)` }
+    : { sec: round(n * i), formula: `Google Cloud, probes that fail at once: unhealthy ${n} × interval ${i} s` };
+}
+
+/**
+ * The longest a correct load balancer takes to mark a backend up again once it answers
+ * its health check: `healthy` passing checks, after the one in flight, which may still
+ * time out when the fault made checks time out.
+ */
+export function returnBound(spec: LoadBalancerSpec, lb: LbKind, view: CheckView): Bound {
+  const n = spec.healthyThreshold;
+  const i = spec.checkIntervalSec;
+  const t = spec.timeoutSec;
+  const inFlight = view === 'times-out' ? t : 0;
+  const extra = inFlight ? ` + timeout ${t} s (the check in flight)` : '';
+  if (lb === 'haproxy') {
+    return { sec: round(n * i + inFlight + ALLOWANCE_SEC), formula: `HAProxy: healthy ${n} × interval ${i} s${extra} + ${ALLOWANCE_SEC} s` };
+  }
+  return { sec: round(n * i + inFlight), formula: `Google Cloud: healthy ${n} × interval ${i} s${extra}` };
+}
