@@ -32,6 +32,8 @@ export interface LoadOptions {
   graceMs?: number;
   /** Called for every attempt as it ends. */
   onResult: (record: RequestResult) => void;
+  /** Told when an attempt starts (before its result), with its `seq` and `sentAt`. */
+  onSend?: (seq: number, sentAt: number) => void;
   /** `performance.now()` value the records' times count from; default the call's start. */
   epoch?: number;
 }
@@ -145,6 +147,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
       const sentAt = attemptNo === 1 && dueAt !== null ? dueAt : now();
       const lane = freeLane();
       lane.busy++;
+      options.onSend?.(seq, sentAt);
       const record = await attempt(seq, attemptNo, planned, sentAt, lane);
       lane.busy--;
       options.onResult(record);

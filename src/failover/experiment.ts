@@ -99,7 +99,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     : commandInjector({ kill: options.target!.kill, restart: options.target!.restart, timeoutMs: options.target!.commandTimeoutMs ?? 180_000 });
 
   const recorder = await openRunRecorder(options.outDir);
-  const tracker = new FailoverTracker(options.faultZone);
+  const tracker = new FailoverTracker(options.faultZone, options.holdMs);
   const phases = new FailoverPhases(options, tracker);
   const live = new LiveStatus();
   const stopLoad = new AbortController();
@@ -118,6 +118,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     follow: false,
     signal: stopLoad.signal,
     epoch: recorder.epoch,
+    onSend: (seq, sentAt) => tracker.sent(seq, sentAt),
     onResult: (record) => {
       recorder.record(record);
       tracker.observe(record);
@@ -172,7 +173,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     if (faulted && !healed && !lab) await injector.heal().catch(() => {});
     if (lab) await lab.down();
   }
-  const metrics = computeFailoverMetrics(recorder.records, recorder.events, { zone: options.faultZone, instances: setup.faultInstances });
+  const metrics = computeFailoverMetrics(recorder.records, recorder.events, { zone: options.faultZone, instances: setup.faultInstances, holdMs: setup.holdMs });
   await writeReport(options.outDir, setup, recorder.records, recorder.events, metrics);
   return { dir: options.outDir, setup, metrics, interrupted: options.signal.aborted };
 }

@@ -68,12 +68,13 @@ function percentile(sorted: readonly number[], p: number): number | null {
 /**
  * The failover numbers, as the project's design defines them, from a run's records and
  * events. Pure: a saved run is re-analysed by calling it again. `faultZone` names the zone
- * whose servers were faulted; `faultInstances` their instance names (for HAProxy's view).
+ * whose servers were faulted, `instances` their instance names (for HAProxy's view),
+ * `holdMs` how long the outage must end clean to count as rerouted (the run's hold).
  */
 export function computeFailoverMetrics(
   records: readonly RequestResult[],
   events: readonly RunEvent[],
-  fault: { zone: string; instances: readonly string[] },
+  fault: { zone: string; instances: readonly string[]; holdMs?: number },
 ): FailoverMetrics {
   const requests = finalAttempts(records).sort((a, b) => a.sentAt - b.sentAt);
   const faultAt = firstEvent(events, 'fault')?.at ?? null;
@@ -81,7 +82,7 @@ export function computeFailoverMetrics(
   const readyAt = firstEvent(events, 'server-ready')?.at ?? null;
 
   // Reroute and return: the same tracker that decided when the run moved on.
-  const tracker = new FailoverTracker(fault.zone);
+  const tracker = new FailoverTracker(fault.zone, fault.holdMs ?? 0);
   if (faultAt !== null) tracker.fault(faultAt);
   if (restartAt !== null) tracker.restart(restartAt);
   for (const request of requests) tracker.observe(request);

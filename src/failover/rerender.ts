@@ -27,7 +27,7 @@ export async function rerenderReport(dir: string): Promise<FailoverMetrics> {
     readNdjsonFile<RequestResult>(join(dir, 'results.ndjson')),
     readNdjsonFile<RunEvent>(join(dir, 'events.ndjson')),
   ]);
-  const metrics = computeFailoverMetrics(records, events, { zone: setup.faultZone, instances: setup.faultInstances });
+  const metrics = computeFailoverMetrics(records, events, { zone: setup.faultZone, instances: setup.faultInstances, holdMs: setup.holdMs });
   await writeReport(dir, setup, records, events, metrics);
   return metrics;
 }

@@ -8,6 +8,8 @@ import { failed, type RequestResult } from '../records/index.js';
  */
 export class FailoverTracker {
   readonly faultZone: string;
+  /** How long the outage must end clean to count as rerouted (the run's hold), ms. */
+  readonly holdMs: number;
   faultAt: number | null = null;
   restartAt: number | null = null;
   /** Last request sent in the outage (after the fault, before the restart) that failed or reached the faulted zone. */
@@ -16,9 +18,15 @@ export class FailoverTracker {
   lastGoodSentAt: number | null = null;
   /** First request sent after the restart that the faulted zone answered without failing. */
   firstReturnAt: number | null = null;
+  // Requests sent and not answered yet, oldest first (live only): a request still hanging
+  // on a dead zone will be a bad one, so nothing after it counts as clean yet.
+  readonly #inFlight = new Map<number, number>();
 
-  constructor(faultZone: string) {
+  #lastSentAt = 0;
+
+  constructor(faultZone: string, holdMs = 0) {
     this.faultZone = faultZone;
+    this.holdMs = holdMs;
   }
 
   fault(at: number): void {
@@ -29,7 +37,14 @@ export class FailoverTracker {
     this.restartAt = at;
   }
 
+  /** A request left at `sentAt` (live runs tell this; a saved run needs not). */
+  sent(seq: number, sentAt: number): void {
+    this.#inFlight.set(seq, sentAt);
+  }
+
   observe(record: RequestResult): void {
+    this.#inFlight.delete(record.seq);
+    this.#lastSentAt = Math.max(this.#lastSentAt, record.sentAt);
     if (this.faultAt === null || record.sentAt < this.faultAt) return;
     if (this.restartAt === null || record.sentAt < this.restartAt) {
       if (failed(record) || record.zone === this.faultZone) this.lastBadSentAt = Math.max(this.lastBadSentAt ?? record.sentAt, record.sentAt);
@@ -39,10 +54,16 @@ export class FailoverTracker {
     }
   }
 
-  /** Whether traffic left the faulted zone: nothing bad in the outage, or a good request after the last bad one. */
+  /**
+   * Whether traffic left the faulted zone: nothing bad in the outage, or good requests
+   * after the last bad one and, from it to the end of the outage (the restart), at least
+   * `holdMs`: a zone that keeps getting requests now and then was not rerouted.
+   */
   get rerouted(): boolean {
     if (this.faultAt === null) return false;
-    return this.lastBadSentAt === null || (this.lastGoodSentAt !== null && this.lastGoodSentAt > this.lastBadSentAt);
+    if (this.lastBadSentAt === null) return true;
+    if (this.lastGoodSentAt === null || this.lastGoodSentAt <= this.lastBadSentAt) return false;
+    return (this.restartAt ?? this.#lastSentAt) - this.lastBadSentAt >= this.holdMs;
   }
 
   /** Last bad request minus the fault (0 when there was none); null when not rerouted. */
@@ -51,10 +72,15 @@ export class FailoverTracker {
     return this.lastBadSentAt === null ? 0 : this.lastBadSentAt - this.faultAt;
   }
 
-  /** How long, at `now`, nothing bad has been sent (since the fault or the last bad request). */
+  /**
+   * How long, at `now`, nothing bad has been sent (since the fault or the last bad
+   * request), counting only up to the oldest request still unanswered.
+   */
   cleanFor(now: number): number {
     if (this.faultAt === null) return 0;
-    return now - Math.max(this.lastBadSentAt ?? this.faultAt, this.faultAt);
+    const oldestOpen = this.#inFlight.values().next();
+    const known = oldestOpen.done ? now : Math.min(now, oldestOpen.value);
+    return Math.max(0, known - Math.max(this.lastBadSentAt ?? this.faultAt, this.faultAt));
   }
 
   /** How long, at `now`, the faulted zone has been serving again; null before it does. */

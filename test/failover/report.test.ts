@@ -32,7 +32,7 @@ const setup: ExperimentSetup = {
   rate: 100,
   keepalive: false,
   warmupMs: 2000,
-  holdMs: 2000,
+  holdMs: 500,
   maxWaitMs: 60000,
   timeoutMs: 2000,
   startedAt: '2026-11-25T08:00:00.000Z',
@@ -78,7 +78,7 @@ async function golden(name: string, actual: string): Promise<void> {
 }
 
 describe('failover report (fixture run)', () => {
-  const metrics = computeFailoverMetrics(records, events, { zone: 'us-east1-c', instances: ['us-east1-c-vm1'] });
+  const metrics = computeFailoverMetrics(records, events, { zone: 'us-east1-c', instances: ['us-east1-c-vm1'], holdMs: setup.holdMs });
 
   it('computes the fixture’s numbers', () => {
     assert.equal(metrics.timeToRerouteMs, 1490);
