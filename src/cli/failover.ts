@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZonelabError } from '../errors.js';
 import { shellQuote } from '../shell-quote.js';
-import { type ExperimentResult, rerenderReport, runExperiment, runMatrix } from '../failover/index.js';
+import { type ExperimentResult, rerenderReport, runBounds, runExperiment, runMatrix } from '../failover/index.js';
 import { FAULT_FORMS, type Fault, formatFault, parseFault } from '../records/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
 import { durationOption, integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
@@ -72,7 +72,7 @@ function keyLines(result: ExperimentResult): string[] {
   const m = result.metrics;
   const sec = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
   return [
-    `time to reroute: ${m.rerouted ? sec(m.timeToRerouteMs) : 'not rerouted'}`,
+    `time to reroute: ${m.rerouted ? sec(m.timeToRerouteMs) : runBounds(result.setup)?.view === 'passes' ? 'not rerouted: the health check still passes' : 'not rerouted'}`,
     `failed requests: ${m.errors.count}${m.errors.count ? ` (${Object.entries(m.errors.byKind).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}, longest gap ${sec(m.longestGapMs)}`,
     `time to return: ${m.returned ? `${sec(m.timeToReturnMs)} from the restart, ${sec(m.timeToReturnFromReadyMs)} from ready` : 'not returned'}`,
     ...(result.setup.where === 'lab' ? [`HAProxy: DOWN ${sec(m.lb.downAfterFaultMs)} after the fault, UP ${sec(m.lb.upAfterReadyMs)} after ready`] : []),
@@ -84,11 +84,11 @@ export function registerFailover(program: Command): void {
   addSpecOptions(
     program
       .command('failover')
-      .summary('the failover experiment: kill a zone, measure reroute and return, write a report')
+      .summary('the failover experiment: fault a zone, measure reroute and return, write a report')
       .description(
-        'runs load at --rate on new connections through the load balancer, kills (or stops) the servers of ' +
-        'one zone, waits until traffic is rerouted and stable for --hold, restarts them, waits until the zone ' +
-        'serves again and --hold more, and writes reports/<time>/: results.ndjson, events.ndjson, ' +
+        'runs load at --rate on new connections through the load balancer, injects --fault into the servers of ' +
+        'one zone, waits until traffic is rerouted and stable for --hold, heals them, waits until the zone ' +
+        'serves again and --hold more, and writes reports/<time>/: setup.json, results.ndjson, events.ndjson, ' +
         'summary.json, report.md and timeline.svg. Local by default (a lab with real HAProxy is started and ' +
         'stopped); with --target it measures any load balancer, with shell commands as the fault. With --target, ' +
         'state the load balancer\'s spec (--profile and the check flags, as zonelab gcp up prints them) to have the ' +
@@ -138,6 +138,9 @@ export function registerFailover(program: Command): void {
       throw new ZonelabError('E_BAD_ARGUMENT', '--target needs --kill, --restart and --fault-zone');
     }
     if (flags.target && flags.matrix) throw new ZonelabError('E_BAD_ARGUMENT', '--matrix runs local labs only');
+    if (flags.target && self.getOptionValueSource('fault') === 'cli') {
+      throw new ZonelabError('E_BAD_ARGUMENT', '--fault applies to a local lab; with --target the fault is what --kill and --restart do');
+    }
     if (flags.target) {
       try {
         new URL(flags.target);

@@ -10,6 +10,7 @@ import { parseGcsUrl } from '../storage/index.js';
 import { commandInjector, type FaultInjector, labInjector } from './injectors/index.js';
 import { computeFailoverMetrics, type FailoverMetrics } from './metrics.js';
 import { FailoverPhases } from './phases.js';
+import { runBounds } from './run-bounds.js';
 import { openRunRecorder, type RunRecorder } from './recorder.js';
 import { FailoverTracker } from './tracker.js';
 import { writeReport } from './write-report.js';
@@ -94,6 +95,12 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   }
   const setup = describeSetup(options, lab);
   await writeFile(join(options.outDir, 'setup.json'), `${JSON.stringify(setup, null, 2)}\n`);
+  const bounds = runBounds(setup);
+  if (bounds?.detection && options.maxWaitMs < bounds.detection.sec * 1000 + options.holdMs) {
+    step(
+      `note: --max-wait ${seconds(options.maxWaitMs)} is shorter than the ${bounds.detection.sec} s the load balancer may take to notice ${setup.fault === 'command' ? 'the fault' : setup.fault} plus --hold ${seconds(options.holdMs)}: the run may end "not rerouted" before it could have acted`,
+    );
+  }
   const injector: FaultInjector = lab
     ? labInjector(lab, options.faultZone, options.fault)
     : commandInjector({ kill: options.target!.kill, restart: options.target!.restart, timeoutMs: options.target!.commandTimeoutMs ?? 180_000 });

@@ -46,8 +46,6 @@ export interface FailoverMetrics {
   zones: ZonePhaseStats[];
 }
 
-export { failed } from '../records/index.js';
-
 const NO_ANSWER = '(no answer)';
 
 function firstEvent(events: readonly RunEvent[], kind: RunEvent['kind']): RunEvent | undefined {

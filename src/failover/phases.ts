@@ -52,6 +52,7 @@ export class FailoverPhases {
       case 'warm-up':
         if (now < warmupMs) return { action: 'wait', events: [] };
         this.phase = 'faulting';
+        tracker.faulting();
         return { action: 'inject', events: [] };
       case 'outage':
         if (tracker.cleanFor(now) >= holdMs) {

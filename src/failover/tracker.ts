@@ -21,6 +21,9 @@ export class FailoverTracker {
   // Requests sent and not answered yet, oldest first (live only): a request still hanging
   // on a dead zone will be a bad one, so nothing after it counts as clean yet.
   readonly #inFlight = new Map<number, number>();
+  // Answers that arrive while the fault is being injected, before its time is known (a
+  // draining server takes seconds to exit): judged once it is.
+  #pending: RequestResult[] | null = null;
 
   #lastSentAt = 0;
 
@@ -29,8 +32,16 @@ export class FailoverTracker {
     this.holdMs = holdMs;
   }
 
+  /** The fault is being injected; its time comes with `fault(at)`. */
+  faulting(): void {
+    this.#pending ??= [];
+  }
+
   fault(at: number): void {
     this.faultAt = at;
+    const pending = this.#pending ?? [];
+    this.#pending = null;
+    for (const record of pending) this.observe(record);
   }
 
   restart(at: number): void {
@@ -45,7 +56,11 @@ export class FailoverTracker {
   observe(record: RequestResult): void {
     this.#inFlight.delete(record.seq);
     this.#lastSentAt = Math.max(this.#lastSentAt, record.sentAt);
-    if (this.faultAt === null || record.sentAt < this.faultAt) return;
+    if (this.faultAt === null) {
+      this.#pending?.push(record);
+      return;
+    }
+    if (record.sentAt < this.faultAt) return;
     if (this.restartAt === null || record.sentAt < this.restartAt) {
       if (failed(record) || record.zone === this.faultZone) this.lastBadSentAt = Math.max(this.lastBadSentAt ?? record.sentAt, record.sentAt);
       else this.lastGoodSentAt = Math.max(this.lastGoodSentAt ?? record.sentAt, record.sentAt);

@@ -83,6 +83,18 @@ describe('failover phases and tracker (fixture records, fake clock)', () => {
     assert.equal(tracker.cleanFor(5000), 3900);
   });
 
+  it('judges the answers that arrived while the fault was being injected once its time is known', () => {
+    const tracker = new FailoverTracker('b', 500);
+    tracker.faulting();
+    // A draining server keeps serving while the injection waits for it to exit.
+    tracker.observe(request(1100, 'b'));
+    tracker.observe(request(1400, 'b'));
+    tracker.observe(request(1500, 'a'));
+    tracker.fault(1000);
+    assert.equal(tracker.lastBadSentAt, 1400);
+    assert.equal(tracker.cleanFor(1800), 400);
+  });
+
   it('counts a request as rerouted by when it was sent, whatever order results arrive in', () => {
     const inOrder = new FailoverTracker('b');
     const shuffled = new FailoverTracker('b');

@@ -59,4 +59,18 @@ describe('zonelab failover --target (real CLI against a real server)', () => {
       return true;
     });
   });
+
+  it('refuses a lab --fault with --target, and a malformed fault, each with one line', async () => {
+    const target = ['failover', '--target', 'http://127.0.0.1:9', '--kill', 'true', '--restart', 'true', '--fault-zone', 'z', '--fault', 'partition'];
+    await assert.rejects(run(process.execPath, [CLI_PATH, ...target]), (error: { code: number; stderr: string }) => {
+      assert.equal(error.code, 1);
+      assert.equal(error.stderr, 'zonelab: --fault applies to a local lab; with --target the fault is what --kill and --restart do\n');
+      return true;
+    });
+    await assert.rejects(run(process.execPath, [CLI_PATH, 'failover', '--fault', 'errors:2']), (error: { code: number; stderr: string }) => {
+      assert.equal(error.code, 1);
+      assert.match(error.stderr, /^error: option '--fault <fault>' argument 'errors:2' is invalid\. "errors:2" needs a fraction above 0 and at most 1, such as 0\.5 or 50%\n\(run with --help for usage\)\n$/);
+      return true;
+    });
+  });
 });

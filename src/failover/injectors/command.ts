@@ -1,4 +1,4 @@
-import { runShellCommand } from '../fault-command.js';
+import { runShellCommand } from './run-shell.js';
 import type { FaultInjector } from './injector.js';
 
 export interface CommandFault {

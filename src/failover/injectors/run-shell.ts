@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { ZonelabError } from '../errors.js';
+import { ZonelabError } from '../../errors.js';
 
 /** Runs a fault or restart command through the shell; rejects with its output when it fails. */
 export function runShellCommand(command: string, timeoutMs = 120_000): Promise<string> {
