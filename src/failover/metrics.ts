@@ -8,6 +8,8 @@ export interface PhaseRatio {
   phase: PhaseName;
   /** Answered requests in the phase. */
   answered: number;
+  /** Requests of the phase that failed (no answer or a 5xx). */
+  failed: number;
   byZone: Record<string, number>;
   byInstance: Record<string, number>;
 }
@@ -44,6 +46,8 @@ export interface FailoverMetrics {
   phases: PhaseRatio[];
   /** Failure rate and latency per phase and zone (what shows a fault a health check cannot see). */
   zones: ZonePhaseStats[];
+  /** The run was stopped (Ctrl-C) before it finished its phases. */
+  interrupted: boolean;
 }
 
 const NO_ANSWER = '(no answer)';
@@ -105,7 +109,7 @@ export function computeFailoverMetrics(
 
   const phaseOf = (request: RequestResult): PhaseName =>
     faultAt === null || request.sentAt < faultAt ? 'before' : returnedAt === null || request.sentAt < returnedAt ? 'outage' : 'after';
-  const phases: PhaseRatio[] = (['before', 'outage', 'after'] as const).map((phase) => ({ phase, answered: 0, byZone: {}, byInstance: {} }));
+  const phases: PhaseRatio[] = (['before', 'outage', 'after'] as const).map((phase) => ({ phase, answered: 0, failed: 0, byZone: {}, byInstance: {} }));
   const latencies = new Map<string, { phase: PhaseName; zone: string; failed: number; values: number[] }>();
   for (const request of requests) {
     const phase = phaseOf(request);
@@ -115,8 +119,9 @@ export function computeFailoverMetrics(
     entry.values.push(request.latencyMs);
     if (failed(request)) entry.failed++;
     latencies.set(key, entry);
-    if (request.status === null) continue;
     const ratio = phases.find((p) => p.phase === phase)!;
+    if (failed(request)) ratio.failed++;
+    if (request.status === null) continue;
     ratio.answered++;
     count(ratio.byZone, request.zone);
     count(ratio.byInstance, request.instance);
@@ -148,5 +153,6 @@ export function computeFailoverMetrics(
     },
     phases,
     zones,
+    interrupted: events.some((event) => event.kind === 'phase' && event.target === 'done' && event.detail === 'interrupted'),
   };
 }

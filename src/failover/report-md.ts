@@ -1,5 +1,6 @@
 import { describeFault, parseFault, type RunSetup } from '../records/index.js';
 import type { FailoverMetrics, PhaseRatio, ZonePhaseStats } from './metrics.js';
+import { renderAnswers, renderWarnings } from './report-answers.js';
 import { runBounds } from './run-bounds.js';
 
 function seconds(ms: number | null, unit = ' s'): string {
@@ -50,6 +51,11 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics):
     '',
     `Run started ${setup.startedAt}.`,
     '',
+    ...renderWarnings(setup, metrics, bounds).map((warning) => `> **Warning:** ${warning}\n`),
+    '## Answers',
+    '',
+    ...renderAnswers(setup, metrics, bounds),
+    '',
     '## Setup',
     '',
     '| | |',
@@ -99,10 +105,11 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics):
     '',
     '## Requests per backend',
     '',
-    '| phase | answered | per zone | per instance |',
-    '|---|---:|---|---|',
+    '| phase | answered | failed | per zone | per instance |',
+    '|---|---:|---:|---|---|',
     ...metrics.phases.map(
-      (phase) => `| ${PHASE_TITLE[phase.phase]} | ${phase.answered} | ${shares(phase.byZone, phase.answered)} | ${shares(phase.byInstance, phase.answered)} |`,
+      (phase) =>
+        `| ${PHASE_TITLE[phase.phase]} | ${phase.answered} | ${phase.failed} | ${shares(phase.byZone, phase.answered)} | ${shares(phase.byInstance, phase.answered)} |`,
     ),
     '',
     '## Failures and latency per zone',

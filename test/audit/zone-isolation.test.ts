@@ -82,7 +82,7 @@ describe('zones share nothing: a frozen server never slows another zone (two ser
     await rm(dir, { recursive: true, force: true });
   });
 
-  it(`≥ ${FREEZES} SIGSTOPs of zone-a under forbidden traffic (≥ ${MID_COMMIT_FREEZES} mid-commit): zone-b's /healthz p99 < 50 ms, no zone-b request fails, every event printed once`, async () => {
+  it(`≥ ${FREEZES} SIGSTOPs of zone-a under forbidden traffic (≥ ${MID_COMMIT_FREEZES} mid-commit): zone-b's /healthz p99 < 50 ms, no zone-b request fails, every event printed once`, async (t) => {
     const [frozen, healthy] = servers as [ServeProcess, ServeProcess];
     const stop = new AbortController();
     const agentA = new Agent({ keepAlive: true, maxSockets: 4 });
@@ -132,6 +132,7 @@ describe('zones share nothing: a frozen server never slows another zone (two ser
     assert.ok(midCommit >= MID_COMMIT_FREEZES, `only ${midCommit} of ${freezes} freezes landed mid-commit`);
     assert.ok(health.length > 200, `only ${health.length} health probes`);
     const p99 = percentile(health, 99);
+    t.diagnostic(`${freezes} freezes (${midCommit} mid-commit); zone-b /healthz p99 ${p99.toFixed(1)} ms, max ${Math.max(...health).toFixed(1)} ms over ${health.length} probes; ${results.b.length} zone-b requests, ${results.a.length} zone-a`);
     assert.ok(p99 < 50, `zone-b /healthz p99 ${p99.toFixed(1)} ms over ${health.length} probes (max ${Math.max(...health).toFixed(1)} ms)`);
     assert.ok(results.b.length > 500, `only ${results.b.length} requests to zone-b`);
     assert.deepEqual(results.b.filter((r) => r.status !== 400 || r.id === null), [], 'every zone-b request answered 400 with an event id');

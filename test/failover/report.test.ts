@@ -8,7 +8,9 @@ import type { RequestResult, RunEvent } from '../../src/records/index.js';
 import {
   computeFailoverMetrics,
   type ExperimentSetup,
+  renderAnswers,
   renderReportMarkdown,
+  renderWarnings,
   renderTimelineSvg,
   rerenderReport,
   timelineMarks,
@@ -89,6 +91,26 @@ describe('failover report (fixture run)', () => {
 
   it('renders report.md as its golden file', async () => {
     await golden('report.md', renderReportMarkdown(setup, metrics));
+  });
+
+  it('has no warning for a run within its bounds, and warns of what a reader must not miss', () => {
+    assert.deepEqual(renderWarnings(setup, metrics), []);
+    // Interrupted after the fault, before the reroute: only the interruption is a warning.
+    const cut = events.filter((e) => e.at <= 2500).concat({ at: 2500, kind: 'phase', target: 'done', detail: 'interrupted' });
+    const interrupted = computeFailoverMetrics(records.filter((r) => r.sentAt < 2500), cut, { zone: 'us-east1-c', instances: ['us-east1-c-vm1'], holdMs: setup.holdMs });
+    assert.deepEqual(renderWarnings(setup, interrupted), [
+      'The run was interrupted: the numbers cover only what happened before, and a measure shown as missing may simply not have happened yet.',
+    ]);
+    // The same numbers against a spec that marks a backend down after one failed check:
+    // reroute and DOWN are past its bound.
+    const strict = { ...setup, spec: { ...setup.spec!, unhealthyThreshold: 1 } };
+    assert.deepEqual(renderWarnings(strict, metrics), [
+      'Time to reroute (1.49 s) exceeds the 1.2 s the spec implies for a correct load balancer.',
+      'The load balancer marked the zone down after 1.50 s, more than the 1.2 s the spec implies.',
+    ]);
+    const errors = { ...setup, fault: 'errors:0.5' };
+    assert.deepEqual(renderWarnings(errors, { ...metrics, rerouted: false, timeToRerouteMs: null }), ['Traffic was not rerouted (the health check cannot see this fault).']);
+    assert.match(renderAnswers(errors, { ...metrics, rerouted: false, timeToRerouteMs: null })[0]!, /traffic was not rerouted within 60\.00 s: the health check still passes; 75 requests failed/);
   });
 
   it('renders timeline.svg as its golden file, with every mark', async () => {

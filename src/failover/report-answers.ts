@@ -1,0 +1,99 @@
+import { parseFault, type RunSetup } from '../records/index.js';
+import type { FailoverMetrics } from './metrics.js';
+import { type RunBounds, runBounds } from './run-bounds.js';
+
+function sec(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+const FAULT_NOUN: Record<string, string> = {
+  kill: 'the kill',
+  term: 'the SIGTERM',
+  stop: 'the freeze (SIGSTOP)',
+  partition: 'the partition',
+  reset: 'the reset rule',
+  latency: 'the added latency',
+  errors: 'the injected errors',
+  'health-fail': 'its health check started failing',
+  flap: 'its health check started flapping',
+};
+
+function faultNoun(setup: RunSetup): string {
+  return setup.fault === 'command' ? 'the fault command' : (FAULT_NOUN[parseFault(setup.fault).kind] ?? 'the fault');
+}
+
+function kinds(byKind: Record<string, number>): string {
+  return Object.entries(byKind)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
+}
+
+/**
+ * The assignment's questions answered in sentences: when the load balancer noticed, when
+ * traffic was rerouted, how many requests failed, when traffic returned. Pure.
+ */
+export function renderAnswers(setup: RunSetup, metrics: FailoverMetrics, bounds: RunBounds | null = runBounds(setup)): string[] {
+  if (metrics.faultAt === null) return ['- The run ended before the fault: there is nothing to answer.'];
+  const zone = setup.faultZone;
+  const noun = faultNoun(setup);
+  const parts: string[] = [];
+  if (setup.where === 'lab') {
+    parts.push(
+      metrics.lb.downAfterFaultMs === null
+        ? `The load balancer never marked ${zone} down`
+        : `The load balancer marked ${zone} down ${sec(metrics.lb.downAfterFaultMs)} after ${noun}`,
+    );
+  }
+  const reroute = metrics.rerouted
+    ? `traffic was rerouted ${sec(metrics.timeToRerouteMs ?? 0)} after ${setup.where === 'lab' ? 'it' : noun}`
+    : `traffic was not rerouted within ${sec(setup.maxWaitMs)}${bounds?.view === 'passes' ? ': the health check still passes' : ''}`;
+  parts.push(reroute);
+  parts.push(metrics.errors.count === 0 ? 'no request failed' : `${metrics.errors.count} request${metrics.errors.count === 1 ? '' : 's'} failed (${kinds(metrics.errors.byKind)})`);
+  const first = `${parts.join('; ')}.`;
+  const lines = [`- ${first.charAt(0).toUpperCase()}${first.slice(1)}`];
+  if (metrics.restartAt !== null) {
+    lines.push(
+      metrics.returned
+        ? `- After the restart, traffic returned ${sec(metrics.timeToReturnFromReadyMs ?? 0)} after the server was ready (${sec(metrics.timeToReturnMs ?? 0)} after the restart).`
+        : `- After the restart, ${zone} did not serve again within ${sec(setup.maxWaitMs)}.`,
+    );
+  }
+  // Every request is in exactly one phase × zone cell, '(no answer)' included.
+  const total = metrics.zones.reduce((sum, cell) => sum + cell.requests, 0);
+  const byInstance: Record<string, number> = {};
+  for (const phase of metrics.phases) {
+    for (const [name, n] of Object.entries(phase.byInstance)) byInstance[name] = (byInstance[name] ?? 0) + n;
+  }
+  if (total > 0) {
+    const share = (n: number) => `${n} (${((n / total) * 100).toFixed(1)}%)`;
+    const vms = Object.entries(byInstance)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, n]) => `${name} ${share(n)}`);
+    const failures = metrics.errors.count ? `; ${share(metrics.errors.count)} failed${Object.keys(metrics.errors.byKind).some((k) => k.startsWith('HTTP')) ? ' (a 5xx answer counts with its VM too)' : ''}` : '';
+    lines.push(`- Over the whole run, of ${total} requests the VMs answered ${vms.join(', ')}${failures}.`);
+  }
+  return lines;
+}
+
+/** What the reader must not miss: an interrupted run, a bound exceeded, no reroute or return. Pure. */
+export function renderWarnings(setup: RunSetup, metrics: FailoverMetrics, bounds: RunBounds | null = runBounds(setup)): string[] {
+  const warnings: string[] = [];
+  if (metrics.interrupted) warnings.push('The run was interrupted: the numbers cover only what happened before, and a measure shown as missing may simply not have happened yet.');
+  const detection = bounds?.detection;
+  if (detection && metrics.rerouted && metrics.timeToRerouteMs !== null && metrics.timeToRerouteMs > detection.sec * 1000) {
+    warnings.push(`Time to reroute (${sec(metrics.timeToRerouteMs)}) exceeds the ${detection.sec} s the spec implies for a correct load balancer.`);
+  }
+  if (detection && metrics.lb.downAfterFaultMs !== null && metrics.lb.downAfterFaultMs > detection.sec * 1000) {
+    warnings.push(`The load balancer marked the zone down after ${sec(metrics.lb.downAfterFaultMs)}, more than the ${detection.sec} s the spec implies.`);
+  }
+  if (bounds && metrics.returned && metrics.timeToReturnFromReadyMs !== null && metrics.timeToReturnFromReadyMs > bounds.return.sec * 1000) {
+    warnings.push(`Time to return from ready (${sec(metrics.timeToReturnFromReadyMs)}) exceeds the ${bounds.return.sec} s the spec implies.`);
+  }
+  if (metrics.faultAt !== null && !metrics.rerouted && !metrics.interrupted) {
+    const unseen = bounds?.view === 'passes' ? ' (the health check cannot see this fault)' : '';
+    const tooShort = detection && setup.maxWaitMs < detection.sec * 1000 + setup.holdMs ? ` (the wait, ${sec(setup.maxWaitMs)}, was shorter than the ${detection.sec} s bound plus the hold)` : '';
+    warnings.push(`Traffic was not rerouted${unseen}${tooShort}.`);
+  }
+  if (metrics.restartAt !== null && !metrics.returned && !metrics.interrupted) warnings.push(`${setup.faultZone} did not serve again after the restart.`);
+  return warnings;
+}
