@@ -1,9 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequestModel, LiveStatus, runLoad } from '../client/index.js';
 import { ZonelabError } from '../errors.js';
-import { checkNetworkFaultsPossible, type Lab, type LabOptions, startLab } from '../lab/index.js';
+import { checkNetworkFaultsPossible, haproxyVersion, type Lab, type LabOptions, startLab } from '../lab/index.js';
 import { type LoadBalancerSpec, showServers } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, type RunSetup } from '../records/index.js';
 import { parseGcsUrl } from '../storage/index.js';
@@ -14,6 +15,8 @@ import { runBounds } from './run-bounds.js';
 import { openRunRecorder, type RunRecorder } from './recorder.js';
 import { FailoverTracker } from './tracker.js';
 import { writeReport } from './write-report.js';
+
+const { version: ZONELAB_VERSION } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
 /** How the run was set up (the record `setup.json` holds). */
 export type ExperimentSetup = RunSetup;
@@ -205,6 +208,8 @@ function describeSetup(options: ExperimentOptions, lab: Lab | null): RunSetup {
     timeoutMs: options.timeoutMs ?? 2000,
     startedAt: new Date().toISOString(),
     command: options.command,
+    backends: lab ? lab.state.servers.map((server) => ({ name: server.name, zone: server.zone, address: `${server.host}:${server.port}` })) : [],
+    versions: { zonelab: ZONELAB_VERSION, node: process.version, haproxy: lab ? haproxyVersion() : null },
   };
 }
 

@@ -1,6 +1,7 @@
-import { describeFault, parseFault, type RunSetup } from '../records/index.js';
+import { describeFault, parseFault, type RequestResult, type RunSetup } from '../records/index.js';
 import type { FailoverMetrics, PhaseRatio, ZonePhaseStats } from './metrics.js';
 import { renderAnswers, renderWarnings } from './report-answers.js';
+import { renderClientLines, renderSetupPicture } from './report-setup.js';
 import { runBounds } from './run-bounds.js';
 
 function seconds(ms: number | null, unit = ' s'): string {
@@ -32,7 +33,7 @@ const PHASE_TITLE: Record<PhaseRatio['phase'], string> = {
  * per-phase ratio per zone and per instance, the timeline, and the command that reproduces
  * the run. Pure: the same inputs give the same text.
  */
-export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics): string {
+export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, records: readonly RequestResult[] = []): string {
   const spec = setup.spec;
   const bounds = runBounds(setup);
   const unseen = bounds !== null && bounds.detection === null;
@@ -58,6 +59,8 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics):
     '',
     '## Setup',
     '',
+    ...renderSetupPicture(setup),
+    '',
     '| | |',
     '|---|---|',
     `| load balancer | ${setup.where === 'lab' ? `HAProxy (local lab) at ${setup.url}` : setup.url} |`,
@@ -76,6 +79,9 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics):
     `| fault | ${setup.fault === 'command' ? `\`${setup.killCommand}\`, restart \`${setup.restartCommand}\`` : `${setup.fault}: ${describeFault(parseFault(setup.fault))} (${setup.faultInstances.join(', ')})`} |`,
     `| load | ${setup.rate} requests/s, open loop, ${setup.keepalive ? 'keep-alive connections' : 'a new connection per request'}, timeout ${setup.timeoutMs / 1000} s |`,
     `| phases | warm-up ${setup.warmupMs / 1000} s, hold ${setup.holdMs / 1000} s, give up after ${setup.maxWaitMs / 1000} s |`,
+    ...(setup.versions
+      ? [`| versions | zonelab ${setup.versions.zonelab}, Node.js ${setup.versions.node}${setup.versions.haproxy ? `, HAProxy ${setup.versions.haproxy}` : ''} |`]
+      : []),
     '',
     '## Results',
     '',
@@ -112,6 +118,16 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics):
         `| ${PHASE_TITLE[phase.phase]} | ${phase.answered} | ${phase.failed} | ${shares(phase.byZone, phase.answered)} | ${shares(phase.byInstance, phase.answered)} |`,
     ),
     '',
+    ...(records.length > 0
+      ? [
+          '## What the client saw',
+          '',
+          'Lines as `zonelab client -v` prints them (time, status, the zone and instance that answered), around the fault and the return:',
+          '',
+          ...renderClientLines(setup, records, metrics.faultAt, metrics.restartAt !== null && metrics.timeToReturnMs !== null ? metrics.restartAt + metrics.timeToReturnMs : null),
+          '',
+        ]
+      : []),
     '## Failures and latency per zone',
     '',
     '| phase | zone | requests | failed | p50 | p99 |',

@@ -14,6 +14,6 @@ export async function writeReport(
   metrics: FailoverMetrics,
 ): Promise<void> {
   await writeFile(join(dir, 'summary.json'), `${JSON.stringify({ setup, metrics }, null, 2)}\n`);
-  await writeFile(join(dir, 'report.md'), renderReportMarkdown(setup, metrics));
+  await writeFile(join(dir, 'report.md'), renderReportMarkdown(setup, metrics, records));
   await writeFile(join(dir, 'timeline.svg'), await renderTimelineSvg(records, events));
 }

@@ -3,3 +3,4 @@ export { type LabOptions, type LabPlan, planLab } from './plan.js';
 export { type LabState, type ServerRecord, stateFile } from './state.js';
 export { renderBackends } from './render.js';
 export { checkNetworkFaultsPossible, nftTableOf, serversWithNetworkFault } from './network-faults.js';
+export { haproxyVersion } from './processes.js';

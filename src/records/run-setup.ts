@@ -25,4 +25,8 @@ export interface RunSetup {
   startedAt: string;
   /** The command line that reproduces the run. */
   command: string;
+  /** The lab's backends (none with a target). Absent in runs saved by older versions. */
+  backends?: { name: string; zone: string; address: string }[];
+  /** What ran: zonelab, Node.js, and HAProxy in a lab. Absent in runs saved by older versions. */
+  versions?: { zonelab: string; node: string; haproxy: string | null };
 }

@@ -17,6 +17,9 @@ import {
 } from '../../src/failover/index.js';
 import { PROFILES } from '../../src/lb/index.js';
 
+// The client's lines show local wall-clock time: pin the zone so the golden file holds.
+process.env.TZ = 'UTC';
+
 // Golden files live beside the test's source; UPDATE_GOLDEN=1 rewrites them.
 const GOLDEN = fileURLToPath(new URL('../../../test/failover/golden/', import.meta.url));
 
@@ -39,6 +42,11 @@ const setup: ExperimentSetup = {
   timeoutMs: 2000,
   startedAt: '2026-11-25T08:00:00.000Z',
   command: 'zonelab failover --warmup 2s --hold 2s',
+  backends: [
+    { name: 'us-east1-b-vm1', zone: 'us-east1-b', address: '127.0.1.1:8080' },
+    { name: 'us-east1-c-vm1', zone: 'us-east1-c', address: '127.0.1.2:8080' },
+  ],
+  versions: { zonelab: '0.1.0', node: 'v24.21.0', haproxy: '2.6.12' },
 };
 
 // 100 req/s for 8 s: zone c is killed at 2 s, refuses until HAProxy notices at 3.5 s,
@@ -90,7 +98,7 @@ describe('failover report (fixture run)', () => {
   });
 
   it('renders report.md as its golden file', async () => {
-    await golden('report.md', renderReportMarkdown(setup, metrics));
+    await golden('report.md', renderReportMarkdown(setup, metrics, records));
   });
 
   it('has no warning for a run within its bounds, and warns of what a reader must not miss', () => {
@@ -135,7 +143,7 @@ describe('failover report (fixture run)', () => {
       await writeFile(join(dir, 'summary.json'), JSON.stringify({ setup, metrics: {} }));
       const again = await rerenderReport(dir);
       assert.deepEqual(again, metrics);
-      assert.equal(await readFile(join(dir, 'report.md'), 'utf8'), renderReportMarkdown(setup, metrics));
+      assert.equal(await readFile(join(dir, 'report.md'), 'utf8'), renderReportMarkdown(setup, metrics, records));
       assert.deepEqual(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')).metrics, JSON.parse(JSON.stringify(metrics)));
     } finally {
       await rm(dir, { recursive: true, force: true });
