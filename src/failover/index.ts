@@ -8,6 +8,6 @@ export { renderAnswers, renderWarnings } from './report-answers.js';
 export { renderReportMarkdown } from './report-md.js';
 export { rerenderReport } from './rerender.js';
 export { checkViewOf, type RunBounds, runBounds } from './run-bounds.js';
-export { renderTimelineSvg, timelineMarks, timelineRows, timelineSpec } from './timeline.js';
+export { binMsFor, layoutLabels, renderTimelineSvg, timelineMarks, timelineRows, timelineSpans, timelineSpec } from './timeline.js';
 export { FailoverTracker } from './tracker.js';
 export { writeReport } from './write-report.js';

@@ -15,5 +15,5 @@ export async function writeReport(
 ): Promise<void> {
   await writeFile(join(dir, 'summary.json'), `${JSON.stringify({ setup, metrics }, null, 2)}\n`);
   await writeFile(join(dir, 'report.md'), renderReportMarkdown(setup, metrics, records));
-  await writeFile(join(dir, 'timeline.svg'), await renderTimelineSvg(records, events));
+  await writeFile(join(dir, 'timeline.svg'), await renderTimelineSvg(records, events, metrics));
 }

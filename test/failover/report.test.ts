@@ -11,9 +11,12 @@ import {
   renderAnswers,
   renderReportMarkdown,
   renderWarnings,
+  binMsFor,
+  layoutLabels,
   renderTimelineSvg,
   rerenderReport,
   timelineMarks,
+  timelineSpans,
 } from '../../src/failover/index.js';
 import { PROFILES } from '../../src/lb/index.js';
 
@@ -121,10 +124,33 @@ describe('failover report (fixture run)', () => {
     assert.match(renderAnswers(errors, { ...metrics, rerouted: false, timeToRerouteMs: null })[0]!, /traffic was not rerouted within 60\.00 s: the health check still passes; 75 requests failed/);
   });
 
+  it('keeps the timeline readable from 10 s to 10 min: bins that stay visible, labels that never overlap', () => {
+    assert.deepEqual([10_000, 30_000, 60_000, 120_000, 600_000, 3_600_000].map(binMsFor), [100, 100, 200, 500, 2000, 30_000]);
+    // Four marks within 0.2 s of a 60 s run, and one at its very end.
+    const marks = [0, 0.05, 0.1, 0.2].map((d, i) => ({ t: 30 + d, label: ['fault', 'LB DOWN us-east1-c-vm1', 'restart', 'ready'][i]! })).concat({ t: 60, label: 'LB UP us-east1-c-vm1' });
+    const laid = layoutLabels(marks, 60);
+    const box = (l: (typeof laid)[number]): [number, number] => {
+      const x = (l.t / 60) * 900;
+      const width = l.label.length * 5.6 + 8;
+      return l.align === 'left' ? [x, x + width] : [x - width, x];
+    };
+    for (const [i, a] of laid.entries()) {
+      for (const b of laid.slice(i + 1)) {
+        const [a0, a1] = box(a);
+        const [b0, b1] = box(b);
+        assert.ok(a.lane !== b.lane || a1 <= b0 || b1 <= a0, `${a.label} and ${b.label} overlap`);
+      }
+    }
+    assert.equal(new Set(laid.slice(0, 4).map((l) => l.lane)).size, 4);
+    assert.equal(laid.at(-1)!.align, 'right', 'a label at the right edge is written leftwards');
+    const spans = timelineSpans(events, metrics);
+    assert.deepEqual(spans.map((s) => s.label), ['outage', 'reroute 1.49 s', 'return 0.61 s']);
+  });
+
   it('renders timeline.svg as its golden file, with every mark', async () => {
-    const svg = await renderTimelineSvg(records, events);
+    const svg = await renderTimelineSvg(records, events, metrics);
     assert.match(svg, /^<svg /);
-    for (const label of ['fault', 'restart', 'ready', 'LB DOWN us-east1-c-vm1', 'LB UP us-east1-c-vm1']) assert.ok(svg.includes(label), label);
+    for (const label of ['fault', 'restart', 'ready', 'LB DOWN us-east1-c-vm1', 'LB UP us-east1-c-vm1', 'reroute 1.49 s', 'return 0.61 s']) assert.ok(svg.includes(label), label);
     await golden('timeline.svg', svg);
   });
 
