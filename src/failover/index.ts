@@ -5,6 +5,7 @@ export { type MatrixOptions, type MatrixRun, renderMatrixMarkdown, runMatrix } f
 export { computeFailoverMetrics, type FailoverMetrics, type PhaseRatio, type ZonePhaseStats } from './metrics.js';
 export { FailoverPhases, type Phase, type PhaseAction, type PhaseStep, type PhaseTiming } from './phases.js';
 export { renderAnswers, renderWarnings } from './report-answers.js';
+export { renderReportHtml } from './report-html.js';
 export { renderReportMarkdown } from './report-md.js';
 export { rerenderReport } from './rerender.js';
 export { checkViewOf, type RunBounds, runBounds } from './run-bounds.js';

@@ -2,10 +2,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RequestResult, RunEvent, RunSetup } from '../records/index.js';
 import type { FailoverMetrics } from './metrics.js';
+import { renderReportHtml } from './report-html.js';
 import { renderReportMarkdown } from './report-md.js';
 import { renderTimelineSvg } from './timeline.js';
 
-/** Writes summary.json, report.md and timeline.svg of a run into `dir`. */
+/** Writes summary.json, report.md, timeline.svg and report.html (self-contained) of a run into `dir`. */
 export async function writeReport(
   dir: string,
   setup: RunSetup,
@@ -14,6 +15,9 @@ export async function writeReport(
   metrics: FailoverMetrics,
 ): Promise<void> {
   await writeFile(join(dir, 'summary.json'), `${JSON.stringify({ setup, metrics }, null, 2)}\n`);
-  await writeFile(join(dir, 'report.md'), renderReportMarkdown(setup, metrics, records));
-  await writeFile(join(dir, 'timeline.svg'), await renderTimelineSvg(records, events, metrics));
+  const markdown = renderReportMarkdown(setup, metrics, records);
+  const svg = await renderTimelineSvg(records, events, metrics);
+  await writeFile(join(dir, 'report.md'), markdown);
+  await writeFile(join(dir, 'timeline.svg'), svg);
+  await writeFile(join(dir, 'report.html'), renderReportHtml(markdown, svg));
 }

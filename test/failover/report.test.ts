@@ -9,6 +9,7 @@ import {
   computeFailoverMetrics,
   type ExperimentSetup,
   renderAnswers,
+  renderReportHtml,
   renderReportMarkdown,
   renderWarnings,
   binMsFor,
@@ -147,6 +148,20 @@ describe('failover report (fixture run)', () => {
     assert.deepEqual(spans.map((s) => s.label), ['outage', 'reroute 1.49 s', 'return 0.61 s']);
   });
 
+  it('renders report.html as one self-contained page: the timeline inline, nothing fetched, no script', async () => {
+    const svg = await renderTimelineSvg(records, events, metrics);
+    const html = renderReportHtml(renderReportMarkdown(setup, metrics, records), svg);
+    assert.match(html, /^<!doctype html>/);
+    assert.match(html, /<title>Failover: kill on us-east1-c<\/title>/);
+    assert.match(html, /<figure class="timeline"[^>]*><svg /);
+    assert.match(html, /<h2>Answers<\/h2>/);
+    assert.match(html, /<td align="right">1\.49 s<\/td>/);
+    // Nothing a browser would load: no image, script, stylesheet, frame, font or CSS url.
+    for (const loader of [/<img\b/i, /<script\b/i, /<link\b/i, /<iframe\b/i, /<object\b/i, /\burl\(/i, /@import/i, /\ssrc\s*=/i, /\s(xlink:)?href\s*=\s*"(?!#|https?:\/\/127\.)/i]) {
+      assert.doesNotMatch(html, loader, `report.html would load something: ${loader}`);
+    }
+  });
+
   it('renders timeline.svg as its golden file, with every mark', async () => {
     const svg = await renderTimelineSvg(records, events, metrics);
     assert.match(svg, /^<svg /);
@@ -170,6 +185,7 @@ describe('failover report (fixture run)', () => {
       const again = await rerenderReport(dir);
       assert.deepEqual(again, metrics);
       assert.equal(await readFile(join(dir, 'report.md'), 'utf8'), renderReportMarkdown(setup, metrics, records));
+      assert.match(await readFile(join(dir, 'report.html'), 'utf8'), /<figure class="timeline"[^>]*><svg /);
       assert.deepEqual(JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')).metrics, JSON.parse(JSON.stringify(metrics)));
     } finally {
       await rm(dir, { recursive: true, force: true });
