@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type Lab, openLab, renderBackends, startLab } from '../lab/index.js';
+import { type Lab, openLab, renderBackends, startLab, watchLab } from '../lab/index.js';
 import { FAULT_FORMS, formatFault, parseFault } from '../records/index.js';
 import { busOption, parsePort, zoneList } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
@@ -38,23 +38,6 @@ async function printStatus(lab: Lab): Promise<void> {
   console.log(renderBackends(await lab.status()));
 }
 
-/** Foreground: print each change of a backend's HAProxy state until stopped. */
-async function watch(lab: Lab, signal: AbortSignal): Promise<void> {
-  const last = new Map<string, string>();
-  for (const row of await lab.status()) last.set(row.server.name, row.lb?.status ?? 'unknown');
-  while (!signal.aborted) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    for (const row of await lab.status()) {
-      const now = row.lb?.status ?? 'unknown';
-      const before = last.get(row.server.name);
-      if (now !== before) {
-        console.log(`${clock()} ${row.server.name} (${row.server.zone}) ${before} → ${now}${row.lb?.checkStatus ? ` (${row.lb.checkStatus})` : ''}`);
-        last.set(row.server.name, now);
-      }
-    }
-  }
-}
-
 export function registerLab(program: Command): void {
   const lab = program
     .command('lab')
@@ -69,8 +52,9 @@ export function registerLab(program: Command): void {
     lab
       .command('up')
       .description(
-        'start a lab and wait until HAProxy reports every backend UP. In the foreground it prints each ' +
-        'change of a backend\'s state; Ctrl-C stops everything. With --detach it returns and leaves the ' +
+        'start a lab and wait until HAProxy reports every backend UP. In the foreground it prints, in words, each ' +
+        'change of a backend\'s state and of its process (stopped, started, faulted, healed), and each second how ' +
+        'HAProxy split the connections between zones; Ctrl-C stops everything, and so does "lab down" from another shell. With --detach it returns and leaves the ' +
         'lab running for "lab status | stop | start | down".',
       )
       .option('--zones <list>', 'zones, comma-separated', zoneList(1), ['us-east1-b', 'us-east1-c'])
@@ -103,7 +87,11 @@ export function registerLab(program: Command): void {
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-    await watch(started, stop.signal);
+    const ended = await watchLab(started, { signal: stop.signal, print: (line) => console.log(line) });
+    if (ended === 'down-elsewhere') {
+      console.log('lab stopped by "zonelab lab down" from another shell');
+      return;
+    }
     process.stderr.write('stopping the lab…\n');
     await started.down();
     console.log('lab stopped');

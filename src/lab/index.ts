@@ -1,6 +1,7 @@
-export { type BackendStatus, type Lab, openLab, type StartLabOptions, startLab, type StopSignal } from './lab.js';
+export { type BackendStatus, type InjectOptions, type Lab, openLab, type StartLabOptions, startLab, type StopSignal } from './lab.js';
 export { type LabOptions, type LabPlan, planLab } from './plan.js';
 export { type LabState, type ServerRecord, stateFile } from './state.js';
 export { renderBackends } from './render.js';
 export { checkNetworkFaultsPossible, nftTableOf, serversWithNetworkFault } from './network-faults.js';
 export { haproxyVersion } from './processes.js';
+export { processInWords, splitLine, stateInWords, watchLab } from './watch.js';

@@ -24,13 +24,18 @@ export interface BackendStatus {
   lb: ServerStat | null;
 }
 
+export interface InjectOptions {
+  /** Called the moment the fault takes effect (the first signal sent, the rules committed, the servers told): what a measurement times it from. */
+  onInjected?: () => void;
+}
+
 /** A running lab, started here or found again from its state file. */
 export interface Lab {
   readonly state: LabState;
   /** Every backend with its process and HAProxy state. */
   status(): Promise<BackendStatus[]>;
   /** Stops the servers of a zone or one instance with a signal (the assignment's "kill the web server"). */
-  stop(target: string, signal: StopSignal): Promise<ServerRecord[]>;
+  stop(target: string, signal: StopSignal, options?: InjectOptions): Promise<ServerRecord[]>;
   /** Starts them again (or continues them after STOP) and waits until each answers /healthz. */
   start(target: string): Promise<ServerRecord[]>;
   /**
@@ -38,7 +43,7 @@ export interface Lab {
    * stop), nftables rules (partition, reset) or, through each server's control socket, a
    * gray failure (latency, errors, health-fail, flap). Resolves once it is in place.
    */
-  fault(target: string, fault: Fault): Promise<ServerRecord[]>;
+  fault(target: string, fault: Fault, options?: InjectOptions): Promise<ServerRecord[]>;
   /** Undoes whatever fault the servers carry and waits until each answers /healthz directly. */
   heal(target: string): Promise<ServerRecord[]>;
   /** Stops every process of the lab and removes its state. */
@@ -128,11 +133,12 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
         lb: stats?.find((stat) => stat.server === server.name) ?? null,
       }));
     },
-    async stop(target, signal) {
+    async stop(target, signal, options) {
       await refresh();
       const servers = matching(state, target);
       for (const server of servers) {
         const marker = serverMarker(server);
+        options?.onInjected?.();
         if (!signalIfOurs(server.pid, marker, `SIG${signal}`)) {
           server.state = 'stopped';
           continue;
@@ -154,7 +160,7 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
       for (const server of servers) await startServer(server);
       return servers;
     },
-    async fault(target, fault) {
+    async fault(target, fault, options) {
       await refresh();
       const servers = matching(state, target);
       const faulted = servers.filter((server) => server.fault !== null);
@@ -163,14 +169,16 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
       }
       const kind = faultClassOf(fault);
       if (kind === 'signal') {
-        await lab.stop(target, SIGNAL_OF_FAULT[fault.kind as keyof typeof SIGNAL_OF_FAULT]);
+        await lab.stop(target, SIGNAL_OF_FAULT[fault.kind as keyof typeof SIGNAL_OF_FAULT], options);
       } else if (kind === 'network') {
         checkNetworkFaultsPossible();
         applyNetworkFault(state.nftTable, fault.kind as 'partition' | 'reset', servers);
+        options?.onInjected?.();
       } else {
         const down = servers.filter((server) => !isOurs(server.pid, serverMarker(server)) || server.state !== 'running');
         if (down.length > 0) throw new ZonelabError('E_NOT_RUNNING', `${down.map((s) => s.name).join(', ')} not running: a gray fault needs a running server`);
         await Promise.all(servers.map((server) => callControl(server.control, 'PUT', { fault: formatFault(fault) })));
+        options?.onInjected?.();
       }
       // stop() re-reads the state file: mark the servers of the state as it is now.
       const current = matching(state, target);
@@ -196,6 +204,8 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
     },
     async down() {
       await refresh();
+      state.stopping = true;
+      await save();
       // Servers get TERM twice: the second one skips the drain (nothing is measured now).
       await Promise.all(
         state.servers.map(async (server) => {

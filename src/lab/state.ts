@@ -32,6 +32,8 @@ export interface LabState {
   spec: LoadBalancerSpec;
   /** The process that started the lab (the foreground supervisor), if any. */
   supervisorPid: number | null;
+  /** Set by `lab down` before it stops anything, so a foreground supervisor ends quietly. */
+  stopping?: boolean;
   haproxy: { pid: number | null; configPath: string; socketPath: string; log: string };
   audit: { pid: number | null; args: string[]; log: string };
   servers: ServerRecord[];

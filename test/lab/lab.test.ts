@@ -44,12 +44,12 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
   }
 
   /** `lab up` in the foreground, as a child process, once it watches the backends. */
-  async function foregroundLab(name: string) {
+  async function foregroundLab(name: string, extra: string[] = []) {
     const dir = join(parent, name);
     dirs.push(dir);
     const lbPort = await freePort();
     const backendPort = await freePort('127.0.1.1');
-    const supervisor = spawn(process.execPath, [CLI_PATH, 'lab', 'up', '--dir', dir, '--listen', `127.0.0.1:${lbPort}`, '--port', String(backendPort), '--bucket', bucket.root], {
+    const supervisor = spawn(process.execPath, [CLI_PATH, 'lab', 'up', '--dir', dir, '--listen', `127.0.0.1:${lbPort}`, '--port', String(backendPort), '--bucket', bucket.root, ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -58,7 +58,7 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
     });
     const exited = new Promise<number | null>((resolve) => supervisor.on('exit', resolve));
     await waitFor(() => stdout.includes('watching backend states'), 20_000, 'lab up in the foreground');
-    return { dir, supervisor, exited, output: () => stdout };
+    return { dir, lbPort, supervisor, exited, output: () => stdout };
   }
 
   it('splits traffic, notices a killed zone and its return within the spec’s bounds, and leaves nothing behind', async (t) => {
@@ -117,6 +117,36 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
     assert.ok(pids.every(alive), 'the lab outlives its supervisor until lab down');
     const down = await zonelab('lab', 'down', '--dir', dir);
     assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(pids.filter(alive), []);
+  });
+
+  it('in the foreground, says in words what happens to each zone and how HAProxy split the traffic, and ends on "lab down" from another shell', async () => {
+    const { dir, lbPort, exited, output } = await foregroundLab('words', ['--profile', 'fast']);
+    const pids = await labPids(dir);
+    const traffic = runLoad({
+      origin: `http://127.0.0.1:${lbPort}`,
+      next: createRequestModel({ bucket: 'bucket', webdir: 'webdir', index: 50, seed: 5 }),
+      mode: { kind: 'open', rate: 50 },
+      durationMs: 2500,
+      keepalive: false,
+      connections: 1,
+      timeoutMs: 2000,
+      retries: 0,
+      follow: false,
+      signal: new AbortController().signal,
+      onResult: () => {},
+    });
+    await waitFor(() => /HAProxy sent in the last second: us-east1-b \d+ \(\d+%\), us-east1-c \d+ \(\d+%\)/.test(output()), 10_000, 'a split line');
+    await traffic;
+    assert.equal((await zonelab('lab', 'stop', 'us-east1-b', '--dir', dir)).code, 0);
+    await waitFor(() => /us-east1-b-vm1 \(us-east1-b\) stopped\n/.test(output()), 5000, 'the stop in words');
+    await waitFor(() => /us-east1-b-vm1 \(us-east1-b\) checks failing \(1 of 2\) → down/.test(output()), 10_000, 'down in words');
+    assert.equal((await zonelab('lab', 'fault', 'us-east1-c', 'health-fail', '--dir', dir)).code, 0);
+    await waitFor(() => /us-east1-c-vm1 \(us-east1-c\) running, fault health-fail\n/.test(output()), 5000, 'the fault in words');
+    const down = await zonelab('lab', 'down', '--dir', dir);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(await exited, 0);
+    assert.match(output(), /lab stopped by "zonelab lab down" from another shell\n$/);
     assert.deepEqual(pids.filter(alive), []);
   });
 

@@ -9,9 +9,10 @@ export function grayInjector(lab: Lab, zone: string, fault: GrayFault): FaultInj
     label: `${formatFault(fault)} ${zone}`,
     check: () => {},
     inject: async (now) => {
-      await lab.fault(zone, fault);
-      // Every server of the zone has acknowledged it.
-      return now();
+      // In force once every server of the zone has acknowledged it.
+      let at: number | null = null;
+      await lab.fault(zone, fault, { onInjected: () => (at ??= now()) });
+      return at ?? now();
     },
     heal: async () => {
       await lab.heal(zone);

@@ -9,9 +9,10 @@ export function networkInjector(lab: Lab, zone: string, fault: Extract<Fault, { 
     label: `${fault.kind} ${zone}`,
     check: checkNetworkFaultsPossible,
     inject: async (now) => {
-      await lab.fault(zone, fault);
       // In force from the moment nft committed the rules.
-      return now();
+      let at: number | null = null;
+      await lab.fault(zone, fault, { onInjected: () => (at ??= now()) });
+      return at ?? now();
     },
     heal: async () => {
       await lab.heal(zone);

@@ -10,9 +10,9 @@ export function signalInjector(lab: Lab, zone: string, fault: Extract<Fault, { k
     inject: async (now) => {
       // The signal is the fault: it counts from the moment it is sent, not from when a
       // draining (term) server has finished exiting.
-      const at = now();
-      await lab.fault(zone, fault);
-      return at;
+      let at: number | null = null;
+      await lab.fault(zone, fault, { onInjected: () => (at ??= now()) });
+      return at ?? now();
     },
     heal: async () => {
       await lab.heal(zone);
