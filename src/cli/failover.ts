@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZonelabError } from '../errors.js';
 import { shellQuote } from '../shell-quote.js';
-import { type ExperimentResult, rerenderReport, runBounds, runExperiment, runMatrix } from '../failover/index.js';
+import { type ExperimentResult, rerenderReport, runBounds, runExperiment, runMatrix, writeReportPdf } from '../failover/index.js';
 import { FAULT_FORMS, type Fault, formatFault, parseFault } from '../records/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
 import { durationOption, integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
@@ -221,9 +221,15 @@ export function registerFailover(program: Command): void {
 
   program
     .command('report <dir>')
-    .description('compute the metrics and write report.md, timeline.svg and summary.json again from a run\'s saved records')
-    .action(async (dir: string) => {
+    .description(
+      'compute the metrics and write report.md, report.html, timeline.svg and summary.json again from a run\'s saved records; ' +
+        'with --pdf also report.pdf, printed by the local Chromium',
+    )
+    .option('--pdf', 'also write report.pdf (needs Chromium: apt-get install -y chromium)', false)
+    .action(async (dir: string, flags: { pdf: boolean }) => {
       const metrics = await rerenderReport(dir);
       console.log(`report: ${join(dir, 'report.md')} (time to reroute ${metrics.rerouted ? `${((metrics.timeToRerouteMs ?? 0) / 1000).toFixed(2)} s` : 'not rerouted'})`);
+      console.log(`        ${join(dir, 'report.html')}`);
+      if (flags.pdf) console.log(`        ${await writeReportPdf(dir)}`);
     });
 }

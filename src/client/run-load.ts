@@ -45,6 +45,8 @@ export interface LoadOutcome {
   elapsedMs: number;
   /** True when the run was stopped by `signal` before its end. */
   interrupted: boolean;
+  /** Open loop: the most a request started after it was due, ms (0 in a closed loop). */
+  maxLagMs: number;
 }
 
 interface Lane {
@@ -165,6 +167,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
     promise.finally(() => inFlight.delete(promise));
   };
 
+  let maxLagMs = 0;
   if (options.mode.kind === 'open') {
     const intervalMs = 1000 / options.mode.rate;
     while (!options.signal.aborted && sent < maxRequests) {
@@ -175,6 +178,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
         await sleep(wait, undefined, { signal: options.signal }).catch(() => {});
         continue;
       }
+      // A request starts late when this loop could not keep up (a busy machine): the
+      // records keep its due time, so the lag is reported instead.
+      maxLagMs = Math.max(maxLagMs, now() - due);
       track(send(sent++, due));
     }
   } else {
@@ -195,5 +201,5 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
   }
   await everything;
   await Promise.all(lanes.map((lane) => lane.dispatcher.destroy().catch(() => {})));
-  return { sent, elapsedMs: lastAnswer, interrupted: options.signal.aborted };
+  return { sent, elapsedMs: lastAnswer, interrupted: options.signal.aborted, maxLagMs: Math.round(maxLagMs * 10) / 10 };
 }

@@ -18,6 +18,8 @@ import { writeReport } from './write-report.js';
 
 const { version: ZONELAB_VERSION } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
+const LAG_WARNING_MS = 50;
+
 /** How the run was set up (the record `setup.json` holds). */
 export type ExperimentSetup = RunSetup;
 
@@ -174,7 +176,9 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     clearInterval(ticker);
     recorder.event({ at: recorder.now(), kind: 'phase', target: 'done', detail: options.signal.aborted ? 'interrupted' : '' });
     stopLoad.abort();
-    await load;
+    const { maxLagMs } = await load;
+    // Past this, requests left noticeably later than their records say.
+    if (maxLagMs > LAG_WARNING_MS) recorder.event({ at: recorder.now(), kind: 'phase', target: 'load-behind', detail: `${maxLagMs} ms` });
     pollerStop.abort();
     await poller;
     await recorder.close();

@@ -6,6 +6,7 @@ export { computeFailoverMetrics, type FailoverMetrics, type PhaseRatio, type Zon
 export { FailoverPhases, type Phase, type PhaseAction, type PhaseStep, type PhaseTiming } from './phases.js';
 export { renderAnswers, renderWarnings } from './report-answers.js';
 export { renderReportHtml } from './report-html.js';
+export { CHROMIUM_FLAGS, findChromium, writeReportPdf } from './report-pdf.js';
 export { renderReportMarkdown } from './report-md.js';
 export { rerenderReport } from './rerender.js';
 export { checkViewOf, type RunBounds, runBounds } from './run-bounds.js';

@@ -48,6 +48,8 @@ export interface FailoverMetrics {
   zones: ZonePhaseStats[];
   /** The run was stopped (Ctrl-C) before it finished its phases. */
   interrupted: boolean;
+  /** How far the load generator fell behind its schedule at worst, ms, when it noticeably did; else null. */
+  loadBehindMs: number | null;
 }
 
 const NO_ANSWER = '(no answer)';
@@ -154,5 +156,6 @@ export function computeFailoverMetrics(
     phases,
     zones,
     interrupted: events.some((event) => event.kind === 'phase' && event.target === 'done' && event.detail === 'interrupted'),
+    loadBehindMs: Number.parseFloat(events.find((event) => event.kind === 'phase' && event.target === 'load-behind')?.detail ?? '') || null,
   };
 }

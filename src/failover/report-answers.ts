@@ -95,5 +95,10 @@ export function renderWarnings(setup: RunSetup, metrics: FailoverMetrics, bounds
     warnings.push(`Traffic was not rerouted${unseen}${tooShort}.`);
   }
   if (metrics.restartAt !== null && !metrics.returned && !metrics.interrupted) warnings.push(`${setup.faultZone} did not serve again after the restart.`);
+  if (metrics.loadBehindMs !== null) {
+    warnings.push(
+      `The load generator fell behind its schedule by up to ${metrics.loadBehindMs} ms (a busy machine): some requests left later than their records say, so times measured from them are that much less exact.`,
+    );
+  }
   return warnings;
 }

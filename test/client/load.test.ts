@@ -50,6 +50,27 @@ describe('load generator against real loopback servers', () => {
   });
   after(() => server.close());
 
+  it('reports how far an open loop fell behind its schedule when the process was busy', async () => {
+    const records: RequestResult[] = [];
+    let blocked = false;
+    const outcome = await runLoad({
+      ...baseOptions(server.port, records),
+      mode: { kind: 'open', rate: 100 },
+      durationMs: 1000,
+      onResult: (record: RequestResult) => {
+        records.push(record);
+        // Once, hold the event loop for 200 ms, as a busy machine would.
+        if (!blocked && record.seq === 20) {
+          blocked = true;
+          const until = performance.now() + 200;
+          while (performance.now() < until) {}
+        }
+      },
+    });
+    assert.ok(outcome.maxLagMs >= 150, `lag ${outcome.maxLagMs} ms`);
+    assert.ok(outcome.maxLagMs < 1000, `lag ${outcome.maxLagMs} ms`);
+  });
+
   it('keeps an open-loop rate of 200 req/s within 5% over 5 s', async () => {
     const records: RequestResult[] = [];
     const outcome = await runLoad({ ...baseOptions(server.port, records), mode: { kind: 'open', rate: 200 }, durationMs: 5000 });

@@ -108,11 +108,17 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
     assert.deepEqual(result.metrics.errors, { count: 0, byKind: {} });
   });
 
-  it('profile zero-error, fault kill, mode tcp: no more failures than requests in flight at the kill', async (t) => {
+  it('profile zero-error, fault kill, mode tcp: no more failures than requests in flight while the killed server exits', async (t) => {
     const result = await experiment('zero-error', 'kill', 'tcp');
     const faultAt = result.metrics.faultAt!;
-    const inFlight = (await records(result)).filter((r) => r.sentAt <= faultAt && r.sentAt + r.latencyMs >= faultAt).length;
-    t.diagnostic(`failed ${result.metrics.errors.count}, in flight at the kill ${inFlight}`);
+    // SIGKILL is not instantaneous: until the process has gone (a few ms for a Node.js
+    // process with its threads), the kernel still completes handshakes on its listening
+    // socket, and in tcp mode HAProxy cannot retry a request it has forwarded into one.
+    const EXIT_MS = 25;
+    const all = await records(result);
+    const inFlight = all.filter((r) => r.sentAt <= faultAt + EXIT_MS && r.sentAt + r.latencyMs >= faultAt).length;
+    const failures = all.filter((r) => r.status === null || r.status >= 500).map((r) => Math.round(r.sentAt - faultAt));
+    t.diagnostic(`failed ${result.metrics.errors.count} (sent at ${failures.join(', ') || '—'} ms from the kill), in flight ${inFlight}`);
     assert.ok(result.metrics.errors.count <= inFlight, `${result.metrics.errors.count} failed, ${inFlight} in flight`);
   });
 
