@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZonelabError } from '../errors.js';
 import { shellQuote } from '../shell-quote.js';
-import { type ExperimentResult, rerenderReport, runBounds, runExperiment, runMatrix, writeReportPdf } from '../failover/index.js';
+import { errorKindsText, type ExperimentResult, rerenderReport, rerouteText, runBounds, runExperiment, runMatrix, secondsText, writeReportPdf } from '../failover/index.js';
 import { FAULT_FORMS, type Fault, formatFault, parseFault } from '../records/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
 import { durationOption, integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
@@ -70,12 +70,11 @@ function stamp(): string {
 
 function keyLines(result: ExperimentResult): string[] {
   const m = result.metrics;
-  const sec = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
   return [
-    `time to reroute: ${m.rerouted ? sec(m.timeToRerouteMs) : runBounds(result.setup)?.view === 'passes' ? 'not rerouted: the health check still passes' : 'not rerouted'}`,
-    `failed requests: ${m.errors.count}${m.errors.count ? ` (${Object.entries(m.errors.byKind).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}, longest gap ${sec(m.longestGapMs)}`,
-    `time to return: ${m.returned ? `${sec(m.timeToReturnMs)} from the restart, ${sec(m.timeToReturnFromReadyMs)} from ready` : 'not returned'}`,
-    ...(result.setup.where === 'lab' ? [`HAProxy: DOWN ${sec(m.lb.downAfterFaultMs)} after the fault, UP ${sec(m.lb.upAfterReadyMs)} after ready`] : []),
+    `time to reroute: ${rerouteText(m, runBounds(result.setup))}`,
+    `failed requests: ${m.errors.count}${m.errors.count ? ` (${errorKindsText(m.errors.byKind)})` : ''}, longest gap ${secondsText(m.longestGapMs)}`,
+    `time to return: ${m.returned ? `${secondsText(m.timeToReturnMs)} from the restart, ${secondsText(m.timeToReturnFromReadyMs)} from ready` : 'not returned'}`,
+    ...(result.setup.where === 'lab' ? [`HAProxy: DOWN ${secondsText(m.lb.downAfterFaultMs)} after the fault, UP ${secondsText(m.lb.upAfterReadyMs)} after ready`] : []),
     `report: ${join(result.dir, 'report.md')}`,
   ];
 }
@@ -228,7 +227,7 @@ export function registerFailover(program: Command): void {
     .option('--pdf', 'also write report.pdf (needs Chromium: apt-get install -y chromium)', false)
     .action(async (dir: string, flags: { pdf: boolean }) => {
       const metrics = await rerenderReport(dir);
-      console.log(`report: ${join(dir, 'report.md')} (time to reroute ${metrics.rerouted ? `${((metrics.timeToRerouteMs ?? 0) / 1000).toFixed(2)} s` : 'not rerouted'})`);
+      console.log(`report: ${join(dir, 'report.md')} (time to reroute ${metrics.rerouted ? secondsText(metrics.timeToRerouteMs) : 'not rerouted'})`);
       console.log(`        ${join(dir, 'report.html')}`);
       if (flags.pdf) console.log(`        ${await writeReportPdf(dir)}`);
     });

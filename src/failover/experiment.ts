@@ -8,7 +8,7 @@ import { checkNetworkFaultsPossible, haproxyVersion, type Lab, type LabOptions, 
 import { type LoadBalancerSpec, showServers } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, type RunSetup } from '../records/index.js';
 import { parseGcsUrl } from '../storage/index.js';
-import { commandInjector, type FaultInjector, labInjector } from './injectors/index.js';
+import { commandInjector, type FaultInjector, labFaultInjector } from './injectors/index.js';
 import { computeFailoverMetrics, type FailoverMetrics } from './metrics.js';
 import { FailoverPhases } from './phases.js';
 import { runBounds } from './run-bounds.js';
@@ -107,7 +107,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     );
   }
   const injector: FaultInjector = lab
-    ? labInjector(lab, options.faultZone, options.fault)
+    ? labFaultInjector(lab, options.faultZone, options.fault)
     : commandInjector({ kill: options.target!.kill, restart: options.target!.restart, timeoutMs: options.target!.commandTimeoutMs ?? 180_000 });
 
   const recorder = await openRunRecorder(options.outDir);

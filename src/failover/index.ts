@@ -1,6 +1,7 @@
 export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, runExperiment, type TargetOptions } from './experiment.js';
 export { runShellCommand } from './injectors/run-shell.js';
-export { commandInjector, type FaultInjector, labInjector } from './injectors/index.js';
+export { errorKindsText, rerouteText, secondsText } from './format.js';
+export { commandInjector, type FaultInjector, labFaultInjector } from './injectors/index.js';
 export { type MatrixOptions, type MatrixRun, renderMatrixMarkdown, runMatrix } from './matrix.js';
 export { computeFailoverMetrics, type FailoverMetrics, type PhaseRatio, type ZonePhaseStats } from './metrics.js';
 export { FailoverPhases, type Phase, type PhaseAction, type PhaseStep, type PhaseTiming } from './phases.js';

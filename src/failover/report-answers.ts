@@ -1,10 +1,8 @@
 import { parseFault, type RunSetup } from '../records/index.js';
+import { errorKindsText, secondsText } from './format.js';
 import type { FailoverMetrics } from './metrics.js';
 import { type RunBounds, runBounds } from './run-bounds.js';
 
-function sec(ms: number): string {
-  return `${(ms / 1000).toFixed(2)} s`;
-}
 
 const FAULT_NOUN: Record<string, string> = {
   kill: 'the kill',
@@ -22,12 +20,6 @@ function faultNoun(setup: RunSetup): string {
   return setup.fault === 'command' ? 'the fault command' : (FAULT_NOUN[parseFault(setup.fault).kind] ?? 'the fault');
 }
 
-function kinds(byKind: Record<string, number>): string {
-  return Object.entries(byKind)
-    .map(([kind, n]) => `${kind} ${n}`)
-    .join(', ');
-}
-
 /**
  * The assignment's questions answered in sentences: when the load balancer noticed, when
  * traffic was rerouted, how many requests failed, when traffic returned. Pure.
@@ -41,21 +33,21 @@ export function renderAnswers(setup: RunSetup, metrics: FailoverMetrics, bounds:
     parts.push(
       metrics.lb.downAfterFaultMs === null
         ? `The load balancer never marked ${zone} down`
-        : `The load balancer marked ${zone} down ${sec(metrics.lb.downAfterFaultMs)} after ${noun}`,
+        : `The load balancer marked ${zone} down ${secondsText(metrics.lb.downAfterFaultMs)} after ${noun}`,
     );
   }
   const reroute = metrics.rerouted
-    ? `traffic was rerouted ${sec(metrics.timeToRerouteMs ?? 0)} after ${setup.where === 'lab' ? 'it' : noun}`
-    : `traffic was not rerouted within ${sec(setup.maxWaitMs)}${bounds?.view === 'passes' ? ': the health check still passes' : ''}`;
+    ? `traffic was rerouted ${secondsText(metrics.timeToRerouteMs ?? 0)} after ${setup.where === 'lab' ? 'it' : noun}`
+    : `traffic was not rerouted within ${secondsText(setup.maxWaitMs)}${bounds?.view === 'passes' ? ': the health check still passes' : ''}`;
   parts.push(reroute);
-  parts.push(metrics.errors.count === 0 ? 'no request failed' : `${metrics.errors.count} request${metrics.errors.count === 1 ? '' : 's'} failed (${kinds(metrics.errors.byKind)})`);
+  parts.push(metrics.errors.count === 0 ? 'no request failed' : `${metrics.errors.count} request${metrics.errors.count === 1 ? '' : 's'} failed (${errorKindsText(metrics.errors.byKind)})`);
   const first = `${parts.join('; ')}.`;
   const lines = [`- ${first.charAt(0).toUpperCase()}${first.slice(1)}`];
   if (metrics.restartAt !== null) {
     lines.push(
       metrics.returned
-        ? `- After the restart, traffic returned ${sec(metrics.timeToReturnFromReadyMs ?? 0)} after the server was ready (${sec(metrics.timeToReturnMs ?? 0)} after the restart).`
-        : `- After the restart, ${zone} did not serve again within ${sec(setup.maxWaitMs)}.`,
+        ? `- After the restart, traffic returned ${secondsText(metrics.timeToReturnFromReadyMs ?? 0)} after the server was ready (${secondsText(metrics.timeToReturnMs ?? 0)} after the restart).`
+        : `- After the restart, ${zone} did not serve again within ${secondsText(setup.maxWaitMs)}.`,
     );
   }
   // Every request is in exactly one phase × zone cell, '(no answer)' included.
@@ -81,17 +73,17 @@ export function renderWarnings(setup: RunSetup, metrics: FailoverMetrics, bounds
   if (metrics.interrupted) warnings.push('The run was interrupted: the numbers cover only what happened before, and a measure shown as missing may simply not have happened yet.');
   const detection = bounds?.detection;
   if (detection && metrics.rerouted && metrics.timeToRerouteMs !== null && metrics.timeToRerouteMs > detection.sec * 1000) {
-    warnings.push(`Time to reroute (${sec(metrics.timeToRerouteMs)}) exceeds the ${detection.sec} s the spec implies for a correct load balancer.`);
+    warnings.push(`Time to reroute (${secondsText(metrics.timeToRerouteMs)}) exceeds the ${detection.sec} s the spec implies for a correct load balancer.`);
   }
   if (detection && metrics.lb.downAfterFaultMs !== null && metrics.lb.downAfterFaultMs > detection.sec * 1000) {
-    warnings.push(`The load balancer marked the zone down after ${sec(metrics.lb.downAfterFaultMs)}, more than the ${detection.sec} s the spec implies.`);
+    warnings.push(`The load balancer marked the zone down after ${secondsText(metrics.lb.downAfterFaultMs)}, more than the ${detection.sec} s the spec implies.`);
   }
   if (bounds && metrics.returned && metrics.timeToReturnFromReadyMs !== null && metrics.timeToReturnFromReadyMs > bounds.return.sec * 1000) {
-    warnings.push(`Time to return from ready (${sec(metrics.timeToReturnFromReadyMs)}) exceeds the ${bounds.return.sec} s the spec implies.`);
+    warnings.push(`Time to return from ready (${secondsText(metrics.timeToReturnFromReadyMs)}) exceeds the ${bounds.return.sec} s the spec implies.`);
   }
   if (metrics.faultAt !== null && !metrics.rerouted && !metrics.interrupted) {
     const unseen = bounds?.view === 'passes' ? ' (the health check cannot see this fault)' : '';
-    const tooShort = detection && setup.maxWaitMs < detection.sec * 1000 + setup.holdMs ? ` (the wait, ${sec(setup.maxWaitMs)}, was shorter than the ${detection.sec} s bound plus the hold)` : '';
+    const tooShort = detection && setup.maxWaitMs < detection.sec * 1000 + setup.holdMs ? ` (the wait, ${secondsText(setup.maxWaitMs)}, was shorter than the ${detection.sec} s bound plus the hold)` : '';
     warnings.push(`Traffic was not rerouted${unseen}${tooShort}.`);
   }
   if (metrics.restartAt !== null && !metrics.returned && !metrics.interrupted) warnings.push(`${setup.faultZone} did not serve again after the restart.`);

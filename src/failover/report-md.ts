@@ -1,12 +1,10 @@
 import { describeFault, parseFault, type RequestResult, type RunSetup } from '../records/index.js';
 import type { FailoverMetrics, PhaseRatio, ZonePhaseStats } from './metrics.js';
+import { errorKindsText, rerouteText, secondsText } from './format.js';
 import { renderAnswers, renderWarnings } from './report-answers.js';
 import { renderClientLines, renderSetupPicture } from './report-setup.js';
 import { runBounds } from './run-bounds.js';
 
-function seconds(ms: number | null, unit = ' s'): string {
-  return ms === null ? '—' : `${(ms / 1000).toFixed(2)}${unit}`;
-}
 
 function shares(counts: Record<string, number>, total: number): string {
   if (total === 0) return '—';
@@ -36,17 +34,10 @@ const PHASE_TITLE: Record<PhaseRatio['phase'], string> = {
 export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, records: readonly RequestResult[] = []): string {
   const spec = setup.spec;
   const bounds = runBounds(setup);
-  const unseen = bounds !== null && bounds.detection === null;
   const detection = !bounds ? '—' : bounds.detection ? `≤ ${bounds.detection.sec} s` : bounds.view === 'alternates' ? 'none: the health check alternates' : 'none: the health check still passes';
   const returning = bounds ? `≤ ${bounds.return.sec} s` : '—';
-  const reroute = metrics.rerouted
-    ? seconds(metrics.timeToRerouteMs)
-    : unseen && bounds.view === 'passes'
-      ? 'not rerouted: the health check still passes'
-      : 'not rerouted';
-  const errorKinds = Object.entries(metrics.errors.byKind)
-    .map(([kind, n]) => `${kind} ${n}`)
-    .join(', ');
+  const reroute = rerouteText(metrics, bounds);
+  const errorKinds = errorKindsText(metrics.errors.byKind);
   const lines = [
     `# Failover: ${setup.fault === 'command' ? 'fault command' : setup.fault} on ${setup.faultZone}`,
     '',
@@ -89,15 +80,15 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
     '|---|---:|---|',
     `| time to reroute (last failed or faulted-zone request after the fault) | ${reroute} | ${detection} |`,
     `| failed requests | ${metrics.errors.count}${errorKinds ? ` (${errorKinds})` : ''} | |`,
-    `| error window (first to last failure) | ${seconds(metrics.errorWindowMs)} | |`,
-    `| longest gap between successful responses | ${seconds(metrics.longestGapMs)} | |`,
-    `| time to return, from the restart | ${metrics.returned ? seconds(metrics.timeToReturnMs) : 'not returned'} | |`,
-    `| time to return, from the server being ready (the load balancer's share) | ${metrics.returned ? seconds(metrics.timeToReturnFromReadyMs) : 'not returned'} | ${returning} |`,
+    `| error window (first to last failure) | ${secondsText(metrics.errorWindowMs)} | |`,
+    `| longest gap between successful responses | ${secondsText(metrics.longestGapMs)} | |`,
+    `| time to return, from the restart | ${metrics.returned ? secondsText(metrics.timeToReturnMs) : 'not returned'} | |`,
+    `| time to return, from the server being ready (the load balancer's share) | ${metrics.returned ? secondsText(metrics.timeToReturnFromReadyMs) : 'not returned'} | ${returning} |`,
   );
   if (setup.where === 'lab') {
     lines.push(
-      `| HAProxy marked the zone DOWN, after the fault | ${seconds(metrics.lb.downAfterFaultMs)} | ${detection} |`,
-      `| HAProxy marked the zone UP, after the restart / after ready | ${seconds(metrics.lb.upAfterRestartMs)} / ${seconds(metrics.lb.upAfterReadyMs)} | ${returning} |`,
+      `| HAProxy marked the zone DOWN, after the fault | ${secondsText(metrics.lb.downAfterFaultMs)} | ${detection} |`,
+      `| HAProxy marked the zone UP, after the restart / after ready | ${secondsText(metrics.lb.upAfterRestartMs)} / ${secondsText(metrics.lb.upAfterReadyMs)} | ${returning} |`,
     );
   }
   if (bounds) {

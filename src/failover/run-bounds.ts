@@ -23,7 +23,7 @@ export function checkViewOf(fault: Fault, spec: LoadBalancerSpec): CheckView {
 
 export interface RunBounds {
   lb: LbKind;
-  /** Null when the fault is a command whose effect the checks see is unknown. */
+  /** What the check sees of the fault (a command's effect is unknown: taken as a timeout). */
   view: CheckView;
   /** Null when the health check cannot see the fault. */
   detection: Bound | null;

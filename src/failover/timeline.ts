@@ -1,4 +1,5 @@
 import { failed, type RequestResult, type RunEvent } from '../records/index.js';
+import { secondsText } from './format.js';
 import type { FailoverMetrics } from './metrics.js';
 
 const WIDTH_PX = 900;
@@ -83,11 +84,11 @@ export function timelineSpans(events: readonly RunEvent[], metrics: FailoverMetr
   const restartAt = metrics.restartAt === null ? end : metrics.restartAt / 1000;
   spans.push({ from: faultAt, to: restartAt, label: 'outage', kind: 'phase' });
   if (metrics.rerouted && metrics.timeToRerouteMs !== null) {
-    spans.push({ from: faultAt, to: faultAt + metrics.timeToRerouteMs / 1000, label: `reroute ${(metrics.timeToRerouteMs / 1000).toFixed(2)} s`, kind: 'span' });
+    spans.push({ from: faultAt, to: faultAt + metrics.timeToRerouteMs / 1000, label: `reroute ${secondsText(metrics.timeToRerouteMs)}`, kind: 'span' });
   }
   if (metrics.returned && metrics.readyAt !== null && metrics.timeToReturnFromReadyMs !== null && metrics.timeToReturnFromReadyMs > 0) {
     const readyAt = metrics.readyAt / 1000;
-    spans.push({ from: readyAt, to: readyAt + metrics.timeToReturnFromReadyMs / 1000, label: `return ${(metrics.timeToReturnFromReadyMs / 1000).toFixed(2)} s`, kind: 'span' });
+    spans.push({ from: readyAt, to: readyAt + metrics.timeToReturnFromReadyMs / 1000, label: `return ${secondsText(metrics.timeToReturnFromReadyMs)}`, kind: 'span' });
   }
   return spans;
 }

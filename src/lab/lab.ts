@@ -7,7 +7,7 @@ import { ZonelabError } from '../errors.js';
 import { drainSecondsFor, type LoadBalancerSpec, renderHaproxyConfig, type ServerStat, showServers } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, parseFault } from '../records/index.js';
 import { callControl } from './control-client.js';
-import { applyNetworkFault, checkNetworkFaultsPossible, removeNetworkFault, removeNetworkTable } from './network-faults.js';
+import { applyNetworkFault, removeNetworkFault, removeNetworkTable } from './network-faults.js';
 import { type LabOptions, planLab } from './plan.js';
 import { checkHaproxyConfig, haproxyVersion, isOurs, signalIfOurs, spawnDetached, stopProcess, waitForExit } from './processes.js';
 import { initialState, type LabState, loadState, removeState, saveState, type ServerRecord } from './state.js';
@@ -171,7 +171,6 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
       if (kind === 'signal') {
         await lab.stop(target, SIGNAL_OF_FAULT[fault.kind as keyof typeof SIGNAL_OF_FAULT], options);
       } else if (kind === 'network') {
-        checkNetworkFaultsPossible();
         applyNetworkFault(state.nftTable, fault.kind as 'partition' | 'reset', servers);
         options?.onInjected?.();
       } else {

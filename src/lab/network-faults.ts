@@ -64,12 +64,18 @@ interface NftRule {
   rule?: { handle: number; comment?: string };
 }
 
+/** The lab's rules with the server each is for; empty when there is no table. */
+function listRules(table: string): { handle: number; server: string }[] {
+  const listed = nft(['-j', 'list', 'chain', 'inet', table, 'output']);
+  if (!listed.ok) return [];
+  return (JSON.parse(listed.output) as { nftables: NftRule[] }).nftables.flatMap((item) =>
+    item.rule?.comment?.startsWith('zonelab:') ? [{ handle: item.rule.handle, server: item.rule.comment.slice('zonelab:'.length) }] : [],
+  );
+}
+
 /** Removes the rules of the named servers; the other servers' rules stay. */
 export function removeNetworkFault(table: string, names: readonly string[]): void {
-  const listed = nft(['-j', 'list', 'chain', 'inet', table, 'output']);
-  if (!listed.ok) return; // no table or chain: nothing to remove
-  const items = (JSON.parse(listed.output) as { nftables: NftRule[] }).nftables;
-  const handles = items.flatMap((item) => (item.rule && names.some((name) => item.rule!.comment === `zonelab:${name}`) ? [item.rule.handle] : []));
+  const handles = listRules(table).flatMap((rule) => (names.includes(rule.server) ? [rule.handle] : []));
   if (handles.length === 0) return;
   const result = nft(['-f', '-'], `${handles.map((handle) => `delete rule inet ${table} output handle ${handle}`).join('\n')}\n`);
   if (!result.ok) throw new ZonelabError('E_NETWORK_FAULT', `nft could not remove rules: ${result.output.split('\n')[0]}`);
@@ -85,14 +91,11 @@ export function removeNetworkTable(table: string): void {
   }
 }
 
-/** The names of the servers that have rules in the table now (for status and tests). */
+/** The names of the servers that have rules in the table now (what the tests check). */
 export function serversWithNetworkFault(table: string): string[] {
   if (process.getuid?.() !== 0) return [];
   try {
-    const listed = nft(['-j', 'list', 'chain', 'inet', table, 'output']);
-    if (!listed.ok) return [];
-    const items = (JSON.parse(listed.output) as { nftables: NftRule[] }).nftables;
-    return [...new Set(items.flatMap((item) => (item.rule?.comment?.startsWith('zonelab:') ? [item.rule.comment.slice('zonelab:'.length)] : [])))];
+    return [...new Set(listRules(table).map((rule) => rule.server))];
   } catch {
     return [];
   }

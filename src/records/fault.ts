@@ -14,8 +14,6 @@ export type FaultKind = Fault['kind'];
 /** How a fault is delivered in the lab. */
 export type FaultClass = 'signal' | 'network' | 'gray';
 
-export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'term', 'stop', 'partition', 'reset', 'latency', 'errors', 'health-fail', 'flap'];
-
 /** The forms `parseFault` reads, for help texts and errors. */
 export const FAULT_FORMS = 'kill, term, stop, partition, reset, latency:<ms>, errors:<fraction>, health-fail, flap:<period>';
 

@@ -32,10 +32,6 @@ export class GrayFaults {
   #objects = 0;
   #failed = 0;
 
-  get current(): GrayFault | null {
-    return this.#fault;
-  }
-
   set(fault: GrayFault, now: number): void {
     this.#fault = fault;
     this.#since = now;

@@ -12,7 +12,6 @@ export interface CommandFault {
 export function commandInjector(commands: CommandFault): FaultInjector {
   return {
     label: `\`${commands.kill}\``,
-    check: () => {},
     inject: async (now) => {
       // A remote kill happens at the end of its command (after e.g. an ssh handshake of a
       // second or more), so the fault is timed when the command returns, not when it starts.

@@ -2,8 +2,6 @@
 export interface FaultInjector {
   /** What it does, for progress lines ("kill us-east1-b", "`ssh vm kill`"). */
   readonly label: string;
-  /** Throws one clear error when the fault cannot be injected here (before anything starts). */
-  check(): void;
   /**
    * Injects the fault; resolves with the moment it counts from, on the run's clock given
    * as `now` (a signal counts from when it is sent, a command from when it returned).
