@@ -1,11 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZonelabError } from '../errors.js';
 import { shellQuote } from '../shell-quote.js';
-import { errorKindsText, type ExperimentResult, rerenderReport, rerouteText, runBounds, runExperiment, runMatrix, secondsText, writeReportPdf } from '../failover/index.js';
+import { errorKindsText, type ExperimentResult, type ExperimentWatcher, rerenderReport, rerouteText, runBounds, runExperiment, runMatrix, secondsText, writeReportPdf } from '../failover/index.js';
 import { FAULT_FORMS, type Fault, formatFault, parseFault } from '../records/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
-import { durationOption, integerIn, nonEmpty, parsePort, zoneList } from './option-parsers.js';
+import { createFailoverFeed, exposureWarning, type LiveServer, startLiveServer } from '../web/index.js';
+import { durationOption, integerIn, nonEmpty, parsePort, type WebFlag, webAddress, webOption, zoneList } from './option-parsers.js';
 import { addSpecOptions, SPEC_OPTION_NAMES, type SpecFlags, specFromFlags } from './spec-options.js';
 
 interface FailoverFlags extends SpecFlags {
@@ -32,6 +34,7 @@ interface FailoverFlags extends SpecFlags {
   matrix: boolean;
   faults: Fault[];
   profiles: string[];
+  web: WebFlag;
 }
 
 function list<T extends string>(allowed: readonly T[], what: string): (value: string) => T[] {
@@ -79,6 +82,38 @@ function keyLines(result: ExperimentResult): string[] {
   ];
 }
 
+/**
+ * The live page of one run, started before the run (a busy port stops nothing) and
+ * finished after it: the page shows the result and the report, and the command ends once
+ * every attached page has received them.
+ */
+async function openLivePage(
+  flag: Exclude<WebFlag, undefined>,
+  options: Parameters<typeof createFailoverFeed>[0],
+): Promise<{ watcher: ExperimentWatcher; finish: (done: { lines: string[]; reportHtml: string | null }) => Promise<void> }> {
+  const { feed, watcher } = createFailoverFeed(options);
+  const address = webAddress(flag);
+  let server: LiveServer;
+  try {
+    server = await startLiveServer({ feed, ...address });
+  } catch (error) {
+    feed.close();
+    throw error;
+  }
+  const warning = exposureWarning(address.host);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
+  console.log(`live page: ${server.url}`);
+  return {
+    watcher,
+    async finish(done) {
+      if (!feed.finished) feed.done(done);
+      await server.drain();
+      await server.close();
+      feed.close();
+    },
+  };
+}
+
 export function registerFailover(program: Command): void {
   addSpecOptions(
     program
@@ -91,7 +126,8 @@ export function registerFailover(program: Command): void {
         'summary.json, report.md and timeline.svg. Local by default (a lab with real HAProxy is started and ' +
         'stopped); with --target it measures any load balancer, with shell commands as the fault. With --target, ' +
         'state the load balancer\'s spec (--profile and the check flags, as zonelab gcp up prints them) to have the ' +
-        'report set the measurements against the bounds that spec implies.',
+        'report set the measurements against the bounds that spec implies. With --web it serves a live page of the run ' +
+        '(requests per zone, backend states, marks, phase and running measurements), which shows the report when the run ends.',
       )
       .option('--zones <list>', 'zones of the local lab', zoneList(2), ['us-east1-b', 'us-east1-c'])
       .option('--instances-per-zone <n>', 'servers per zone', integerIn(1, 20), 1)
@@ -124,7 +160,8 @@ export function registerFailover(program: Command): void {
       .option('-i, --index <n>', 'pages are drawn from 0…n-1', integerIn(1, 1_000_000_000), 10_000)
       .option('--matrix', 'run every --profiles × --faults pair and write one comparison (local only)', false)
       .addOption(new Option('--faults <list>', 'faults of the matrix (any --fault value)').argParser(faultList).default(['kill', 'term', 'stop'].map(parseFault), 'kill,term,stop'))
-      .option('--profiles <list>', 'profiles of the matrix', list(PROFILE_NAMES, 'profiles'), [...PROFILE_NAMES]),
+      .option('--profiles <list>', 'profiles of the matrix', list(PROFILE_NAMES, 'profiles'), [...PROFILE_NAMES])
+      .addOption(webOption('the run: requests per zone as they are answered, backend states, marks, phase and running measurements, then the report')),
   ).action(async (flags: FailoverFlags, self: Command) => {
     const command = `zonelab ${process.argv.slice(2).map(shellQuote).join(' ')}`;
     // A target is whatever load balancer its owner built: its spec is known only when the
@@ -137,6 +174,7 @@ export function registerFailover(program: Command): void {
       throw new ZonelabError('E_BAD_ARGUMENT', '--target needs --kill, --restart and --fault-zone');
     }
     if (flags.target && flags.matrix) throw new ZonelabError('E_BAD_ARGUMENT', '--matrix runs local labs only');
+    if (flags.web && flags.matrix) throw new ZonelabError('E_BAD_ARGUMENT', '--web shows one run: leave out --matrix');
     if (flags.target && self.getOptionValueSource('fault') === 'cli') {
       throw new ZonelabError('E_BAD_ARGUMENT', '--fault applies to a local lab; with --target the fault is what --kill and --restart do');
     }
@@ -167,7 +205,7 @@ export function registerFailover(program: Command): void {
     const onStep = (line: string) => process.stderr.write(`${interactive ? '\r\x1b[2K' : ''}${line}\n`);
     const base = join(flags.outDir, stamp());
 
-    const runOne = (profile: string, fault: Fault, dir: string) => {
+    const runOne = (profile: string, fault: Fault, dir: string, watcher?: ExperimentWatcher) => {
       const spec = { ...specFromFlags({ ...flags, profile }), port: flags.port };
       return runExperiment({
         ...(flags.target
@@ -195,13 +233,30 @@ export function registerFailover(program: Command): void {
         signal: stop.signal,
         onStatus,
         onStep,
+        watcher,
       });
     };
 
     if (!flags.matrix) {
-      const result = await runOne(flags.profile, flags.fault, base);
+      const faultZone = flags.faultZone ?? flags.zones[0]!;
+      const live = flags.web
+        ? await openLivePage(flags.web, {
+            title: `zonelab failover: ${flags.target ? `commands on ${faultZone} behind ${flags.target}` : `${formatFault(flags.fault)} on ${faultZone}`} (${flags.profile})`,
+            zones: flags.target ? [] : flags.zones,
+            spec: flags.target ? null : { ...specFromFlags(flags), port: flags.port },
+          })
+        : null;
+      let result: ExperimentResult;
+      try {
+        result = await runOne(flags.profile, flags.fault, base, live?.watcher);
+      } catch (error) {
+        await live?.finish({ lines: [`the run failed: ${(error as Error).message}`], reportHtml: null });
+        throw error;
+      }
       if (interactive) process.stderr.write('\r\x1b[2K');
-      console.log(keyLines(result).join('\n'));
+      const lines = keyLines(result);
+      console.log(lines.join('\n'));
+      await live?.finish({ lines, reportHtml: await readFile(join(result.dir, 'report.html'), 'utf8').catch(() => null) });
       if (result.interrupted) process.exitCode = 130;
       return;
     }

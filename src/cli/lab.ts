@@ -1,7 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ZonelabError } from '../errors.js';
 import { type Lab, openLab, renderBackends, startLab, watchLab } from '../lab/index.js';
 import { FAULT_FORMS, formatFault, parseFault } from '../records/index.js';
-import { busOption, parsePort, zoneList } from './option-parsers.js';
+import { createLabFeed, exposureWarning, feedFromLab, labControls, type LiveServer, startLiveServer } from '../web/index.js';
+import { busOption, parsePort, type WebFlag, webAddress, webOption, zoneList } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
 interface UpFlags extends SpecFlags {
@@ -13,6 +15,7 @@ interface UpFlags extends SpecFlags {
   bus?: string;
   dir: string;
   detach: boolean;
+  web: WebFlag;
 }
 
 function listenAddress(value: string): { host: string; port: number } {
@@ -54,7 +57,8 @@ export function registerLab(program: Command): void {
       .description(
         'start a lab and wait until HAProxy reports every backend UP. In the foreground it prints, in words, each ' +
         'change of a backend\'s state and of its process (stopped, started, faulted, healed), and each second how ' +
-        'HAProxy split the connections between zones; Ctrl-C stops everything, and so does "lab down" from another shell. With --detach it returns and leaves the ' +
+        'HAProxy split the connections between zones; Ctrl-C stops everything, and so does "lab down" from another shell. With --web it also ' +
+        'serves a live page (requests per zone from HAProxy\'s counters, backend states, marks, a stop and a start button per zone). With --detach it returns and leaves the ' +
         'lab running for "lab status | stop | start | down".',
       )
       .option('--zones <list>', 'zones, comma-separated', zoneList(1), ['us-east1-b', 'us-east1-c'])
@@ -64,20 +68,46 @@ export function registerLab(program: Command): void {
       .option('--bucket <dir|gs://…>', 'bucket the servers serve (a folder is generated when missing)', './data/bucket')
       .option('--bus <spec>', `event bus of servers and audit (default sqlite:<dir>/events; see serve --help)`, busOption)
       .addOption(dirOption())
-      .option('--detach', 'leave the lab running and return', false),
+      .option('--detach', 'leave the lab running and return', false)
+      .addOption(webOption('the lab: requests per zone from HAProxy\'s own counters, backend states, buttons to stop and start a zone')),
   ).action(async (flags: UpFlags) => {
+    if (flags.web && flags.detach) throw new ZonelabError('E_BAD_ARGUMENT', '--web serves its page from the foreground lab: leave out --detach');
     const spec = { ...specFromFlags(flags), port: flags.port };
-    const started = await startLab({
-      zones: flags.zones,
-      instancesPerZone: flags.instancesPerZone,
-      spec,
-      listenHost: flags.listen.host,
-      listenPort: flags.listen.port,
-      bucket: flags.bucket,
-      bus: flags.bus,
-      dir: flags.dir,
-      onProgress: (message) => process.stderr.write(`${message}\n`),
-    });
+    // The page starts first: a busy page port stops the command before any lab process starts.
+    let running: Lab | null = null;
+    let page: LiveServer | null = null;
+    const feed = flags.web
+      ? createLabFeed({ zones: flags.zones, lbUrl: `http://${flags.listen.host}:${flags.listen.port}`, dirFlag: flags.dir === './data/lab' ? null : flags.dir })
+      : null;
+    if (feed && flags.web) {
+      const address = webAddress(flags.web);
+      page = await startLiveServer({ feed, ...address, controls: labControls(() => running) }).catch((error: unknown) => {
+        feed.close();
+        throw error;
+      });
+      const warning = exposureWarning(address.host);
+      if (warning) process.stderr.write(`warning: ${warning}\n`);
+      console.log(`live page: ${page.url}`);
+    }
+    let started: Lab;
+    try {
+      started = await startLab({
+        zones: flags.zones,
+        instancesPerZone: flags.instancesPerZone,
+        spec,
+        listenHost: flags.listen.host,
+        listenPort: flags.listen.port,
+        bucket: flags.bucket,
+        bus: flags.bus,
+        dir: flags.dir,
+        onProgress: (message) => process.stderr.write(`${message}\n`),
+      });
+    } catch (error) {
+      await page?.close();
+      feed?.close();
+      throw error;
+    }
+    running = started;
     await printStatus(started);
     if (flags.detach) {
       console.log(`lab running in ${started.state.dir}; stop it with "zonelab lab down${flags.dir === './data/lab' ? '' : ` --dir ${flags.dir}`}"`);
@@ -87,7 +117,15 @@ export function registerLab(program: Command): void {
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-    const ended = await watchLab(started, { signal: stop.signal, print: (line) => console.log(line) });
+    const ended = await watchLab(started, {
+      signal: stop.signal,
+      print: (line) => console.log(line),
+      // The page's bins are 100 ms wide: look as often.
+      intervalMs: feed ? 100 : 250,
+      onObservation: feed ? feedFromLab(feed, started.state.spec) : undefined,
+    });
+    await page?.close();
+    feed?.close();
     if (ended === 'down-elsewhere') {
       console.log('lab stopped by "zonelab lab down" from another shell');
       return;

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { parseBusSpec } from '../bus/index.js';
+import { parseWebAddress } from '../web/index.js';
 
 // Commander calls these with the raw flag value; an InvalidArgumentError becomes one
 // line ("error: option '--port <n>' argument 'x' is invalid. …") and exit code 1.
@@ -70,4 +71,25 @@ export function parseDuration(value: string): number {
 /** A duration flag whose help shows its default as typed (`5s`), not in milliseconds. */
 export function durationOption(flags: string, description: string, defaultMs: number, defaultText: string): Option {
   return new Option(flags, description).argParser(parseDuration).default(defaultMs, defaultText);
+}
+
+/** `--web [address]`: true (the flag alone: 127.0.0.1 and a free port) or the address given. */
+export type WebFlag = true | { host: string; port: number } | undefined;
+
+export function webOption(what: string): Option {
+  return new Option(
+    '--web [address]',
+    `serve a live page of ${what} (127.0.0.1 and a free port unless an address such as 127.0.0.1:8090 is given; the URL printed carries the token its buttons need)`,
+  ).argParser((value: string) => {
+    try {
+      return parseWebAddress(value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  });
+}
+
+/** The address of a `--web` flag. */
+export function webAddress(flag: Exclude<WebFlag, undefined>): { host: string; port: number } {
+  return flag === true ? { host: '127.0.0.1', port: 0 } : flag;
 }

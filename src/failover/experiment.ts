@@ -6,9 +6,10 @@ import { createRequestModel, LiveStatus, runLoad } from '../client/index.js';
 import { ZonelabError } from '../errors.js';
 import { checkNetworkFaultsPossible, haproxyVersion, type Lab, type LabOptions, startLab } from '../lab/index.js';
 import { type LoadBalancerSpec, showServers } from '../lb/index.js';
-import { type Fault, faultClassOf, formatFault, type RunSetup } from '../records/index.js';
+import { type Fault, faultClassOf, formatFault, type RequestResult, type RunEvent, type RunSetup } from '../records/index.js';
 import { parseGcsUrl } from '../storage/index.js';
 import { commandInjector, type FaultInjector, labFaultInjector } from './injectors/index.js';
+import { type LiveRunStatus, liveRunStatus } from './live-measures.js';
 import { computeFailoverMetrics, type FailoverMetrics } from './metrics.js';
 import { FailoverPhases } from './phases.js';
 import { runBounds } from './run-bounds.js';
@@ -38,6 +39,19 @@ export interface TargetOptions {
   spec?: LoadBalancerSpec | null;
 }
 
+/**
+ * Told of a run as it happens (the live page). Its calls run on the run's own path, so
+ * they must return at once: queue, never wait.
+ */
+export interface ExperimentWatcher {
+  /** The setup is written and the run's clock (ms) starts. */
+  start(setup: RunSetup, now: () => number): void;
+  record(record: RequestResult): void;
+  event(event: RunEvent): void;
+  /** The phase and running measurements, four times a second. */
+  status(status: LiveRunStatus): void;
+}
+
 export interface ExperimentOptions {
   /** Start a lab (the default) … */
   lab?: Omit<LabOptions, 'dir'>;
@@ -63,6 +77,7 @@ export interface ExperimentOptions {
   onStatus?: (line: string) => void;
   /** A step worth a line of its own ("fault: kill us-east1-c at 5.0 s"). */
   onStep?: (line: string) => void;
+  watcher?: ExperimentWatcher;
 }
 
 export interface ExperimentResult {
@@ -70,6 +85,8 @@ export interface ExperimentResult {
   setup: RunSetup;
   metrics: FailoverMetrics;
   interrupted: boolean;
+  /** How far the load generator fell behind its schedule at worst, ms. */
+  maxLagMs: number;
 }
 
 function seconds(ms: number): string {
@@ -110,10 +127,27 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     ? labFaultInjector(lab, options.faultZone, options.fault)
     : commandInjector({ kill: options.target!.kill, restart: options.target!.restart, timeoutMs: options.target!.commandTimeoutMs ?? 180_000 });
 
-  const recorder = await openRunRecorder(options.outDir);
+  const recorder = watched(await openRunRecorder(options.outDir), options.watcher);
+  options.watcher?.start(setup, recorder.now);
   const tracker = new FailoverTracker(options.faultZone, options.holdMs);
   const phases = new FailoverPhases(options, tracker);
   const live = new LiveStatus();
+  // What the watcher's running measurements need from the events, read as they come.
+  let lbDownAt: number | null = null;
+  let readyAt: number | null = null;
+  let eventsRead = 0;
+  const faultInstances = new Set(setup.faultInstances);
+  const watcherTicker = options.watcher
+    ? setInterval(() => {
+        for (; eventsRead < recorder.events.length; eventsRead++) {
+          const event = recorder.events[eventsRead]!;
+          const down = event.kind === 'lb-state' && event.detail === 'DOWN' && faultInstances.has(event.target);
+          if (lbDownAt === null && down && tracker.faultAt !== null && event.at >= tracker.faultAt) lbDownAt = event.at;
+          if (readyAt === null && event.kind === 'server-ready') readyAt = event.at;
+        }
+        options.watcher!.status(liveRunStatus({ phase: phases.phase, tracker, now: recorder.now(), answered: live.ok, failed: live.errors, lbDownAt, readyAt }));
+      }, 250).unref()
+    : null;
   const stopLoad = new AbortController();
   // The lab serves its bucket under the bucket's own name: ask for the pages it holds.
   const pages = { bucket: lab ? bucketNameOf(options.lab!.bucket) : 'bucket', webdir: 'webdir', index: 10_000, ...options.pages };
@@ -143,6 +177,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
 
   let faulted = false;
   let healed = false;
+  let worstLagMs = 0;
   try {
     while (!options.signal.aborted) {
       const { action, events } = phases.next(recorder.now());
@@ -174,9 +209,11 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     }
   } finally {
     clearInterval(ticker);
+    if (watcherTicker) clearInterval(watcherTicker);
     recorder.event({ at: recorder.now(), kind: 'phase', target: 'done', detail: options.signal.aborted ? 'interrupted' : '' });
     stopLoad.abort();
     const { maxLagMs } = await load;
+    worstLagMs = maxLagMs;
     // Past this, requests left noticeably later than their records say.
     if (maxLagMs > LAG_WARNING_MS) recorder.event({ at: recorder.now(), kind: 'phase', target: 'load-behind', detail: `${maxLagMs} ms` });
     pollerStop.abort();
@@ -189,7 +226,23 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   }
   const metrics = computeFailoverMetrics(recorder.records, recorder.events, { zone: options.faultZone, instances: setup.faultInstances, holdMs: setup.holdMs });
   await writeReport(options.outDir, setup, recorder.records, recorder.events, metrics);
-  return { dir: options.outDir, setup, metrics, interrupted: options.signal.aborted };
+  return { dir: options.outDir, setup, metrics, interrupted: options.signal.aborted, maxLagMs: worstLagMs };
+}
+
+/** The recorder, also telling the watcher of every record and event. */
+function watched(recorder: RunRecorder, watcher: ExperimentWatcher | undefined): RunRecorder {
+  if (!watcher) return recorder;
+  return {
+    ...recorder,
+    record: (result) => {
+      recorder.record(result);
+      watcher.record(result);
+    },
+    event: (event) => {
+      recorder.event(event);
+      watcher.event(event);
+    },
+  };
 }
 
 function describeSetup(options: ExperimentOptions, lab: Lab | null): RunSetup {

@@ -1,4 +1,5 @@
-export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, runExperiment, type TargetOptions } from './experiment.js';
+export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, type ExperimentWatcher, runExperiment, type TargetOptions } from './experiment.js';
+export { type LiveRunFacts, type LiveRunStatus, liveRunStatus } from './live-measures.js';
 export { runShellCommand } from './injectors/run-shell.js';
 export { errorKindsText, rerouteText, secondsText } from './format.js';
 export { commandInjector, type FaultInjector, labFaultInjector } from './injectors/index.js';
@@ -11,6 +12,6 @@ export { CHROMIUM_FLAGS, findChromium, writeReportPdf } from './report-pdf.js';
 export { renderReportMarkdown } from './report-md.js';
 export { rerenderReport } from './rerender.js';
 export { checkViewOf, type RunBounds, runBounds } from './run-bounds.js';
-export { binMsFor, layoutLabels, renderTimelineSvg, timelineMarks, timelineRows, timelineSpans, timelineSpec } from './timeline.js';
+export { binMsFor, FAILED_COLOUR, layoutLabels, renderTimelineSvg, timelineMarks, timelineRows, timelineSpans, timelineSpec, ZONE_COLOURS } from './timeline.js';
 export { FailoverTracker } from './tracker.js';
 export { writeReport } from './write-report.js';

@@ -11,6 +11,10 @@ const BIN_CHOICES_MS = [100, 200, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60
 const CHAR_PX = 5.6;
 const LANE_PX = 13;
 
+/** Zone colours of every chart (report and live page), in zone order; failures are `FAILED_COLOUR`. */
+export const ZONE_COLOURS = ['#4c78a8', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#9d755d'];
+export const FAILED_COLOUR = '#e45756';
+
 /** The bin width that keeps bars visible for a run this long: 100 ms up to 30 s, 2 s for 10 min. */
 export function binMsFor(durationMs: number): number {
   return BIN_CHOICES_MS.find((bin) => durationMs / bin <= MAX_BINS) ?? BIN_CHOICES_MS.at(-1)!;
@@ -100,7 +104,6 @@ export function timelineSpec(records: readonly RequestResult[], events: readonly
   const binMs = binMsFor(durationMs);
   const rows = timelineRows(records, binMs).map((row) => ({ ...row, t2: row.t + binMs / 1000 }));
   const zones = [...new Set(rows.map((row) => row.series).filter((s) => s !== 'failed'))].sort();
-  const palette = ['#4c78a8', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#9d755d'];
   const durationSec = durationMs / 1000;
   const marks = timelineMarks(events);
   const labels = layoutLabels(marks, durationSec).map((label) => ({ ...label, y: 4 + label.lane * LANE_PX }));
@@ -126,7 +129,7 @@ export function timelineSpec(records: readonly RequestResult[], events: readonly
             field: 'series',
             type: 'nominal',
             title: 'answered by',
-            scale: { domain: [...zones, 'failed'], range: [...zones.map((_, i) => palette[i % palette.length]), '#e45756'] },
+            scale: { domain: [...zones, 'failed'], range: [...zones.map((_, i) => ZONE_COLOURS[i % ZONE_COLOURS.length]), FAILED_COLOUR] },
           },
         },
       },

@@ -4,4 +4,4 @@ export { type LabState, type ServerRecord, stateFile } from './state.js';
 export { renderBackends } from './render.js';
 export { checkNetworkFaultsPossible, nftTableOf, serversWithNetworkFault } from './network-faults.js';
 export { haproxyVersion } from './processes.js';
-export { processInWords, splitLine, stateInWords, watchLab } from './watch.js';
+export { type LabChange, type LabObservation, LabObserver, processInWords, splitLine, stateInWords, type WatchOptions, watchLab } from './watch.js';

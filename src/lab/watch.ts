@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadBalancerSpec } from '../lb/index.js';
 import type { BackendStatus, Lab } from './lab.js';
+import type { ServerRecord } from './state.js';
 import { stateFile } from './state.js';
 
 /** HAProxy's state of a backend in words, with the spec's thresholds. Pure. */
@@ -29,13 +30,79 @@ export function processInWords(row: Pick<BackendStatus, 'process'> & { server: {
 }
 
 /** One line: how the last second's connections split between zones (null when there were none). Pure. */
-export function splitLine(served: ReadonlyMap<string, number>): string | null {
+export function splitLine(served: ReadonlyMap<string, number>, failedCount = 0): string | null {
   const total = [...served.values()].reduce((sum, n) => sum + n, 0);
-  if (total === 0) return null;
+  if (total === 0 && failedCount === 0) return null;
   const parts = [...served.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([zone, n]) => `${zone} ${n} (${Math.round((n / total) * 100)}%)`);
-  return `HAProxy sent in the last second: ${parts.join(', ')}`;
+    .map(([zone, n]) => `${zone} ${n} (${total === 0 ? 0 : Math.round((n / total) * 100)}%)`);
+  const failures = failedCount > 0 ? `; ${failedCount} failed` : '';
+  return `HAProxy sent in the last second: ${parts.join(', ') || 'nothing served'}${failures}`;
+}
+
+/** A backend's process or HAProxy state changed (`from` null: first seen). */
+export interface LabChange {
+  server: ServerRecord;
+  kind: 'process' | 'lb';
+  from: string | null;
+  to: string | null;
+}
+
+/** What one look at the lab found, against the look before. */
+export interface LabObservation {
+  rows: BackendStatus[];
+  changes: LabChange[];
+  /** Connections HAProxy completed per zone since the last look (its own counters: any client's traffic). */
+  served: Map<string, number>;
+  /** Connections that failed at a zone's servers since the last look (connection and response errors, 5xx). */
+  failed: Map<string, number>;
+}
+
+interface Counters {
+  sessions: number;
+  failed: number;
+  redispatched: number;
+}
+
+/**
+ * Turns successive looks at a lab (`lab.status()`) into changes and per-zone counts. A
+ * connection HAProxy redispatched after a failed connect counts at the server that served
+ * it, not as a failure. The first look sets the baseline: no changes, no counts. Pure.
+ */
+export class LabObserver {
+  readonly #process = new Map<string, string>();
+  readonly #lb = new Map<string, string | null>();
+  readonly #counters = new Map<string, Counters>();
+  #first = true;
+
+  observe(rows: BackendStatus[]): LabObservation {
+    const changes: LabChange[] = [];
+    const served = new Map<string, number>();
+    const failedByZone = new Map<string, number>();
+    for (const row of rows) {
+      const name = row.server.name;
+      const process = processInWords(row);
+      if (!this.#first && this.#process.get(name) !== process) changes.push({ server: row.server, kind: 'process', from: this.#process.get(name) ?? null, to: process });
+      this.#process.set(name, process);
+      const status = row.lb?.status ?? null;
+      if (!this.#first && this.#lb.get(name) !== status) changes.push({ server: row.server, kind: 'lb', from: this.#lb.get(name) ?? null, to: status });
+      this.#lb.set(name, status);
+      if (!row.lb) continue;
+      const now = { sessions: row.lb.sessionsTotal, failed: row.lb.failedTotal, redispatched: row.lb.redispatchedTotal };
+      const before = this.#counters.get(name);
+      // A restarted HAProxy starts its counters again: never count backwards.
+      if (before && now.sessions >= before.sessions && now.failed >= before.failed && now.redispatched >= before.redispatched) {
+        const failedNow = now.failed - before.failed;
+        const servedNow = now.sessions - before.sessions - failedNow - (now.redispatched - before.redispatched);
+        const zone = row.server.zone;
+        served.set(zone, (served.get(zone) ?? 0) + Math.max(0, servedNow));
+        failedByZone.set(zone, (failedByZone.get(zone) ?? 0) + failedNow);
+      }
+      this.#counters.set(name, now);
+    }
+    this.#first = false;
+    return { rows, changes, served, failed: failedByZone };
+  }
 }
 
 export interface WatchOptions {
@@ -44,6 +111,8 @@ export interface WatchOptions {
   print: (line: string) => void;
   /** How often states are read, ms; default 250. */
   intervalMs?: number;
+  /** Told of every look (the live page feeds on it). */
+  onObservation?: (observation: LabObservation) => void;
 }
 
 function clock(): string {
@@ -59,12 +128,10 @@ function clock(): string {
  */
 export async function watchLab(lab: Lab, options: WatchOptions): Promise<'signal' | 'down-elsewhere'> {
   const intervalMs = options.intervalMs ?? 250;
-  const lbState = new Map<string, string | null>();
-  const processState = new Map<string, string>();
-  const sessions = new Map<string, number>();
+  const observer = new LabObserver();
   const served = new Map<string, number>();
+  let failedCount = 0;
   let lastSplit = Date.now();
-  let first = true;
   while (!options.signal.aborted) {
     if (!existsSync(stateFile(lab.state.dir))) return 'down-elsewhere';
     let rows: BackendStatus[];
@@ -76,31 +143,25 @@ export async function watchLab(lab: Lab, options: WatchOptions): Promise<'signal
       rows = [];
     }
     if (lab.state.stopping) return 'down-elsewhere';
-    for (const row of rows) {
-      const name = `${row.server.name} (${row.server.zone})`;
-      const process = processInWords(row);
-      if (!first && processState.get(row.server.name) !== process) options.print(`${clock()} ${name} ${process}`);
-      processState.set(row.server.name, process);
-      const status = row.lb?.status ?? null;
-      if (!first && lbState.get(row.server.name) !== status) {
-        const check = row.lb?.checkStatus ? ` [${row.lb.checkStatus}]` : '';
-        options.print(`${clock()} ${name} ${stateInWords(lbState.get(row.server.name) ?? null, lab.state.spec)} → ${stateInWords(status, lab.state.spec)}${check}`);
-      }
-      lbState.set(row.server.name, status);
-      if (row.lb) {
-        const before = sessions.get(row.server.name);
-        // A restarted HAProxy starts its counters again: never count backwards.
-        if (before !== undefined && row.lb.sessionsTotal >= before) {
-          served.set(row.server.zone, (served.get(row.server.zone) ?? 0) + row.lb.sessionsTotal - before);
-        }
-        sessions.set(row.server.name, row.lb.sessionsTotal);
+    const observation = observer.observe(rows);
+    for (const change of observation.changes) {
+      const name = `${change.server.name} (${change.server.zone})`;
+      if (change.kind === 'process') {
+        options.print(`${clock()} ${name} ${change.to}`);
+      } else {
+        const row = rows.find((r) => r.server.name === change.server.name);
+        const check = row?.lb?.checkStatus ? ` [${row.lb.checkStatus}]` : '';
+        options.print(`${clock()} ${name} ${stateInWords(change.from, lab.state.spec)} → ${stateInWords(change.to, lab.state.spec)}${check}`);
       }
     }
-    first = false;
+    for (const [zone, n] of observation.served) served.set(zone, (served.get(zone) ?? 0) + n);
+    for (const n of observation.failed.values()) failedCount += n;
+    options.onObservation?.(observation);
     if (Date.now() - lastSplit >= 1000) {
-      const line = splitLine(served);
+      const line = splitLine(served, failedCount);
       if (line) options.print(`${clock().slice(0, 8)} ${line}`);
       served.clear();
+      failedCount = 0;
       lastSplit = Date.now();
     }
     await sleep(intervalMs, undefined, { signal: options.signal }).catch(() => {});

@@ -13,8 +13,12 @@ export interface ServerStat {
   lastChangeSec: number;
   /** The last health check's result, e.g. `L7OK`, `L4CON`, `L7STS`. */
   checkStatus: string;
-  /** Connections the server has been handed in all. */
+  /** Connections the server has been handed in all (failed and redispatched ones included). */
   sessionsTotal: number;
+  /** Of those, how many failed here: connection errors, response errors and 5xx answers (http mode). */
+  failedTotal: number;
+  /** Of those, how many HAProxy moved to another server after a failed connection (`redispatch`): they count there. */
+  redispatchedTotal: number;
 }
 
 /** Sends one command to HAProxy's runtime API (unix socket) and returns the whole answer. */
@@ -46,7 +50,9 @@ export function parseShowStat(csv: string): ServerStat[] {
   if (!header?.startsWith('# ')) throw new ZonelabError('E_HAPROXY_API', `unexpected answer to "show stat": ${csv.slice(0, 200)}`);
   const names = header.slice(2).split(',');
   const column = (name: string) => names.indexOf(name);
-  const [px, sv, status, lastchg, check, stot] = ['pxname', 'svname', 'status', 'lastchg', 'check_status', 'stot'].map(column);
+  const [px, sv, status, lastchg, check, stot, econ, eresp, http5xx, wredis] = ['pxname', 'svname', 'status', 'lastchg', 'check_status', 'stot', 'econ', 'eresp', 'hrsp_5xx', 'wredis'].map(column);
+  // Columns HAProxy leaves empty (hrsp_5xx in tcp mode) or lacks count as 0.
+  const count = (cells: string[], index: number | undefined) => (index === undefined || index < 0 ? 0 : Number(cells[index] || 0));
   return lines
     .map((line) => line.split(','))
     .filter((cells) => cells[sv!] !== 'FRONTEND' && cells[sv!] !== 'BACKEND')
@@ -59,7 +65,9 @@ export function parseShowStat(csv: string): ServerStat[] {
         up: state.startsWith('UP'),
         lastChangeSec: Number(cells[lastchg!] ?? 0),
         checkStatus: cells[check!] ?? '',
-        sessionsTotal: Number(cells[stot!] ?? 0),
+        sessionsTotal: count(cells, stot),
+        failedTotal: count(cells, econ) + count(cells, eresp) + count(cells, http5xx),
+        redispatchedTotal: count(cells, wredis),
       };
     });
 }

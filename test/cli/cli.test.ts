@@ -59,6 +59,21 @@ describe('zonelab CLI', () => {
     assert.equal((await readdir(join(out, 'webdir'))).length, 10);
   });
 
+  it('says in one line that the live page’s port is taken, before any lab process starts', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (blocker.address() as AddressInfo).port;
+      const dir = join(parent, 'web-busy-lab');
+      const { code, stderr } = await zonelab('lab', 'up', '--web', `127.0.0.1:${port}`, '--dir', dir, '--bucket', join(parent, 'web-busy-bucket'));
+      assert.equal(code, 1);
+      assert.equal(stderr.trim(), `zonelab: --web 127.0.0.1:${port}: the port is in use (pick another, or 0 for a free one)`);
+      assert.deepEqual(await readdir(parent).then((names) => names.filter((name) => name.startsWith('web-busy'))), [], 'nothing started or created');
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
   it('says in one line that the port is taken', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -83,6 +98,9 @@ describe('zonelab CLI', () => {
     [['bucket', 'generate', '--count', '0'], /--count.*invalid/],
     [['serve', '--bucket', '/nonexistent/zonelab-bucket', '--zone', 'z', '--instance', 'i'], /^zonelab: bucket folder \/nonexistent\/zonelab-bucket does not exist/],
     [['serve', '--bucket', 'gs://Bad_Name', '--zone', 'z', '--instance', 'i'], /^zonelab: "Bad_Name" is not a valid Cloud Storage bucket name/],
+    [['lab', 'up', '--web', 'example.com:8090'], /--web.*"example\.com:8090" is not an address such as 127\.0\.0\.1:8090/],
+    [['lab', 'up', '--web', '--detach'], /^zonelab: --web serves its page from the foreground lab: leave out --detach/],
+    [['failover', '--web', '--matrix'], /^zonelab: --web shows one run: leave out --matrix/],
   ] as const) {
     it(`fails with one clear line: zonelab ${args.join(' ')}`, async () => {
       const { code, stderr } = await zonelab(...args);

@@ -10,7 +10,7 @@ export interface SimpleResponse {
 /** One request on a new connection (no keep-alive), fully read. */
 export function httpRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  options: { method?: string; headers?: Record<string, string>; timeoutMs?: number; body?: string } = {},
 ): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (res) => {
@@ -21,7 +21,7 @@ export function httpRequest(
     });
     req.setTimeout(options.timeoutMs ?? 5000, () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
 }
 

@@ -1,0 +1,81 @@
+import { ZonelabError } from '../errors.js';
+import { type BackendStatus, type Lab, type LabObservation, processInWords, stateInWords } from '../lab/index.js';
+import type { LoadBalancerSpec } from '../lb/index.js';
+import { formatFault, parseFault } from '../records/index.js';
+import { FAILED_SERIES, type LiveBackend, type LiveControls, LiveFeed } from './live-feed.js';
+import type { LiveControlActions } from './live-server.js';
+
+/** HAProxy's state of a backend as the page colours it. Pure. */
+export function backendState(status: string | null): LiveBackend['state'] {
+  if (status === null) return 'unknown';
+  if (status === 'UP' || status === 'NOLB') return 'serving';
+  if (status.startsWith('UP ')) return 'failing';
+  if (status.startsWith('DOWN ')) return 'coming-back';
+  return 'down';
+}
+
+/** The backends as the page shows them. Pure. */
+export function liveBackends(rows: readonly BackendStatus[], spec: LoadBalancerSpec): LiveBackend[] {
+  return rows.map((row) => ({
+    name: row.server.name,
+    zone: row.server.zone,
+    state: backendState(row.lb?.status ?? null),
+    words: stateInWords(row.lb?.status ?? null, spec),
+    process: processInWords(row),
+  }));
+}
+
+/** The faults the lab page offers (a sample value for those that take one). */
+export const PAGE_FAULTS = ['kill', 'term', 'stop', 'partition', 'reset', 'latency:500', 'errors:0.5', 'health-fail', 'flap:2s'];
+
+/** A feed for a lab (made before it starts, so a busy page port stops nothing): a sliding two-minute window, with controls. */
+export function createLabFeed(options: { zones: string[]; lbUrl: string; dirFlag: string | null }): LiveFeed {
+  const { zones } = options;
+  const controls: LiveControls = { zones, faults: PAGE_FAULTS, command: `zonelab lab${options.dirFlag ? ` --dir ${options.dirFlag}` : ''}` };
+  return new LiveFeed({ title: `zonelab lab: ${zones.join(', ')} behind ${options.lbUrl}`, view: 'lab', zones, windowSec: 120, controls });
+}
+
+/**
+ * What each look at the lab (`watchLab`'s observations) puts on the page: HAProxy's own
+ * counts per zone, the backends in words, and a mark for each process change and each
+ * time HAProxy takes a backend out of rotation or back in.
+ */
+export function feedFromLab(feed: LiveFeed, spec: LoadBalancerSpec): (observation: LabObservation) => void {
+  return (observation) => {
+    for (const [zone, n] of observation.served) feed.count(zone, n);
+    feed.count(FAILED_SERIES, [...observation.failed.values()].reduce((sum, n) => sum + n, 0));
+    feed.backends(liveBackends(observation.rows, spec));
+    for (const change of observation.changes) {
+      const who = change.server.name;
+      if (change.kind === 'process') {
+        const restarted = change.to === 'running';
+        feed.mark(restarted ? 'restart' : 'fault', `${who} ${change.to}`);
+      } else if ((change.to === 'DOWN' || change.to === 'UP') && change.from !== null) {
+        feed.mark('lb', `LB ${change.to} ${who}`);
+      }
+    }
+  };
+}
+
+function ready(lab: Lab | null): Lab {
+  if (!lab) throw new ZonelabError('E_LAB_STARTING', 'the lab is still starting: try again in a moment');
+  return lab;
+}
+
+/** The lab page's buttons: `lab fault <zone> <fault>` and `lab heal <zone>`, once `current()` has a lab. */
+export function labControls(current: () => Lab | null): LiveControlActions {
+  return {
+    async fault(zone, text) {
+      const lab = ready(current());
+      // A bad one throws E_BAD_FAULT, which the page gets as a 400 with the reason.
+      const fault = parseFault(text);
+      const faulted = await lab.fault(zone, fault);
+      return `${formatFault(fault)} on ${faulted.map((s) => s.name).join(', ')}`;
+    },
+    async heal(zone) {
+      const lab = ready(current());
+      const healed = await lab.heal(zone);
+      return `${healed.map((s) => s.name).join(', ')} healed, answering ${lab.state.spec.requestPath} again`;
+    },
+  };
+}
