@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchRow, writeResults } from './lib/results.js';
 
-const BENCHMARKS = ['server', 'events', 'client', 'lab', 'failover'];
+const BENCHMARKS = ['server', 'events', 'client', 'lab', 'failover', 'web'];
 
 /** The first line a tool prints about its version, or "not installed". */
 function versionOf(command: string, args: string[]): string {
