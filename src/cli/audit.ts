@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { runAudit } from '../audit/index.js';
 import { DEFAULT_BUS } from '../bus/index.js';
 import { createLogger } from '../log.js';
+import { examples } from './examples.js';
+import { interruptible } from './signals.js';
 import { busOption } from './option-parsers.js';
 
 interface AuditFlags {
@@ -24,17 +26,20 @@ export function registerAudit(program: Command): void {
     .option('--consumer <name>', 'consumer name; its position is kept (sqlite) so a restart resumes', 'audit')
     .option('--json', 'one JSON object per line instead of text', false)
     .option('--from-start', 'print every event again from the first one (sqlite)', false)
+    .addHelpText(
+      'after',
+      examples([
+        ['follow the events the lab\'s servers write', 'zonelab audit --bus sqlite:./data/lab/events'],
+        ['every event again, from the first one, as JSON', 'zonelab audit --bus sqlite:./data/lab/events --from-start --json'],
+      ]),
+    )
     .action(async (flags: AuditFlags) => {
+      process.title = `zonelab audit ${flags.consumer}`;
       const logger = createLogger({ bindings: { component: 'audit' }, destination: process.stderr });
-      const stop = new AbortController();
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        // The first signal lets the event in hand finish; a second one does not wait.
-        if (++signals > 1) process.exit(signal === 'SIGINT' ? 130 : 143);
-        stop.abort();
-      };
-      process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+      // The first signal lets the event in hand finish (exit 0: a service's normal stop); a second one does not wait.
+      const stop = interruptible();
       const printed = await runAudit({ ...flags, signal: stop.signal, logger });
+      stop.release();
       logger.info({ printed }, `audit stopped after printing ${printed} events`);
     });
 }

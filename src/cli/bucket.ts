@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { generateBucket } from '../content/index.js';
 import { uploadFolder } from '../storage/index.js';
 import { integerIn, nonEmpty } from './option-parsers.js';
-import { createProgress } from './progress.js';
+import { createStatusLine } from '../status-line.js';
+import { examples } from './examples.js';
+import { INTERRUPTED_EXIT_CODE, interruptible } from './signals.js';
 
 interface GenerateFlags {
   out: string;
@@ -30,34 +32,40 @@ export function registerBucket(program: Command): void {
     .option('--max-links <n>', 'most links on one page (each page gets 0…n)', integerIn(0, 100_000), 250)
     .option('--force', 'replace a non-empty --out folder (only after the new pages are complete)', false)
     .option('--if-missing', 'do nothing when --out already holds files (instead of failing)', false)
+    .addHelpText(
+      'after',
+      examples([
+        ['the assignment\'s 10,000 pages in ./data/bucket/webdir', 'zonelab bucket generate'],
+        ['100 small pages somewhere else', 'zonelab bucket generate --out /tmp/bucket --count 100 --max-links 5'],
+      ]),
+    )
     .action(async (flags: GenerateFlags) => {
-      const progress = createProgress();
-      const abort = new AbortController();
-      const onSignal = () => abort.abort(new Error('interrupted'));
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      const status = createStatusLine();
+      const stop = interruptible();
       const started = performance.now();
       try {
         const result = await generateBucket({
           ...flags,
-          signal: abort.signal,
-          onProgress: (written, total) => progress.update(`generating pages: ${written}/${total}`),
+          signal: stop.signal,
+          onProgress: (written, total) => status.update(`generating pages: ${written}/${total}`),
         });
         if (result.skipped) {
-          progress.done(`${flags.out} already holds a bucket; kept as it is`);
+          status.line(`${flags.out} already holds a bucket; kept as it is`);
           return;
         }
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         const megabytes = (result.bytes / 1e6).toFixed(1);
         const where = flags.webdir === 'none' ? flags.out : `${flags.out}/${flags.webdir}`;
-        progress.done(`generated ${result.pages} pages (${megabytes} MB) in ${where} in ${seconds} s`);
+        status.line(`generated ${result.pages} pages (${megabytes} MB) in ${where} in ${seconds} s`);
       } catch (error) {
-        if (abort.signal.aborted) {
-          process.stderr.write('\ninterrupted: nothing was written\n');
-          process.exit(130);
+        if (stop.signal.aborted) {
+          status.line('interrupted: nothing was written');
+          process.exitCode = stop.exitCode ?? INTERRUPTED_EXIT_CODE;
+          return;
         }
         throw error;
       } finally {
-        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+        stop.release();
       }
     });
 
@@ -73,26 +81,25 @@ export function registerBucket(program: Command): void {
     .requiredOption('--to <gs://bucket[/prefix]>', 'Cloud Storage destination')
     .option('--if-empty', 'upload nothing when the destination already holds an object', false)
     .option('--concurrency <n>', 'uploads in flight at once', integerIn(1, 256), 16)
+    .addHelpText('after', examples([['the generated pages to a Cloud Storage bucket', 'zonelab bucket upload --from ./data/bucket --to gs://my-course-bucket']]))
     .action(async (flags: { from: string; to: string; ifEmpty: boolean; concurrency: number }) => {
-      const progress = createProgress();
-      const abort = new AbortController();
-      const onSignal = () => abort.abort();
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      const status = createStatusLine();
+      const stop = interruptible();
       const started = performance.now();
       try {
         const result = await uploadFolder({
           ...flags,
-          signal: abort.signal,
-          onProgress: (uploaded, total) => progress.update(`uploading: ${uploaded}/${total}`),
+          signal: stop.signal,
+          onProgress: (uploaded, total) => status.update(`uploading: ${uploaded}/${total}`),
         });
         if (result.skipped) {
-          progress.done(`${flags.to} already holds objects; nothing uploaded`);
+          status.line(`${flags.to} already holds objects; nothing uploaded`);
           return;
         }
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
-        progress.done(`uploaded ${result.uploaded} files (${(result.bytes / 1e6).toFixed(1)} MB) to ${flags.to} in ${seconds} s`);
+        status.line(`uploaded ${result.uploaded} files (${(result.bytes / 1e6).toFixed(1)} MB) to ${flags.to} in ${seconds} s`);
       } finally {
-        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+        stop.release();
       }
     });
 }

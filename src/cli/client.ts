@@ -1,11 +1,14 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, Option } from 'commander';
 import { runClient } from '../client/index.js';
-import { durationOption, integerIn, nonEmpty, parseDuration, parsePort } from './option-parsers.js';
+import { examples } from './examples.js';
+import { INTERRUPTED_EXIT_CODE, interruptible } from './signals.js';
+import { durationOption, integerIn, nonEmpty, parseDuration, parsePort, positiveNumber } from './option-parsers.js';
 
 interface ClientFlags {
   domain: string;
   port: number;
-  bucket: string;
+  bucketName: string;
+  bucket?: string;
   webdir: string;
   num_requests: number;
   index: number;
@@ -24,12 +27,6 @@ interface ClientFlags {
   country?: string;
 }
 
-function positiveNumber(value: string): number {
-  const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a number above zero.');
-  return parsed;
-}
-
 export function registerClient(program: Command): void {
   program
     .command('client')
@@ -44,7 +41,9 @@ export function registerClient(program: Command): void {
     )
     .option('-d, --domain <host>', 'server host name or address', 'localhost')
     .option('-p, --port <n>', 'server port (443 with --ssl when left at 80)', parsePort, 80)
-    .option('-b, --bucket <name>', 'first path segment ("none": left out)', nonEmpty('--bucket'), 'none')
+    .option('-b, --bucket-name <name>', 'first path segment: the bucket\'s name ("none": left out)', nonEmpty('--bucket-name'), 'none')
+    // --bucket is a folder or gs:// everywhere else; the old spelling still works here, with a hint.
+    .addOption(new Option('--bucket <name>', 'renamed: --bucket-name').argParser(nonEmpty('--bucket')).hideHelp())
     .option('-w, --webdir <name>', 'second path segment ("none": left out)', nonEmpty('--webdir'), 'none')
     .option('-n, --num_requests <n>', 'number of requests (ignored with --duration)', integerIn(1, 1_000_000_000), 1)
     .option('-i, --index <n>', 'highest file index: pages are drawn from 0…n-1', integerIn(1, 1_000_000_000), 10_000)
@@ -52,7 +51,7 @@ export function registerClient(program: Command): void {
     .option('-s, --ssl', 'use HTTPS', false)
     .option('-v, --verbose', 'print one line per response: time, status, reason, zone, instance', false)
     .option('-r, --random <seed>', 'random seed; the same seed sends the same paths and headers (0: unseeded)', integerIn(0, 2 ** 31 - 1), 0)
-    .option('--rate <r>', 'open loop: start r requests per second on schedule, whatever the answers', positiveNumber)
+    .option('--rate <r>', 'open loop: start r requests per second on schedule, whatever the answers', positiveNumber())
     .option('--concurrency <c>', 'closed loop: keep c requests in flight (with --rate: the keep-alive pool size)', integerIn(1, 10_000), 1)
     .option('--duration <d>', 'run this long (30s, 2m, 500ms) instead of -n requests', parseDuration)
     .option('--keepalive', 'reuse a pool of connections instead of a new one per request', false)
@@ -61,19 +60,23 @@ export function registerClient(program: Command): void {
     .option('--country <name>', 'send every request as from this country (e.g. Iran: all refused with 400)')
     .option('--out <file>', 'write one RequestResult record per attempt (NDJSON)')
     .option('--json', 'print the summary as JSON', false)
+    .addHelpText(
+      'after',
+      examples([
+        ['the course client\'s own call: 10 requests to a load balancer', 'zonelab client -d 203.0.113.7 -p 8080 -b my-course-bucket -w webdir -n 10 -v'],
+        ['100 requests a second for 30 s through the local lab, records kept', 'zonelab client -d 127.0.0.1 -p 8080 -b bucket -w webdir --rate 100 --duration 30s --out results.ndjson'],
+        ['only refused requests (the audit prints each)', 'zonelab client -d 127.0.0.1 -p 8080 -b bucket -w webdir -n 20 --country Iran'],
+      ]),
+    )
     .action(async (flags: ClientFlags, command: Command) => {
       const port = flags.ssl && command.getOptionValueSource('port') === 'default' ? 443 : flags.port;
-      const stop = new AbortController();
-      const onSignal = () => {
-        if (stop.signal.aborted) process.exit(130);
-        stop.abort();
-      };
-      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+      if (flags.bucket !== undefined) process.stderr.write(`note: the client's --bucket is now --bucket-name (or -b) ${flags.bucket}\n`);
+      const stop = interruptible();
       const { summary, interrupted } = await runClient({
         host: flags.domain,
         port,
         ssl: flags.ssl,
-        bucket: flags.bucket,
+        bucket: flags.bucket ?? flags.bucketName,
         webdir: flags.webdir,
         index: flags.index,
         seed: flags.random,
@@ -90,8 +93,8 @@ export function registerClient(program: Command): void {
         out: flags.out,
         signal: stop.signal,
       });
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-      if (interrupted) process.exitCode = 130;
+      stop.release();
+      if (interrupted) process.exitCode = stop.exitCode ?? INTERRUPTED_EXIT_CODE;
       else if (summary.requests > 0 && summary.answered === 0) {
         process.stderr.write(`zonelab: no request got an answer from ${flags.domain}:${port}\n`);
         process.exitCode = 1;

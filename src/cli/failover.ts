@@ -1,20 +1,40 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ZonelabError } from '../errors.js';
-import { shellQuote } from '../shell-quote.js';
-import { errorKindsText, type ExperimentResult, type ExperimentWatcher, rerenderReport, rerouteText, runBounds, runExperiment, runMatrix, secondsText, writeReportPdf } from '../failover/index.js';
-import { FAULT_FORMS, type Fault, formatFault, parseFault } from '../records/index.js';
+import { type Command, Option } from 'commander';
+import { estimateRunMs, type ExperimentWatcher, rerenderReport, resultLines, runExperiment, runMatrix, secondsText, writeReportPdf } from '../failover/index.js';
 import { PROFILE_NAMES } from '../lb/index.js';
-import { createFailoverFeed, exposureWarning, type LiveServer, startLiveServer } from '../web/index.js';
-import { durationOption, integerIn, nonEmpty, parsePort, type WebFlag, webAddress, webOption, zoneList } from './option-parsers.js';
-import { addSpecOptions, SPEC_OPTION_NAMES, type SpecFlags, specFromFlags } from './spec-options.js';
+import { type Fault, formatFault, parseFault } from '../records/index.js';
+import { shellQuote } from '../shell-quote.js';
+import { createStatusLine } from '../status-line.js';
+import { didYouMean } from '../suggest.js';
+import { examples } from './examples.js';
+import { openLivePage } from './live-page.js';
+import {
+  durationOption,
+  faultList,
+  faultOption,
+  integerIn,
+  listenOption,
+  listOf,
+  nonEmpty,
+  onlyWith,
+  parsePort,
+  positiveNumber,
+  typed,
+  usageError,
+  type WebFlag,
+  webOption,
+  zonesOption,
+} from './option-parsers.js';
+import { INTERRUPTED_EXIT_CODE, interruptible } from './signals.js';
+import { addSpecOptions, type SpecFlags, SPEC_OPTION_NAMES, specFromFlags } from './spec-options.js';
 
 interface FailoverFlags extends SpecFlags {
   zones: string[];
   instancesPerZone: number;
   port: number;
-  listenPort: number;
+  listen: { host: string; port: number };
+  listenPort?: number;
   bucket: string;
   fault: Fault;
   faultZone?: string;
@@ -37,81 +57,49 @@ interface FailoverFlags extends SpecFlags {
   web: WebFlag;
 }
 
-function list<T extends string>(allowed: readonly T[], what: string): (value: string) => T[] {
-  return (value) => {
-    const items = value.split(',').map((item) => item.trim()).filter(Boolean) as T[];
-    const unknown = items.filter((item) => !allowed.includes(item));
-    if (items.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`expected ${what} from ${allowed.join(', ')}.`);
-    return items;
-  };
-}
+const LAB_ONLY = ['zones', 'instancesPerZone', 'port', 'listen', 'listenPort', 'bucket', 'fault'] as const;
+const TARGET_ONLY = ['kill', 'restart', 'commandTimeout', 'bucketName'] as const;
 
-/** A fault as commander hands it over: one clear line for a bad one. */
-function faultOption(value: string): Fault {
-  try {
-    return parseFault(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message.replace(/^fault /, ''));
-  }
-}
-
-function faultList(value: string): Fault[] {
-  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
-  if (items.length === 0) throw new InvalidArgumentError(`expected faults from ${FAULT_FORMS}.`);
-  return items.map(faultOption);
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 100_000) throw new InvalidArgumentError('expected a number above zero.');
-  return n;
-}
-
+/** `2026-11-26T13-29-40` (a folder name that sorts by time). */
 function stamp(): string {
-  return new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
+  return new Date().toISOString().slice(0, 19).replace(/:/g, '-');
 }
 
-function keyLines(result: ExperimentResult): string[] {
-  const m = result.metrics;
-  return [
-    `time to reroute: ${rerouteText(m, runBounds(result.setup))}`,
-    `failed requests: ${m.errors.count}${m.errors.count ? ` (${errorKindsText(m.errors.byKind)})` : ''}, longest gap ${secondsText(m.longestGapMs)}`,
-    `time to return: ${m.returned ? `${secondsText(m.timeToReturnMs)} from the restart, ${secondsText(m.timeToReturnFromReadyMs)} from ready` : 'not returned'}`,
-    ...(result.setup.where === 'lab' ? [`HAProxy: DOWN ${secondsText(m.lb.downAfterFaultMs)} after the fault, UP ${secondsText(m.lb.upAfterReadyMs)} after ready`] : []),
-    `report: ${join(result.dir, 'report.md')}`,
-  ];
+/** A report folder's name part for a fault: `latency:500` → `latency-500`. */
+function folderPart(text: string): string {
+  return text.replace(/[^a-zA-Z0-9.]+/g, '-');
 }
 
-/**
- * The live page of one run, started before the run (a busy port stops nothing) and
- * finished after it: the page shows the result and the report, and the command ends once
- * every attached page has received them.
- */
-async function openLivePage(
-  flag: Exclude<WebFlag, undefined>,
-  options: Parameters<typeof createFailoverFeed>[0],
-): Promise<{ watcher: ExperimentWatcher; finish: (done: { lines: string[]; reportHtml: string | null }) => Promise<void> }> {
-  const { feed, watcher } = createFailoverFeed(options);
-  const address = webAddress(flag);
-  let server: LiveServer;
-  try {
-    server = await startLiveServer({ feed, ...address });
-  } catch (error) {
-    feed.close();
-    throw error;
+function minutes(ms: number): string {
+  return ms < 90_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} min`;
+}
+
+/** Every flag that does not fit the others is a usage error here, before anything starts. */
+function checkFlags(flags: FailoverFlags, self: Command): void {
+  if (flags.listenPort !== undefined) {
+    process.stderr.write(`note: --listen-port is now --listen 127.0.0.1:${flags.listenPort}\n`);
+    flags.listen = { host: '127.0.0.1', port: flags.listenPort };
   }
-  const warning = exposureWarning(address.host);
-  if (warning) process.stderr.write(`warning: ${warning}\n`);
-  console.log(`live page: ${server.url}`);
-  return {
-    watcher,
-    async finish(done) {
-      if (!feed.finished) feed.done(done);
-      await server.drain();
-      await server.close();
-      feed.close();
-    },
-  };
+  onlyWith(self, TARGET_ONLY, flags.target !== undefined, 'applies to --target only (the commands that fault and restart a zone of another load balancer)');
+  if (flags.target) {
+    onlyWith(self, LAB_ONLY, false, 'applies to a local lab; with --target the fault is what --kill and --restart do');
+    if (!flags.kill || !flags.restart || !flags.faultZone) usageError(self, '--target needs --kill, --restart and --fault-zone');
+    if (flags.matrix) usageError(self, '--matrix runs local labs only');
+    try {
+      new URL(flags.target);
+    } catch {
+      usageError(self, `--target "${flags.target}" is not a URL such as http://203.0.113.7`);
+    }
+  }
+  onlyWith(self, ['faults', 'profiles'], flags.matrix, 'applies to --matrix only');
+  if (flags.matrix) {
+    if (typed(self, 'fault')) usageError(self, '--matrix takes its faults from --faults');
+    if (typed(self, 'profile')) usageError(self, '--matrix takes its profiles from --profiles');
+    if (flags.web) usageError(self, '--web shows one run: leave out --matrix');
+  }
+  if (!flags.target && flags.faultZone !== undefined && !flags.zones.includes(flags.faultZone)) {
+    usageError(self, `--fault-zone ${flags.faultZone} is not one of the zones (${flags.zones.join(', ')})${didYouMean(flags.faultZone, flags.zones)}`);
+  }
 }
 
 export function registerFailover(program: Command): void {
@@ -121,19 +109,20 @@ export function registerFailover(program: Command): void {
       .summary('the failover experiment: fault a zone, measure reroute and return, write a report')
       .description(
         'runs load at --rate on new connections through the load balancer, injects --fault into the servers of ' +
-        'one zone, waits until traffic is rerouted and stable for --hold, heals them, waits until the zone ' +
-        'serves again and --hold more, and writes reports/<time>/: setup.json, results.ndjson, events.ndjson, ' +
-        'summary.json, report.md and timeline.svg. Local by default (a lab with real HAProxy is started and ' +
-        'stopped); with --target it measures any load balancer, with shell commands as the fault. With --target, ' +
-        'state the load balancer\'s spec (--profile and the check flags, as zonelab gcp up prints them) to have the ' +
-        'report set the measurements against the bounds that spec implies. With --web it serves a live page of the run ' +
-        '(requests per zone, backend states, marks, phase and running measurements), which shows the report when the run ends.',
+          'one zone, waits until traffic is rerouted and stable for --hold, heals them, waits until the zone ' +
+          'serves again and --hold more, and writes reports/<time>-<profile>-<fault>/: setup.json, results.ndjson, events.ndjson, ' +
+          'summary.json, report.md, report.html and timeline.svg. Local by default (a lab with real HAProxy is started and ' +
+          'stopped); with --target it measures any load balancer, with shell commands as the fault. With --target, ' +
+          "state the load balancer's spec (--profile and the check flags, as zonelab gcp up prints them) to have the " +
+          'report set the measurements against the bounds that spec implies. With --web it serves a live page of the run ' +
+          '(requests per zone, backend states, marks, phase and running measurements), which shows the report when the run ends.',
       )
-      .option('--zones <list>', 'zones of the local lab', zoneList(2), ['us-east1-b', 'us-east1-c'])
+      .addOption(zonesOption(2, 'zones of the local lab'))
       .option('--instances-per-zone <n>', 'servers per zone', integerIn(1, 20), 1)
-      .option('--port <n>', 'port every local server listens on', parsePort, 8080)
-      .option('--listen-port <n>', 'port of the local load balancer on 127.0.0.1', parsePort, 8080)
-      .option('--bucket <dir>', 'bucket of the local servers (generated when missing)', './data/bucket')
+      .option('--port <n>', 'port every local server listens on (each on its own address)', parsePort, 8080)
+      .addOption(listenOption('where the local load balancer listens'))
+      .addOption(new Option('--listen-port <n>', 'renamed: --listen 127.0.0.1:<n>').argParser(parsePort).hideHelp())
+      .option('--bucket <dir>', 'bucket folder of the local servers (generated when missing)', './data/bucket')
       .addOption(
         new Option(
           '--fault <fault>',
@@ -145,7 +134,7 @@ export function registerFailover(program: Command): void {
           .default(parseFault('kill'), 'kill'),
       )
       .option('--fault-zone <zone>', 'zone to fault (default: the first)')
-      .option('--rate <r>', 'requests per second, open loop', positive, 100)
+      .option('--rate <r>', 'requests per second, open loop', positiveNumber(100_000), 100)
       .addOption(durationOption('--warmup <d>', 'load before the fault', 5000, '5s'))
       .addOption(durationOption('--hold <d>', 'how long rerouted (and returned) traffic must stay stable', 5000, '5s'))
       .addOption(durationOption('--max-wait <d>', 'give up waiting for reroute or return after this long', 60_000, '60s'))
@@ -158,128 +147,125 @@ export function registerFailover(program: Command): void {
       .option('-b, --bucket-name <name>', 'with --target: bucket path segment of the requests', nonEmpty('--bucket-name'), 'bucket')
       .option('-w, --webdir <name>', 'folder path segment of the requests', nonEmpty('--webdir'), 'webdir')
       .option('-i, --index <n>', 'pages are drawn from 0…n-1', integerIn(1, 1_000_000_000), 10_000)
-      .option('--matrix', 'run every --profiles × --faults pair and write one comparison (local only)', false)
-      .addOption(new Option('--faults <list>', 'faults of the matrix (any --fault value)').argParser(faultList).default(['kill', 'term', 'stop'].map(parseFault), 'kill,term,stop'))
-      .option('--profiles <list>', 'profiles of the matrix', list(PROFILE_NAMES, 'profiles'), [...PROFILE_NAMES])
+      .option('--matrix', 'run every --profiles × --faults pair, a lab each, and write one comparison (it says how long it will take)', false)
+      .addOption(new Option('--faults <list>', 'with --matrix: faults (any --fault value)').argParser(faultList).default(['kill', 'term', 'stop'].map(parseFault), 'kill,term,stop'))
+      .addOption(new Option('--profiles <list>', 'with --matrix: profiles').argParser(listOf(PROFILE_NAMES, 'profiles')).default([...PROFILE_NAMES], PROFILE_NAMES.join(',')))
       .addOption(webOption('the run: requests per zone as they are answered, backend states, marks, phase and running measurements, then the report')),
-  ).action(async (flags: FailoverFlags, self: Command) => {
-    const command = `zonelab ${process.argv.slice(2).map(shellQuote).join(' ')}`;
-    // A target is whatever load balancer its owner built: its spec is known only when the
-    // flags state it (gcp up prints them), and then the report holds the run against it.
-    const specStated = SPEC_OPTION_NAMES.some((name) => self.getOptionValueSource(name) === 'cli');
-    if (!flags.target && self.getOptionValueSource('commandTimeout') === 'cli') {
-      throw new ZonelabError('E_BAD_ARGUMENT', '--command-timeout applies to the --kill and --restart commands of --target only');
-    }
-    if (flags.target && (!flags.kill || !flags.restart || !flags.faultZone)) {
-      throw new ZonelabError('E_BAD_ARGUMENT', '--target needs --kill, --restart and --fault-zone');
-    }
-    if (flags.target && flags.matrix) throw new ZonelabError('E_BAD_ARGUMENT', '--matrix runs local labs only');
-    if (flags.web && flags.matrix) throw new ZonelabError('E_BAD_ARGUMENT', '--web shows one run: leave out --matrix');
-    if (flags.target && self.getOptionValueSource('fault') === 'cli') {
-      throw new ZonelabError('E_BAD_ARGUMENT', '--fault applies to a local lab; with --target the fault is what --kill and --restart do');
-    }
-    if (flags.target) {
-      try {
-        new URL(flags.target);
-      } catch {
-        throw new ZonelabError('E_BAD_ARGUMENT', `--target "${flags.target}" is not a URL such as http://203.0.113.7`);
-      }
-    }
-    const stop = new AbortController();
-    let signals = 0;
-    const onSignal = () => {
-      if (++signals > 1) process.exit(130);
-      process.stderr.write('\ninterrupted: stopping the load and putting everything back…\n');
-      stop.abort();
-    };
-    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-    const interactive = process.stderr.isTTY === true;
-    let lastPlain = 0;
-    const onStatus = (line: string) => {
-      if (interactive) process.stderr.write(`\r\x1b[2K${line}`);
-      else if (Date.now() - lastPlain >= 5000) {
-        lastPlain = Date.now();
-        process.stderr.write(`${line}\n`);
-      }
-    };
-    const onStep = (line: string) => process.stderr.write(`${interactive ? '\r\x1b[2K' : ''}${line}\n`);
-    const base = join(flags.outDir, stamp());
-
-    const runOne = (profile: string, fault: Fault, dir: string, watcher?: ExperimentWatcher) => {
-      const spec = { ...specFromFlags({ ...flags, profile }), port: flags.port };
-      return runExperiment({
-        ...(flags.target
-          ? { target: { url: flags.target, kill: flags.kill!, restart: flags.restart!, commandTimeoutMs: flags.commandTimeout, spec: specStated ? spec : null } }
-          : {
-              lab: {
-                zones: flags.zones,
-                instancesPerZone: flags.instancesPerZone,
-                spec,
-                listenHost: '127.0.0.1',
-                listenPort: flags.listenPort,
-                bucket: flags.bucket,
-              },
-            }),
-        pages: { ...(flags.target ? { bucket: flags.bucketName } : {}), webdir: flags.webdir, index: flags.index },
-        fault,
-        faultZone: flags.faultZone ?? flags.zones[0]!,
-        rate: flags.rate,
-        keepalive: flags.keepalive,
-        warmupMs: flags.warmup,
-        holdMs: flags.hold,
-        maxWaitMs: flags.maxWait,
-        outDir: dir,
-        command: flags.matrix ? `zonelab failover --profile ${profile} --fault ${formatFault(fault)} --rate ${flags.rate}` : command,
-        signal: stop.signal,
-        onStatus,
-        onStep,
-        watcher,
-      });
-    };
-
-    if (!flags.matrix) {
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['the assignment on this machine: kill a zone, measure, write a report', 'zonelab failover'],
+        ['a frozen zone under Google Cloud\'s default checks, watched live', 'zonelab failover --profile gcp-default --fault stop --web'],
+        ['every profile against three faults (about 7 minutes)', 'zonelab failover --matrix --faults kill,term,partition'],
+        [
+          'a load balancer built elsewhere, its zone stopped by a command',
+          "zonelab failover --target http://127.0.0.1:8080 --fault-zone us-east1-b --kill 'zonelab lab stop us-east1-b' --restart 'zonelab lab start us-east1-b'",
+        ],
+      ]),
+    )
+    .action(async (flags: FailoverFlags, self: Command) => {
+      checkFlags(flags, self);
+      const command = `zonelab ${process.argv.slice(2).map(shellQuote).join(' ')}`;
+      // A target is whatever load balancer its owner built: its spec is known only when the
+      // flags state it (gcp up prints them), and then the report holds the run against it.
+      const specStated = SPEC_OPTION_NAMES.some((name) => typed(self, name));
       const faultZone = flags.faultZone ?? flags.zones[0]!;
-      const live = flags.web
-        ? await openLivePage(flags.web, {
-            title: `zonelab failover: ${flags.target ? `commands on ${faultZone} behind ${flags.target}` : `${formatFault(flags.fault)} on ${faultZone}`} (${flags.profile})`,
-            zones: flags.target ? [] : flags.zones,
-            spec: flags.target ? null : { ...specFromFlags(flags), port: flags.port },
-          })
-        : null;
-      let result: ExperimentResult;
-      try {
-        result = await runOne(flags.profile, flags.fault, base, live?.watcher);
-      } catch (error) {
-        await live?.finish({ lines: [`the run failed: ${(error as Error).message}`], reportHtml: null });
-        throw error;
+      const stop = interruptible('interrupted: stopping the load and putting everything back…');
+      const status = createStatusLine();
+
+      const runOne = (profile: string, fault: Fault, dir: string, watcher?: ExperimentWatcher) => {
+        const spec = { ...specFromFlags({ ...flags, profile }), port: flags.port };
+        return runExperiment({
+          ...(flags.target
+            ? { target: { url: flags.target, kill: flags.kill!, restart: flags.restart!, commandTimeoutMs: flags.commandTimeout, spec: specStated ? spec : null } }
+            : { lab: { zones: flags.zones, instancesPerZone: flags.instancesPerZone, spec, listenHost: flags.listen.host, listenPort: flags.listen.port, bucket: flags.bucket } }),
+          pages: { ...(flags.target ? { bucket: flags.bucketName } : {}), webdir: flags.webdir, index: flags.index },
+          fault,
+          faultZone,
+          rate: flags.rate,
+          keepalive: flags.keepalive,
+          warmupMs: flags.warmup,
+          holdMs: flags.hold,
+          maxWaitMs: flags.maxWait,
+          outDir: dir,
+          command: flags.matrix ? `zonelab failover --profile ${profile} --fault ${formatFault(fault)} --rate ${flags.rate}` : command,
+          signal: stop.signal,
+          onStatus: (line) => status.update(line),
+          onStep: (line) => status.line(line),
+          watcher,
+        });
+      };
+
+      if (!flags.matrix) {
+        const dir = join(flags.outDir, flags.target ? `${stamp()}-target-${folderPart(faultZone)}` : `${stamp()}-${flags.profile}-${folderPart(formatFault(flags.fault))}`);
+        const live = flags.web
+          ? await openLivePage(flags.web, {
+              title: `zonelab failover: ${flags.target ? `commands on ${faultZone} behind ${flags.target}` : `${formatFault(flags.fault)} on ${faultZone}`} (${flags.profile})`,
+              zones: flags.target ? [] : flags.zones,
+              spec: flags.target ? null : { ...specFromFlags(flags), port: flags.port },
+            })
+          : null;
+        try {
+          const result = await runOne(flags.profile, flags.fault, dir, live?.watcher);
+          status.clear();
+          const lines = resultLines(result);
+          console.log(lines.join('\n'));
+          await live?.finish({ lines, reportHtml: await readFile(join(result.dir, 'report.html'), 'utf8').catch(() => null) });
+          if (result.interrupted) process.exitCode = stop.exitCode ?? INTERRUPTED_EXIT_CODE;
+        } catch (error) {
+          await live?.finish({ lines: [`the run failed: ${(error as Error).message}`], reportHtml: null });
+          throw error;
+        } finally {
+          stop.release();
+        }
+        return;
       }
-      if (interactive) process.stderr.write('\r\x1b[2K');
-      const lines = keyLines(result);
-      console.log(lines.join('\n'));
-      await live?.finish({ lines, reportHtml: await readFile(join(result.dir, 'report.html'), 'utf8').catch(() => null) });
-      if (result.interrupted) process.exitCode = 130;
-      return;
-    }
-    const matrix = await runMatrix({
-      profiles: flags.profiles,
-      faults: flags.faults.map(formatFault),
-      dir: base,
-      run: (profile, fault, dir) => runOne(profile, parseFault(fault), dir),
-      signal: stop.signal,
-      onRun: (index, total, name) => onStep(`=== [${index}/${total}] ${name} ===`),
-      onResult: (run) => console.log(keyLines(run.result).join('\n')),
+
+      const estimate = (profile: string, fault: Fault) =>
+        estimateRunMs({ spec: specFromFlags({ ...flags, profile }), fault: formatFault(fault), where: 'lab', warmupMs: flags.warmup, holdMs: flags.hold, maxWaitMs: flags.maxWait });
+      const estimates = new Map(flags.profiles.flatMap((profile) => flags.faults.map((fault) => [`${profile} × ${formatFault(fault)}`, estimate(profile, fault)] as const)));
+      const total = [...estimates.values()].reduce((sum, ms) => sum + ms, 0);
+      status.line(`matrix: ${estimates.size} runs, about ${minutes(total)} (each starts a lab of its own)`);
+      const started = performance.now();
+      let estimatedDone = 0;
+      const matrix = await runMatrix({
+        profiles: flags.profiles,
+        faults: flags.faults.map(formatFault),
+        dir: join(flags.outDir, `${stamp()}-matrix`),
+        run: (profile, fault, dir) => runOne(profile, parseFault(fault), dir),
+        signal: stop.signal,
+        onRun: (index, count, name) => {
+          // What is left, at the pace the runs so far actually went.
+          const pace = estimatedDone > 0 ? (performance.now() - started) / estimatedDone : 1;
+          const left = (total - estimatedDone) * pace;
+          status.line(`=== [${index}/${count}] ${name} (about ${minutes(left)} left) ===`);
+        },
+        onResult: (run) => {
+          estimatedDone += estimates.get(`${run.profile} × ${run.fault}`) ?? 0;
+          status.clear();
+          console.log(resultLines(run.result).join('\n'));
+        },
+      });
+      stop.release();
+      console.log(`\n${matrix.markdown}\nmatrix: ${matrix.path}`);
+      if (stop.signal.aborted) process.exitCode = stop.exitCode ?? INTERRUPTED_EXIT_CODE;
     });
-    console.log(`\n${matrix.markdown}\nmatrix: ${matrix.path}`);
-    if (stop.signal.aborted) process.exitCode = 130;
-  });
 
   program
     .command('report <dir>')
     .description(
-      'compute the metrics and write report.md, report.html, timeline.svg and summary.json again from a run\'s saved records; ' +
+      "compute the metrics and write report.md, report.html, timeline.svg and summary.json again from a run's saved records; " +
         'with --pdf also report.pdf, printed by the local Chromium',
     )
     .option('--pdf', 'also write report.pdf (needs Chromium: apt-get install -y chromium)', false)
+    .addHelpText(
+      'after',
+      examples([
+        ['the report of a run again (after an upgrade, say)', 'zonelab report reports/2026-11-26T13-29-40-fast-kill'],
+        ['the same, and a PDF to hand in', 'zonelab report reports/2026-11-26T13-29-40-fast-kill --pdf'],
+      ]),
+    )
     .action(async (dir: string, flags: { pdf: boolean }) => {
       const metrics = await rerenderReport(dir);
       console.log(`report: ${join(dir, 'report.md')} (time to reroute ${metrics.rerouted ? secondsText(metrics.timeToRerouteMs) : 'not rerouted'})`);
@@ -287,3 +273,4 @@ export function registerFailover(program: Command): void {
       if (flags.pdf) console.log(`        ${await writeReportPdf(dir)}`);
     });
 }
+

@@ -26,6 +26,8 @@ import {
 } from '../gcp/index.js';
 import { ZonelabError } from '../errors.js';
 import { durationOption, integerIn, parsePort, zoneList } from './option-parsers.js';
+import { examples } from './examples.js';
+import { interruptible } from './signals.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -90,17 +92,7 @@ function deploymentFromFlags(flags: GcpFlags): GcpDeployment {
   });
 }
 
-function interruptible(): { signal: AbortSignal; release(): void } {
-  const controller = new AbortController();
-  let count = 0;
-  const onSignal = () => {
-    if (++count > 1) process.exit(130);
-    process.stderr.write('\ninterrupted: stopping after the command that is running (run the same command again to go on)…\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  return { signal: controller.signal, release: () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal) };
-}
+const STOPPING_MESSAGE = 'interrupted: stopping after the command that is running (run the same command again to go on)…';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -118,7 +110,15 @@ export function registerGcp(program: Command): void {
       .command('plan')
       .summary('print the gcloud commands of the deployment as a shell script')
       .description('print, in order, every command "up" runs, as a bash script that can be read, copied and run. Nothing is run.'),
-  ).action((flags: GcpFlags) => {
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['read what up would do in project my-course-123', 'zonelab gcp plan --project my-course-123'],
+        ['the same with one-second checks, saved as a script', 'zonelab gcp plan --project my-course-123 --profile fast > deploy.sh'],
+      ]),
+    )
+    .action((flags: GcpFlags) => {
     process.stdout.write(renderPlanScript(planGcp(deploymentFromFlags(flags))));
   });
 
@@ -133,11 +133,19 @@ export function registerGcp(program: Command): void {
       )
       .addOption(durationOption('--wait <duration>', 'how long to wait for healthy backends (the VMs install Node.js first)', 600_000, '10m'))
       .addOption(durationOption('--poll <duration>', 'how often to ask the load balancer for backend health', 5000, '5s')),
-  ).action(async (flags: GcpFlags & { wait: number; poll: number }) => {
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['the assignment\'s deployment in us-east1 (about 3 minutes)', 'zonelab gcp up --project my-course-123'],
+        ['in another region, with one-second checks', 'zonelab gcp up --project my-course-123 --region europe-west1 --profile fast'],
+      ]),
+    )
+    .action(async (flags: GcpFlags & { wait: number; poll: number }) => {
     const deployment = deploymentFromFlags(flags);
     const plan = planGcp(deployment);
     const workDir = await mkdtemp(join(tmpdir(), 'zonelab-gcp-'));
-    const { signal, release } = interruptible();
+    const { signal, release } = interruptible(STOPPING_MESSAGE);
     try {
       const options = { runner: processRunner(workDir), onLine: say, signal, workDir, healthWaitMs: flags.wait, healthPollMs: flags.poll };
       const account = await checkGcloud(plan, options.runner);
@@ -171,7 +179,9 @@ export function registerGcp(program: Command): void {
         'print the load balancer\'s address, every VM of the deployment with its zone and state, and how the load balancer ' +
           'sees each backend (HEALTHY, UNHEALTHY, or UNKNOWN before its first verdict). Changes nothing.',
       ),
-  ).action(async (flags: GcpFlags) => {
+  )
+    .addHelpText('after', examples([['how the deployment of project my-course-123 is doing', 'zonelab gcp status --project my-course-123']]))
+    .action(async (flags: GcpFlags) => {
     const plan = planGcp(deploymentFromFlags(flags));
     const runner = processRunner(tmpdir());
     await checkGcloud(plan, runner);
@@ -194,9 +204,17 @@ export function registerGcp(program: Command): void {
       .summary('delete everything up created, in reverse order')
       .description('delete every resource of the deployment that exists, newest first, and say what was deleted. The bucket is kept unless --delete-bucket.')
       .option('--delete-bucket', 'also delete the bucket and every object in it', false),
-  ).action(async (flags: GcpFlags & { deleteBucket: boolean }) => {
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['delete everything up created, keeping the bucket', 'zonelab gcp down --project my-course-123'],
+        ['the bucket too', 'zonelab gcp down --project my-course-123 --delete-bucket'],
+      ]),
+    )
+    .action(async (flags: GcpFlags & { deleteBucket: boolean }) => {
     const plan = planGcp(deploymentFromFlags(flags));
-    const { signal, release } = interruptible();
+    const { signal, release } = interruptible(STOPPING_MESSAGE);
     try {
       const runner = processRunner(tmpdir());
       await checkGcloud(plan, runner);

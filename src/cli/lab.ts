@@ -1,9 +1,11 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ZonelabError } from '../errors.js';
+import { type Command, Option } from 'commander';
+import { isZonelabError } from '../errors.js';
 import { type Lab, openLab, renderBackends, startLab, watchLab } from '../lab/index.js';
 import { FAULT_FORMS, formatFault, parseFault } from '../records/index.js';
 import { createLabFeed, exposureWarning, feedFromLab, labControls, type LiveServer, startLiveServer } from '../web/index.js';
-import { busOption, parsePort, type WebFlag, webAddress, webOption, zoneList } from './option-parsers.js';
+import { interruptible } from './signals.js';
+import { examples } from './examples.js';
+import { busOption, integerIn, listenOption, parsePort, type SignalName, signalOption, usageError, type WebFlag, webAddress, webOption, zonesOption } from './option-parsers.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
 
 interface UpFlags extends SpecFlags {
@@ -16,18 +18,6 @@ interface UpFlags extends SpecFlags {
   dir: string;
   detach: boolean;
   web: WebFlag;
-}
-
-function listenAddress(value: string): { host: string; port: number } {
-  const match = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost):(\d{1,5})$/.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('expected a loopback address and port such as 127.0.0.1:8080.');
-  return { host: match[1] === 'localhost' ? '127.0.0.1' : match[1]!, port: parsePort(match[2]!) };
-}
-
-function instancesPerZone(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 20) throw new InvalidArgumentError('expected 1 to 20.');
-  return n;
 }
 
 const dirOption = () => new Option('--dir <dir>', "the lab's folder (state, HAProxy config and socket, logs)").default('./data/lab');
@@ -61,18 +51,27 @@ export function registerLab(program: Command): void {
         'serves a live page (requests per zone from HAProxy\'s counters, backend states, marks, a stop and a start button per zone). With --detach it returns and leaves the ' +
         'lab running for "lab status | stop | start | down".',
       )
-      .option('--zones <list>', 'zones, comma-separated', zoneList(1), ['us-east1-b', 'us-east1-c'])
-      .option('--instances-per-zone <n>', 'servers per zone', instancesPerZone, 1)
+      .addOption(zonesOption(1))
+      .option('--instances-per-zone <n>', 'servers per zone', integerIn(1, 20), 1)
       .option('--port <n>', 'port every server listens on (on its own address)', parsePort, 8080)
-      .option('--listen <addr:port>', 'where the load balancer listens (loopback)', listenAddress, { host: '127.0.0.1', port: 8080 })
+      .addOption(listenOption())
       .option('--bucket <dir|gs://…>', 'bucket the servers serve (a folder is generated when missing)', './data/bucket')
       .option('--bus <spec>', `event bus of servers and audit (default sqlite:<dir>/events; see serve --help)`, busOption)
       .addOption(dirOption())
       .option('--detach', 'leave the lab running and return', false)
       .addOption(webOption('the lab: requests per zone from HAProxy\'s own counters, backend states, buttons to stop and start a zone')),
-  ).action(async (flags: UpFlags) => {
-    if (flags.web && flags.detach) throw new ZonelabError('E_BAD_ARGUMENT', '--web serves its page from the foreground lab: leave out --detach');
-    const spec = { ...specFromFlags(flags), port: flags.port };
+  )
+    .addHelpText(
+      'after',
+      examples([
+        ['the two zones, watched in this terminal (Ctrl-C stops them)', 'zonelab lab up'],
+        ['the same with a live page and stop/start buttons', 'zonelab lab up --web'],
+        ['three zones of two servers each, left running for other commands', 'zonelab lab up --zones us-east1-b,us-east1-c,us-east1-d --instances-per-zone 2 --detach'],
+      ]),
+    )
+    .action(async (flags: UpFlags, self: Command) => {
+    if (flags.web && flags.detach) usageError(self, '--web serves its page from the foreground lab: leave out --detach');
+      const spec = { ...specFromFlags(flags), port: flags.port };
     // The page starts first: a busy page port stops the command before any lab process starts.
     let running: Lab | null = null;
     let page: LiveServer | null = null;
@@ -114,9 +113,7 @@ export function registerLab(program: Command): void {
       return;
     }
     console.log('watching backend states (Ctrl-C stops the lab)…');
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    const stop = interruptible();
     const ended = await watchLab(started, {
       signal: stop.signal,
       print: (line) => console.log(line),
@@ -139,15 +136,28 @@ export function registerLab(program: Command): void {
     .command('status')
     .description('backends of a running lab: process and HAProxy state')
     .addOption(dirOption())
+    .addHelpText('after', examples([['the lab in ./data/lab', 'zonelab lab status'], ['a lab elsewhere', 'zonelab lab status --dir /tmp/lab2']]))
     .action(async (flags: { dir: string }) => printStatus(await openLab(flags.dir)));
 
   lab
     .command('stop <zone|instance>')
-    .description('stop the servers of a zone (or one instance): KILL (crash), TERM (graceful drain) or STOP (freeze)')
-    .addOption(new Option('--signal <signal>', 'signal to send').choices(['KILL', 'TERM', 'STOP']).default('KILL'))
+    .description('stop the servers of a zone (or one instance): kill (crash), term (graceful drain) or stop (freeze); the same as "lab fault <zone> kill|term|stop"')
+    .addOption(new Option('--signal <signal>', 'kill, term or stop (any case; KILL and SIGKILL work too)').argParser(signalOption).default('KILL', 'kill'))
     .addOption(dirOption())
-    .action(async (target: string, flags: { signal: 'KILL' | 'TERM' | 'STOP'; dir: string }) => {
+    .addHelpText(
+      'after',
+      examples([
+        ['the assignment\'s "kill the web server in one VM"', 'zonelab lab stop us-east1-b'],
+        ['a graceful stop: the server drains first', 'zonelab lab stop us-east1-b --signal term'],
+      ]),
+    )
+    .action(async (target: string, flags: { signal: SignalName; dir: string }) => {
       const opened = await openLab(flags.dir);
+      const rows = (await opened.status()).filter((row) => row.server.zone === target || row.server.name === target);
+      if (rows.length > 0 && rows.every((row) => row.process === 'stopped')) {
+        console.log(`${rows.map((row) => row.server.name).join(', ')} already stopped (start with "zonelab lab start ${target}")`);
+        return;
+      }
       const stopped = await opened.stop(target, flags.signal);
       console.log(`${clock()} sent SIG${flags.signal} to ${stopped.map((s) => s.name).join(', ')}`);
     });
@@ -156,8 +166,14 @@ export function registerLab(program: Command): void {
     .command('start <zone|instance>')
     .description('start the servers of a zone (or one instance) again and wait until they answer their health check')
     .addOption(dirOption())
+    .addHelpText('after', examples([['bring back the zone stopped before', 'zonelab lab start us-east1-b']]))
     .action(async (target: string, flags: { dir: string }) => {
       const opened = await openLab(flags.dir);
+      const rows = (await opened.status()).filter((row) => row.server.zone === target || row.server.name === target);
+      if (rows.length > 0 && rows.every((row) => row.process === 'running')) {
+        console.log(`${rows.map((row) => row.server.name).join(', ')} already running${rows.some((row) => row.server.fault) ? ' (with a fault: "zonelab lab heal" clears it)' : ''}`);
+        return;
+      }
       const started = await opened.start(target);
       console.log(`${clock()} ${started.map((s) => s.name).join(', ')} answering ${opened.state.spec.requestPath} again`);
     });
@@ -172,6 +188,14 @@ export function registerLab(program: Command): void {
         'through its owner-only control socket. Undo it with "lab heal".',
     )
     .addOption(dirOption())
+    .addHelpText(
+      'after',
+      examples([
+        ['drop every packet to and from a zone (root)', 'zonelab lab fault us-east1-b partition'],
+        ['half of a zone\'s answers 500 while its health check passes', 'zonelab lab fault us-east1-b errors:0.5'],
+        ['half a second more for every answer of one server', 'zonelab lab fault us-east1-b-vm1 latency:500'],
+      ]),
+    )
     .action(async (target: string, text: string, flags: { dir: string }) => {
       const fault = parseFault(text);
       const opened = await openLab(flags.dir);
@@ -183,6 +207,7 @@ export function registerLab(program: Command): void {
     .command('heal <zone|instance>')
     .description('undo the fault of the servers of a zone (or one instance): rules removed, gray fault cleared, stopped servers started; waits until each answers its health check')
     .addOption(dirOption())
+    .addHelpText('after', examples([['undo whatever fault us-east1-b carries', 'zonelab lab heal us-east1-b']]))
     .action(async (target: string, flags: { dir: string }) => {
       const opened = await openLab(flags.dir);
       const healed = await opened.heal(target);
@@ -191,10 +216,18 @@ export function registerLab(program: Command): void {
 
   lab
     .command('down')
-    .description('stop every process of the lab (also one whose supervisor was killed) and forget it')
+    .description('stop every process of the lab (also one whose supervisor was killed) and forget it; says so when there is none')
     .addOption(dirOption())
+    .addHelpText('after', examples([['stop the lab in ./data/lab', 'zonelab lab down'], ['a lab elsewhere', 'zonelab lab down --dir /tmp/lab2']]))
     .action(async (flags: { dir: string }) => {
-      const opened = await openLab(flags.dir);
+      let opened: Lab;
+      try {
+        opened = await openLab(flags.dir);
+      } catch (error) {
+        if (!isZonelabError(error, 'E_NO_LAB')) throw error;
+        console.log(`no lab running in ${flags.dir}`);
+        return;
+      }
       await opened.down();
       console.log('lab stopped');
     });

@@ -9,6 +9,7 @@ import { registerFailover } from './failover.js';
 import { registerGcp } from './gcp.js';
 import { registerLab } from './lab.js';
 import { registerServe } from './serve.js';
+import { INTERRUPTED_EXIT_CODE } from './signals.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -16,6 +17,13 @@ const program = new Command('zonelab')
   .description('run a web service in several zones behind a load balancer and measure failover')
   .version(version)
   .showHelpAfterError('(run with --help for usage)');
+
+// What ps and pgrep show: `zonelab failover`, `zonelab lab up` (serve and audit name their instance).
+program.hook('preAction', (_program, action) => {
+  const names: string[] = [];
+  for (let command: typeof action | null = action; command && command !== program; command = command.parent) names.unshift(command.name());
+  process.title = `zonelab ${names.join(' ')}`;
+});
 
 registerBucket(program);
 registerServe(program);
@@ -30,7 +38,7 @@ program.parseAsync().catch((error: unknown) => {
   // and keeps its stack so it can be reported.
   if (isZonelabError(error)) {
     process.stderr.write(`zonelab: ${error.message}\n`);
-    process.exit(1);
+    process.exit(error.code === 'E_INTERRUPTED' ? INTERRUPTED_EXIT_CODE : 1);
   }
   process.stderr.write(`zonelab: unexpected failure: ${describeError(error)}\n${error instanceof Error ? error.stack : ''}\n`);
   process.exit(70);

@@ -1,5 +1,6 @@
-import { InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseBusSpec } from '../bus/index.js';
+import { FAULT_FORMS, type Fault, parseFault } from '../records/index.js';
 import { parseWebAddress } from '../web/index.js';
 
 // Commander calls these with the raw flag value; an InvalidArgumentError becomes one
@@ -41,6 +42,87 @@ export function busOption(value: string): string {
     throw new InvalidArgumentError((error as Error).message.replace(/^--bus /, ''));
   }
   return value;
+}
+
+/** A number above zero, at most `max`. */
+export function positiveNumber(max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isFinite(parsed) || parsed <= 0 || parsed > max) throw new InvalidArgumentError(`expected a number above zero${max < Number.MAX_SAFE_INTEGER ? ` and at most ${max}` : ''}.`);
+    return parsed;
+  };
+}
+
+/** A comma-separated list of values from `allowed`. */
+export function listOf<T extends string>(allowed: readonly T[], what: string): (value: string) => T[] {
+  return (value) => {
+    const items = value.split(',').map((item) => item.trim()).filter(Boolean) as T[];
+    const unknown = items.filter((item) => !allowed.includes(item));
+    if (items.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`expected ${what} from ${allowed.join(', ')}.`);
+    return items;
+  };
+}
+
+/** A fault (`kill`, `latency:500`, … in any case), one clear line for a bad one. */
+export function faultOption(value: string): Fault {
+  try {
+    return parseFault(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^fault /, ''));
+  }
+}
+
+/** `kill,term,latency:500`. */
+export function faultList(value: string): Fault[] {
+  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError(`expected faults from ${FAULT_FORMS}.`);
+  return items.map(faultOption);
+}
+
+export type SignalName = 'KILL' | 'TERM' | 'STOP';
+
+/** `kill`, `KILL`, `SIGKILL` (the fault names, any case) → the signal. */
+export function signalOption(value: string): SignalName {
+  const name = value.trim().toUpperCase().replace(/^SIG/, '');
+  if (name !== 'KILL' && name !== 'TERM' && name !== 'STOP') throw new InvalidArgumentError('expected kill, term or stop (any case).');
+  return name;
+}
+
+/** `127.0.0.1:8080` (a loopback address and port) → host and port. */
+export function loopbackAddress(value: string): { host: string; port: number } {
+  const match = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost):(\d{1,5})$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a loopback address and port such as 127.0.0.1:8080.');
+  return { host: match[1] === 'localhost' ? '127.0.0.1' : match[1]!, port: parsePort(match[2]!) };
+}
+
+/** `--listen <addr:port>`: where a local load balancer listens, default shown as typed. */
+export function listenOption(description = 'where the load balancer listens (a loopback address and port)'): Option {
+  return new Option('--listen <addr:port>', description).argParser(loopbackAddress).default({ host: '127.0.0.1', port: 8080 }, '127.0.0.1:8080');
+}
+
+/** `--zones <list>`, default shown as typed. */
+export function zonesOption(min: number, description = 'zones, comma-separated'): Option {
+  return new Option('--zones <list>', description).argParser(zoneList(min)).default(['us-east1-b', 'us-east1-c'], 'us-east1-b,us-east1-c');
+}
+
+/** A flag's wrong use, reported the way commander reports its own ("error: …", exit 1, the help hint). */
+export function usageError(command: Command, message: string): never {
+  command.error(`error: ${message}`);
+}
+
+/** Whether the person typed this option (not its default). */
+export function typed(command: Command, name: string): boolean {
+  return command.getOptionValueSource(name) === 'cli';
+}
+
+/**
+ * Options that apply only when `condition` holds: one usage error naming the first one
+ * typed without it (`--kill applies to --target only`).
+ */
+export function onlyWith(command: Command, names: readonly string[], condition: boolean, why: string): void {
+  if (condition) return;
+  const flag = names.find((name) => typed(command, name));
+  if (flag) usageError(command, `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${why}`);
 }
 
 /** `us-east1-b,us-east1-c`: at least `min` distinct zone names. */

@@ -3,6 +3,8 @@ import { DEFAULT_BUS } from '../bus/index.js';
 import { createLogger } from '../log.js';
 import { type RunningServer, serve } from '../server/index.js';
 import { busOption, integerIn, nonEmpty, numberIn, parsePort } from './option-parsers.js';
+import { examples } from './examples.js';
+import { exitCodeOf, interruptible } from './signals.js';
 
 interface ServeFlags {
   bucket: string;
@@ -49,19 +51,26 @@ export function registerServe(program: Command): void {
     .option('--control <socket>', 'unix socket (created with mode 0600) through which the lab injects gray faults: latency, errors, health-fail, flap')
     .option('--access-log', 'log every request, not only refused and failed ones', false)
     .option('--allow-head', 'answer HEAD like GET without the body, as RFC 9110 says (default: 501, as the assignment says)', false)
+    .addHelpText(
+      'after',
+      examples([
+        ['the bucket in ./data/bucket on port 8080, as zone us-east1-b', 'zonelab serve --zone us-east1-b --instance vm1'],
+        ['a Cloud Storage bucket, the zone from the metadata server (on a VM)', 'zonelab serve --bucket gs://my-course-bucket --bus pubsub:projects/my-course-123/topics/zonelab-forbidden'],
+      ]),
+    )
     .action(async (flags: ServeFlags) => {
+      // What ps and pgrep show (the lab also knows its servers by it).
+      process.title = `zonelab serve ${flags.instance ?? ''}`.trim();
       const logger = createLogger({ bindings: { component: 'serve' } });
       let running: RunningServer | undefined;
-      let stopping = false;
       // Installed before start-up, so a signal that arrives while the bucket or the zone
-      // is still being looked up ends the process cleanly too.
-      const onSignal = (signal: NodeJS.Signals) => {
-        const exitCode = signal === 'SIGINT' ? 130 : 143;
-        if (stopping || running === undefined) {
-          logger.warn(`${signal} ${stopping ? 'again' : 'during start-up'}: exiting at once`);
-          process.exit(exitCode);
+      // is still being looked up ends the process cleanly too. The first signal drains and
+      // exits 0 (a service's normal stop); a second one exits at once.
+      interruptible(undefined, (signal) => {
+        if (running === undefined) {
+          logger.warn(`${signal} during start-up: exiting at once`);
+          process.exit(exitCodeOf(signal));
         }
-        stopping = true;
         logger.info(`${signal} received: draining for ${flags.drainSeconds} s`);
         running.shutdown().then(
           () => process.exit(0),
@@ -70,8 +79,7 @@ export function registerServe(program: Command): void {
             process.exit(1);
           },
         );
-      };
-      process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+      });
       running = await serve({ ...flags, logger });
     });
 }

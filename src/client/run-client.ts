@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { STATUS_CODES } from 'node:http';
 import { isIP } from 'node:net';
 import { ZonelabError } from '../errors.js';
+import { createStatusLine } from '../status-line.js';
 import { LiveStatus } from './live-status.js';
 import type { RequestResult } from '../records/index.js';
 import { createRequestModel } from './request-model.js';
@@ -66,15 +67,9 @@ export async function runClient(options: ClientOptions): Promise<{ summary: Load
   const records: RequestResult[] = [];
   const live = new LiveStatus();
   const started = performance.now();
-  const interactive = statusStream.isTTY === true && !options.verbose;
-  // At most 4 updates a second on a terminal; a plain line every 5 s otherwise.
-  const ticker = setInterval(
-    () => {
-      const text = live.line(performance.now() - started);
-      statusStream.write(interactive ? `\r\x1b[2K${text}` : `${text}\n`);
-    },
-    interactive ? 250 : 5000,
-  ).unref();
+  // With -v the responses are the output: no line rewritten in place between them.
+  const status = createStatusLine(statusStream, { plain: options.verbose });
+  const ticker = setInterval(() => status.update(live.line(performance.now() - started)), 250).unref();
   const hostPart = isIP(options.host) === 6 ? `[${options.host}]` : options.host;
   let outcome: Awaited<ReturnType<typeof runLoad>>;
   try {
@@ -99,7 +94,7 @@ export async function runClient(options: ClientOptions): Promise<{ summary: Load
     });
   } finally {
     clearInterval(ticker);
-    if (interactive) statusStream.write('\r\x1b[2K');
+    status.clear();
     await results?.close();
   }
   const summary = summarize(records, outcome.elapsedMs);

@@ -1,5 +1,4 @@
-import { build } from 'hdr-histogram-js';
-import { finalAttempts, type RequestResult } from '../records/index.js';
+import { finalAttempts, percentile, type RequestResult } from '../records/index.js';
 
 export interface LatencySummary {
   p50: number;
@@ -42,19 +41,10 @@ const NO_RESPONSE = '(no response)';
 function latencyOf(records: readonly RequestResult[]): LatencySummary | null {
   const answered = records.filter((r) => r.status !== null);
   if (answered.length === 0) return null;
-  // Microseconds, 3 significant digits, up to an hour.
-  const histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
-  for (const record of answered) histogram.recordValue(Math.max(1, Math.round(record.latencyMs * 1000)));
-  const ms = (us: number) => Math.round(us) / 1000;
-  const summary = {
-    p50: ms(histogram.getValueAtPercentile(50)),
-    p90: ms(histogram.getValueAtPercentile(90)),
-    p99: ms(histogram.getValueAtPercentile(99)),
-    // The exact maximum, not the histogram's bucket of it.
-    max: answered.reduce((max, r) => Math.max(max, r.latencyMs), 0),
-  };
-  histogram.destroy();
-  return summary;
+  // Exact, from one sorted list: every figure is a latency that happened, so p99 ≤ max.
+  const sorted = Float64Array.from(answered, (record) => record.latencyMs).sort();
+  const at = (p: number) => Math.round(percentile(sorted, p)! * 1000) / 1000;
+  return { p50: at(50), p90: at(90), p99: at(99), max: at(100) };
 }
 
 function countErrors(records: readonly RequestResult[]): Record<string, number> {

@@ -1,10 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequestModel, LiveStatus, runLoad } from '../client/index.js';
 import { ZonelabError } from '../errors.js';
-import { checkNetworkFaultsPossible, haproxyVersion, type Lab, type LabOptions, startLab } from '../lab/index.js';
+import { checkLabAddresses, checkNetworkFaultsPossible, haproxyVersion, type Lab, type LabOptions, startLab } from '../lab/index.js';
 import { type LoadBalancerSpec, showServers } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, type RequestResult, type RunEvent, type RunSetup } from '../records/index.js';
 import { parseGcsUrl } from '../storage/index.js';
@@ -107,13 +107,16 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   }
   // Checked before anything starts: a fault that cannot be injected here stops the run now.
   if (options.lab && faultClassOf(options.fault) === 'network') checkNetworkFaultsPossible();
+  const labDir = join(options.outDir, 'lab');
+  if (options.lab) await checkLabAddresses({ ...options.lab, dir: labDir });
   const step = options.onStep ?? (() => {});
   await mkdir(options.outDir, { recursive: true });
 
   let lab: Lab | null = null;
   if (options.lab) {
     step(`starting the lab (profile ${options.lab.spec.profile}, mode ${options.lab.spec.mode})`);
-    lab = await startLab({ ...options.lab, dir: join(options.outDir, 'lab') });
+    // A lab that fails to start leaves its logs here, which its error names.
+    lab = await startLab({ ...options.lab, dir: labDir });
   }
   const setup = describeSetup(options, lab);
   await writeFile(join(options.outDir, 'setup.json'), `${JSON.stringify(setup, null, 2)}\n`);
@@ -178,6 +181,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   let faulted = false;
   let healed = false;
   let worstLagMs = 0;
+  let silentFor: number | null = null;
   try {
     while (!options.signal.aborted) {
       const { action, events } = phases.next(recorder.now());
@@ -185,6 +189,11 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
       if (events.some((event) => event.target === 'not-rerouted')) step(`not rerouted within ${seconds(options.maxWaitMs)}`);
       if (events.some((event) => event.target === 'not-returned')) step(`zone ${options.faultZone} not serving again within ${seconds(options.maxWaitMs)}`);
       if (action === 'finish') break;
+      if (action === 'inject' && !recorder.records.some((record) => record.status !== null)) {
+        // Nothing to measure a failover against: say so instead of writing a report of refusals.
+        silentFor = recorder.records.length;
+        break;
+      }
       if (action === 'inject') {
         faulted = true;
         const startedAt = recorder.now();
@@ -223,6 +232,13 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     // "down" removes its faults with it).
     if (faulted && !healed && !lab) await injector.heal().catch(() => {});
     if (lab) await lab.down();
+  }
+  if (silentFor !== null) {
+    await rm(options.outDir, { recursive: true, force: true });
+    const kinds = new Map<string, number>();
+    for (const record of recorder.records) kinds.set(record.error ?? 'no answer', (kinds.get(record.error ?? 'no answer') ?? 0) + 1);
+    const why = [...kinds].map(([kind, n]) => `${kind} ${n}`).join(', ');
+    throw new ZonelabError('E_TARGET_SILENT', `${setup.url} answered none of the ${silentFor} requests of the warm-up (${why || 'none came back'}): nothing to measure, no report written`);
   }
   const metrics = computeFailoverMetrics(recorder.records, recorder.events, { zone: options.faultZone, instances: setup.faultInstances, holdMs: setup.holdMs });
   await writeReport(options.outDir, setup, recorder.records, recorder.events, metrics);

@@ -1,5 +1,7 @@
 import type { FailoverMetrics } from './metrics.js';
-import type { RunBounds } from './run-bounds.js';
+import { join } from 'node:path';
+import type { RunSetup } from '../records/index.js';
+import { type RunBounds, runBounds } from './run-bounds.js';
 
 /** `1.49 s`, or `—` for a measure that has no value. */
 export function secondsText(ms: number | null): string {
@@ -17,4 +19,16 @@ export function errorKindsText(byKind: Record<string, number>): string {
 export function rerouteText(metrics: FailoverMetrics, bounds: RunBounds | null): string {
   if (metrics.rerouted) return secondsText(metrics.timeToRerouteMs);
   return bounds?.view === 'passes' ? 'not rerouted: the health check still passes' : 'not rerouted';
+}
+
+/** The key lines a run ends with (the CLI prints them, the live page shows them). Pure. */
+export function resultLines(result: { dir: string; setup: RunSetup; metrics: FailoverMetrics }): string[] {
+  const m = result.metrics;
+  return [
+    `time to reroute: ${rerouteText(m, runBounds(result.setup))}`,
+    `failed requests: ${m.errors.count}${m.errors.count ? ` (${errorKindsText(m.errors.byKind)})` : ''}, longest gap ${secondsText(m.longestGapMs)}`,
+    `time to return: ${m.returned ? `${secondsText(m.timeToReturnMs)} from the restart, ${secondsText(m.timeToReturnFromReadyMs)} from ready` : 'not returned'}`,
+    ...(result.setup.where === 'lab' ? [`HAProxy: DOWN ${secondsText(m.lb.downAfterFaultMs)} after the fault, UP ${secondsText(m.lb.upAfterReadyMs)} after ready`] : []),
+    `report: ${join(result.dir, 'report.md')}`,
+  ];
 }

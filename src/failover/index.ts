@@ -1,9 +1,9 @@
 export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, type ExperimentWatcher, runExperiment, type TargetOptions } from './experiment.js';
 export { type LiveRunFacts, type LiveRunStatus, liveRunStatus } from './live-measures.js';
 export { runShellCommand } from './injectors/run-shell.js';
-export { errorKindsText, rerouteText, secondsText } from './format.js';
+export { errorKindsText, rerouteText, resultLines, secondsText } from './format.js';
 export { commandInjector, type FaultInjector, labFaultInjector } from './injectors/index.js';
-export { type MatrixOptions, type MatrixRun, renderMatrixMarkdown, runMatrix } from './matrix.js';
+export { estimateRunMs, type MatrixOptions, type MatrixRun, renderMatrixMarkdown, runMatrix } from './matrix.js';
 export { computeFailoverMetrics, type FailoverMetrics, type PhaseRatio, type ZonePhaseStats } from './metrics.js';
 export { FailoverPhases, type Phase, type PhaseAction, type PhaseStep, type PhaseTiming } from './phases.js';
 export { renderAnswers, renderWarnings } from './report-answers.js';

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExperimentResult } from './experiment.js';
+import type { RunSetup } from '../records/index.js';
 import { runBounds } from './run-bounds.js';
 
 export interface MatrixRun {
@@ -43,6 +44,18 @@ export async function runMatrix(options: MatrixOptions): Promise<{ runs: MatrixR
   const path = join(options.dir, 'matrix.md');
   await writeFile(path, markdown);
   return { runs, markdown, path };
+}
+
+/**
+ * About how long one run takes, ms: a lab started and stopped, the warm-up, the load
+ * balancer's detection bound (or the whole wait when its check cannot see the fault), the
+ * hold, the heal, the return bound and the hold again. For estimates only. Pure.
+ */
+export function estimateRunMs(setup: Pick<RunSetup, 'spec' | 'fault' | 'where' | 'warmupMs' | 'holdMs' | 'maxWaitMs'>): number {
+  const bounds = runBounds(setup);
+  const detectionMs = bounds?.detection ? bounds.detection.sec * 1000 : setup.maxWaitMs;
+  const returnMs = bounds ? bounds.return.sec * 1000 : setup.maxWaitMs;
+  return 4000 + setup.warmupMs + detectionMs + setup.holdMs + 1000 + returnMs + setup.holdMs;
 }
 
 function s(ms: number | null): string {

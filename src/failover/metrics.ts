@@ -1,4 +1,4 @@
-import { failed, finalAttempts, type RequestResult, type RunEvent } from '../records/index.js';
+import { failed, finalAttempts, percentile, type RequestResult, type RunEvent } from '../records/index.js';
 import { FailoverTracker } from './tracker.js';
 
 export type PhaseName = 'before' | 'outage' | 'after';
@@ -61,12 +61,6 @@ function firstEvent(events: readonly RunEvent[], kind: RunEvent['kind']): RunEve
 function count(into: Record<string, number>, key: string | null): void {
   const name = key ?? '(unknown)';
   into[name] = (into[name] ?? 0) + 1;
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 /**

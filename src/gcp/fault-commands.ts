@@ -63,7 +63,7 @@ export function failoverCommand(deployment: GcpDeployment, options: FailoverComm
   return [
     `zonelab failover --target ${options.url}`,
     `--fault-zone ${zone} --bucket-name ${deployment.bucket}`,
-    `--profile ${spec.profile} --check-interval ${spec.checkIntervalSec} --timeout ${spec.timeoutSec} --healthy-threshold ${spec.healthyThreshold} --unhealthy-threshold ${spec.unhealthyThreshold}`,
+    `--profile ${spec.profile} --check-interval ${spec.checkIntervalSec} --check-timeout ${spec.timeoutSec} --healthy-threshold ${spec.healthyThreshold} --unhealthy-threshold ${spec.unhealthyThreshold}`,
     `--command-timeout ${COMMAND_TIMEOUT_SEC}s`,
     `--kill ${q(kill)}`,
     `--restart ${q(restart)}`,

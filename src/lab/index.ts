@@ -5,3 +5,4 @@ export { renderBackends } from './render.js';
 export { checkNetworkFaultsPossible, nftTableOf, serversWithNetworkFault } from './network-faults.js';
 export { haproxyVersion } from './processes.js';
 export { type LabChange, type LabObservation, LabObserver, processInWords, splitLine, stateInWords, type WatchOptions, watchLab } from './watch.js';
+export { addressFree, busyMessage, checkLabAddresses, holderOf } from './addresses.js';

@@ -1,11 +1,13 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { generateBucket } from '../content/index.js';
 import { ZonelabError } from '../errors.js';
+import { closestName } from '../suggest.js';
 import { drainSecondsFor, type LoadBalancerSpec, renderHaproxyConfig, type ServerStat, showServers } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, parseFault } from '../records/index.js';
+import { checkLabAddresses } from './addresses.js';
 import { callControl } from './control-client.js';
 import { applyNetworkFault, removeNetworkFault, removeNetworkTable } from './network-faults.js';
 import { type LabOptions, planLab } from './plan.js';
@@ -52,8 +54,9 @@ export interface Lab {
 
 const SIGNAL_OF_FAULT = { kill: 'KILL', term: 'TERM', stop: 'STOP' } as const;
 
-function serverMarker(server: ServerRecord): string {
-  return `--instance ${server.name}`;
+/** A server's command line: its arguments at start, the title it gives itself once running (`zonelab serve <name>`). */
+function serverMarker(server: ServerRecord): readonly string[] {
+  return [`--instance ${server.name}`, `zonelab serve ${server.name}`];
 }
 
 /** GET /healthz straight at a server; true on 200. */
@@ -80,8 +83,9 @@ async function waitUntil(what: string, condition: () => Promise<boolean> | boole
 function matching(state: LabState, target: string): ServerRecord[] {
   const found = state.servers.filter((server) => server.zone === target || server.name === target);
   if (found.length === 0) {
-    const names = [...new Set(state.servers.flatMap((s) => [s.zone, s.name]))].join(', ');
-    throw new ZonelabError('E_NO_TARGET', `no zone or instance named "${target}" in this lab (there are: ${names})`);
+    const names = [...new Set(state.servers.flatMap((s) => [s.zone, s.name]))];
+    const guess = closestName(target, names);
+    throw new ZonelabError('E_NO_TARGET', `no zone or instance named "${target}" in this lab${guess ? `: did you mean ${guess}?` : ''} (there are: ${names.join(', ')})`);
   }
   return found;
 }
@@ -221,8 +225,11 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
         stopProcess(state.haproxy.pid, state.haproxy.configPath, 2000),
         stopProcess(state.audit.pid, 'lab-audit', 2000),
       ]);
-      // Also after the supervisor was killed: its network rules must not outlive the lab.
+      // Also after the supervisor was killed: its network rules must not outlive the lab,
+      // nor sockets whose processes are gone.
       if (state.nftTable) removeNetworkTable(state.nftTable);
+      await rm(state.haproxy.socketPath, { force: true });
+      await Promise.all(state.servers.map((server) => rm(server.control, { force: true })));
       await removeState(state.dir);
     },
   };
@@ -252,9 +259,11 @@ export async function startLab(options: StartLabOptions): Promise<Lab> {
   }
   const plan = planLab(options);
   const existing = await loadState(plan.dir).catch(() => null);
-  if (existing && (isOurs(existing.haproxy.pid, existing.haproxy.configPath) || existing.servers.some((s) => isOurs(s.pid, `--instance ${s.name}`)))) {
+  if (existing && (isOurs(existing.haproxy.pid, existing.haproxy.configPath) || existing.servers.some((s) => isOurs(s.pid, serverMarker(s))))) {
     throw new ZonelabError('E_LAB_RUNNING', `a lab is already running in ${plan.dir} (stop it with "zonelab lab down")`);
   }
+  // Every address is checked before anything is started or written.
+  await checkLabAddresses(options);
   await mkdir(`${plan.dir}/logs`, { recursive: true });
   // Control sockets are the lab owner's alone: their folder too.
   await mkdir(plan.controlDir, { recursive: true, mode: 0o700 });

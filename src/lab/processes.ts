@@ -19,20 +19,23 @@ export function spawnDetached(command: string, args: string[], log: string, env:
   }
 }
 
+/** What a process's command line holds when it is ours: one string, or any of several (its arguments, or the title it gave itself). */
+export type Marker = string | readonly string[];
+
 /** Whether `pid` is alive and its command line contains `marker` (guards against reused pids). */
-export function isOurs(pid: number | null, marker: string): boolean {
+export function isOurs(pid: number | null, marker: Marker): boolean {
   if (pid === null) return false;
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
     const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z' && cmdline.includes(marker);
+    return state !== 'Z' && (typeof marker === 'string' ? [marker] : marker).some((text) => cmdline.includes(text));
   } catch {
     return false;
   }
 }
 
 /** Sends `signal` if the process is ours; resolves true if it was. */
-export function signalIfOurs(pid: number | null, marker: string, signal: NodeJS.Signals): boolean {
+export function signalIfOurs(pid: number | null, marker: Marker, signal: NodeJS.Signals): boolean {
   if (pid === null || !isOurs(pid, marker)) return false;
   try {
     process.kill(pid, signal);
@@ -43,7 +46,7 @@ export function signalIfOurs(pid: number | null, marker: string, signal: NodeJS.
 }
 
 /** Waits until the process is gone; false after `timeoutMs`. */
-export async function waitForExit(pid: number, marker: string, timeoutMs: number): Promise<boolean> {
+export async function waitForExit(pid: number, marker: Marker, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isOurs(pid, marker)) {
     if (Date.now() > deadline) return false;
@@ -53,7 +56,7 @@ export async function waitForExit(pid: number, marker: string, timeoutMs: number
 }
 
 /** TERM, then (if still there after `graceMs`) KILL; resolves once it is gone. */
-export async function stopProcess(pid: number | null, marker: string, graceMs: number): Promise<void> {
+export async function stopProcess(pid: number | null, marker: Marker, graceMs: number): Promise<void> {
   if (pid === null || !signalIfOurs(pid, marker, 'SIGTERM')) return;
   if (await waitForExit(pid, marker, graceMs)) return;
   signalIfOurs(pid, marker, 'SIGKILL');

@@ -50,7 +50,7 @@ const LIMITS: Partial<Record<keyof LoadBalancerSpec, Limit>> = {
 // The names users type (gcloud's flags) for the fields errors talk about.
 export const FLAG_OF: Partial<Record<keyof LoadBalancerSpec, string>> = {
   checkIntervalSec: '--check-interval',
-  timeoutSec: '--timeout',
+  timeoutSec: '--check-timeout',
   healthyThreshold: '--healthy-threshold',
   unhealthyThreshold: '--unhealthy-threshold',
   requestPath: '--request-path',

@@ -3,3 +3,4 @@ export { decodeNdjson, encodeNdjson, type NdjsonFile, openNdjsonFile, openResult
 export { failed, finalAttempts, type RequestResult } from './request-result.js';
 export type { RunEvent } from './run-event.js';
 export type { RunSetup } from './run-setup.js';
+export { percentile } from './percentile.js';

@@ -99,8 +99,9 @@ describe('zonelab CLI', () => {
     [['serve', '--bucket', '/nonexistent/zonelab-bucket', '--zone', 'z', '--instance', 'i'], /^zonelab: bucket folder \/nonexistent\/zonelab-bucket does not exist/],
     [['serve', '--bucket', 'gs://Bad_Name', '--zone', 'z', '--instance', 'i'], /^zonelab: "Bad_Name" is not a valid Cloud Storage bucket name/],
     [['lab', 'up', '--web', 'example.com:8090'], /--web.*"example\.com:8090" is not an address such as 127\.0\.0\.1:8090/],
-    [['lab', 'up', '--web', '--detach'], /^zonelab: --web serves its page from the foreground lab: leave out --detach/],
-    [['failover', '--web', '--matrix'], /^zonelab: --web shows one run: leave out --matrix/],
+    [['lab', 'up', '--web', '--detach'], /^error: --web serves its page from the foreground lab: leave out --detach/],
+    [['failover', '--web', '--matrix'], /^error: --web shows one run: leave out --matrix/],
+    [['lab', 'stop', 'us-east1-b', '--signal', 'HUP'], /--signal.*expected kill, term or stop \(any case\)/],
   ] as const) {
     it(`fails with one clear line: zonelab ${args.join(' ')}`, async () => {
       const { code, stderr } = await zonelab(...args);

@@ -38,7 +38,7 @@ describe('zonelab failover --target (real CLI against a real server)', () => {
   }
 
   it('carries the spec the flags state into the setup and the bounds of the report', async () => {
-    const report = await failover('stated', '--profile', 'gcp-default', '--check-interval', '4', '--timeout', '4', '--unhealthy-threshold', '3', '--command-timeout', '10s');
+    const report = await failover('stated', '--profile', 'gcp-default', '--check-interval', '4', '--check-timeout', '4', '--unhealthy-threshold', '3', '--command-timeout', '10s');
     assert.match(report, /\| profile \| gcp-default, mode tcp/);
     assert.match(report, /\| health check \| GET \/healthz every 4 s, timeout 4 s, healthy after 2, unhealthy after 3 \|/);
     // 3 × 4 + 4 and 2 × 4 + 4.
@@ -55,16 +55,34 @@ describe('zonelab failover --target (real CLI against a real server)', () => {
   it('refuses --command-timeout without --target', async () => {
     await assert.rejects(run(process.execPath, [CLI_PATH, 'failover', '--command-timeout', '1m']), (error: { code: number; stderr: string }) => {
       assert.equal(error.code, 1);
-      assert.equal(error.stderr, 'zonelab: --command-timeout applies to the --kill and --restart commands of --target only\n');
+      assert.equal(error.stderr, 'error: --command-timeout applies to --target only (the commands that fault and restart a zone of another load balancer)\n(run with --help for usage)\n');
       return true;
     });
+  });
+
+  it('refuses flags that do not apply, each with one line and nothing started', async () => {
+    for (const [args, message] of [
+      [['--kill', 'true'], '--kill applies to --target only'],
+      [['-b', 'other'], '--bucket-name applies to --target only'],
+      [['--faults', 'kill'], '--faults applies to --matrix only'],
+      [['--matrix', '--fault', 'stop'], '--matrix takes its faults from --faults'],
+      [['--fault-zone', 'us-east1-x'], '--fault-zone us-east1-x is not one of the zones (us-east1-b, us-east1-c) (did you mean us-east1-b?)'],
+      [['--target', 'http://127.0.0.1:9', '--kill', 'true', '--restart', 'true', '--fault-zone', 'z', '--zones', 'a,b'], '--zones applies to a local lab'],
+    ] as const) {
+      await assert.rejects(run(process.execPath, [CLI_PATH, 'failover', '--out-dir', join(out, 'refused'), ...args]), (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.ok(error.stderr.startsWith(`error: ${message}`), error.stderr);
+        return true;
+      });
+    }
+    await assert.rejects(readdir(join(out, 'refused')), /ENOENT/, 'no report folder for a refused run');
   });
 
   it('refuses a lab --fault with --target, and a malformed fault, each with one line', async () => {
     const target = ['failover', '--target', 'http://127.0.0.1:9', '--kill', 'true', '--restart', 'true', '--fault-zone', 'z', '--fault', 'partition'];
     await assert.rejects(run(process.execPath, [CLI_PATH, ...target]), (error: { code: number; stderr: string }) => {
       assert.equal(error.code, 1);
-      assert.equal(error.stderr, 'zonelab: --fault applies to a local lab; with --target the fault is what --kill and --restart do\n');
+      assert.equal(error.stderr, 'error: --fault applies to a local lab; with --target the fault is what --kill and --restart do\n(run with --help for usage)\n');
       return true;
     });
     await assert.rejects(run(process.execPath, [CLI_PATH, 'failover', '--fault', 'errors:2']), (error: { code: number; stderr: string }) => {

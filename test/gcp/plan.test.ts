@@ -206,7 +206,7 @@ describe('gcp plan', () => {
     const command = failoverCommand(testDeployment('backend-service', 'gcp-default'), { url: 'http://203.0.113.7:8080' });
     assert.match(command, /^zonelab failover --target http:\/\/203\.0\.113\.7:8080/);
     assert.match(command, /--fault-zone us-east1-b --bucket-name zonelab-demo-1-zonelab/);
-    assert.match(command, /--check-interval 5 --timeout 5 --healthy-threshold 2 --unhealthy-threshold 2/);
+    assert.match(command, /--check-interval 5 --check-timeout 5 --healthy-threshold 2 --unhealthy-threshold 2/);
     assert.match(command, /gcloud compute ssh zonelab-us-east1-b --zone=us-east1-b .*systemctl kill --signal=SIGKILL zonelab-serve\.service/);
     assert.match(command, /systemctl start zonelab-serve\.service && timeout 120 sh -c/);
     // The printed command is valid shell: bash parses it.

@@ -269,7 +269,7 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
     await writeFile(statePath, JSON.stringify({ calls: [], resources: {}, objects: [], failOn: null, failMessage: '', unhealthyPolls: 0 }));
     for (const [flags, message] of [
       [['--check-interval', '301'], /--check-interval\) must be an integer from 1 to 300/],
-      [['--timeout', '6'], /timeoutSec \(--timeout\) must not exceed checkIntervalSec \(5\)/],
+      [['--check-timeout', '6'], /timeoutSec \(--check-timeout\) must not exceed checkIntervalSec \(5\)/],
       [['--unhealthy-threshold', '11'], /--unhealthy-threshold\) must be an integer from 1 to 10/],
       [['--zones', 'us-east1-b,us-west1-a'], /not a zone of us-east1/],
       [['--mode', 'http'], /network load balancer is tcp only/],

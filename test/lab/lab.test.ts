@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -159,7 +160,7 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
     assert.deepEqual(pids.filter(alive), []);
   });
 
-  it('reports a port already in use with HAProxy’s own message and leaves nothing running', async () => {
+  it('names a busy address, who holds it and the flag to change, before anything starts', async () => {
     const blocker = createServer();
     const port = await freePort();
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
@@ -169,12 +170,46 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
       const backendPort = await freePort('127.0.1.1');
       const result = await zonelab('lab', 'up', '--detach', '--dir', dir, '--listen', `127.0.0.1:${port}`, '--port', String(backendPort), '--bucket', bucket.root);
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /HAProxy exited at start-up:[\s\S]*cannot bind socket/i);
-      const status = await zonelab('lab', 'status', '--dir', dir);
-      assert.match(status.stderr, /no lab in/);
+      // This test process holds the port: its title is what /proc says.
+      assert.equal(result.stderr, `zonelab: 127.0.0.1:${port} is in use by ${process.title.startsWith('zonelab ') ? process.title : readFileSync('/proc/self/comm', 'utf8').trim()} (pid ${process.pid}): stop it, or choose another with --listen 127.0.0.1:<port>\n`);
+      assert.equal(existsSync(dir), false, 'nothing written');
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
+    const serverBlocker = createServer();
+    const serverPort = await freePort('127.0.1.2');
+    await new Promise<void>((resolve) => serverBlocker.listen(serverPort, '127.0.1.2', resolve));
+    try {
+      const dir = join(parent, 'server-port-taken');
+      dirs.push(dir);
+      const result = await zonelab('lab', 'up', '--detach', '--dir', dir, '--listen', `127.0.0.1:${await freePort()}`, '--port', String(serverPort), '--bucket', bucket.root);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`^zonelab: 127\\.0\\.1\\.2:${serverPort} is in use by .* \\(pid ${process.pid}\\): stop it, or choose another with --port <n> \\(the servers' port\\)\\n$`));
+      assert.equal(existsSync(dir), false);
+    } finally {
+      await new Promise((resolve) => serverBlocker.close(resolve));
+    }
+  });
+
+  it('says so when there is no lab to stop, or the zone is already as asked, and suggests a zone for a typo', async () => {
+    const none = await zonelab('lab', 'down', '--dir', join(parent, 'never-started'));
+    assert.equal(none.code, 0);
+    assert.equal(none.stdout, `no lab running in ${join(parent, 'never-started')}\n`);
+    const { dir, result } = await up('already');
+    assert.equal(result.code, 0, result.stderr);
+    const started = await zonelab('lab', 'start', 'us-east1-b', '--dir', dir);
+    assert.equal(started.stdout, 'us-east1-b-vm1 already running\n');
+    const stopped = await zonelab('lab', 'stop', 'us-east1-b', '--signal', 'kill', '--dir', dir);
+    assert.match(stopped.stdout, /sent SIGKILL to us-east1-b-vm1/);
+    const again = await zonelab('lab', 'stop', 'us-east1-b', '--dir', dir);
+    assert.equal(again.stdout, 'us-east1-b-vm1 already stopped (start with "zonelab lab start us-east1-b")\n');
+    const typo = await zonelab('lab', 'start', 'us-east1-x', '--dir', dir);
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /no zone or instance named "us-east1-x" in this lab: did you mean us-east1-b\?/);
+    const socket = join(dir, 'haproxy.sock');
+    assert.equal(existsSync(socket), true);
+    assert.equal((await zonelab('lab', 'down', '--dir', dir)).code, 0);
+    assert.equal(existsSync(socket), false, 'no stale HAProxy socket after lab down');
   });
 
   it('says how to install HAProxy when it is missing', async () => {

@@ -154,7 +154,7 @@ describe('the live page in a real Chromium (real lab, real HAProxy)', { skip }, 
     const backendPort = await freePort('127.0.1.1');
     const failover = run([
       'failover', '--web', '--profile', 'fast', '--warmup', '2s', '--hold', '2s', '--rate', '50',
-      '--listen-port', String(listenPort), '--port', String(backendPort), '--bucket', bucket.root, '--out-dir', out,
+      '--listen', `127.0.0.1:${listenPort}`, '--port', String(backendPort), '--bucket', bucket.root, '--out-dir', out,
     ]);
     children.push(failover);
     const url = await pageUrl(failover);
