@@ -5,6 +5,7 @@ import { describeError, isZonelabError } from '../errors.js';
 import { registerAudit } from './audit.js';
 import { registerBucket } from './bucket.js';
 import { registerClient } from './client.js';
+import { registerDoctor } from './doctor.js';
 import { registerFailover } from './failover.js';
 import { registerGcp } from './gcp.js';
 import { registerLab } from './lab.js';
@@ -32,6 +33,7 @@ registerClient(program);
 registerLab(program);
 registerFailover(program);
 registerGcp(program);
+registerDoctor(program);
 
 program.parseAsync().catch((error: unknown) => {
   // A user's mistake (bad bucket, folder not empty …) is one line; anything else is a bug

@@ -20,7 +20,7 @@ export {
   type RemoteTransport,
 } from './fault-commands.js';
 export { type BackendHealth, parseBackendHealth } from './health.js';
-export { commandsOf, EACH, type GcpPlan, type PlanCommand, type PlanStep, planGcp } from './plan.js';
+export { commandsOf, EACH, type GcpPlan, type PlanCommand, type PlanStep, planGcp, preflightCommands } from './plan.js';
 export { renderPlanScript, shellCommand } from './plan-script.js';
 export { downCommand, planNotes, planSummary } from './summary.js';
 export { OPS_AGENT_CONFIG, OPS_AGENT_UNIT_PATTERN, renderStartupScript, renderUnit, serviceCommand, VM_ATTRIBUTES, type VmRole } from './vm-files.js';

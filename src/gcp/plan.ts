@@ -309,11 +309,12 @@ export function instancesCommand(deployment: GcpDeployment): PlanCommand {
 }
 
 /** What `up` and `status` ask before anything else: is gcloud there, logged in, and can it see the project? */
-export function preflightCommands(deployment: GcpDeployment): { version: PlanCommand; account: PlanCommand; project: PlanCommand } {
+export function preflightCommands(deployment: Pick<GcpDeployment, 'project'>): { version: PlanCommand; account: PlanCommand; project: PlanCommand; defaultProject: PlanCommand } {
   return {
     version: gcloud('--version'),
     account: gcloud('auth', 'list', '--filter=status:ACTIVE', '--format=value(account)'),
     project: gcloud('projects', 'describe', deployment.project, '--format=value(projectId)'),
+    defaultProject: gcloud('config', 'get-value', 'project'),
   };
 }
 

@@ -62,6 +62,13 @@ describe('summary', () => {
     assert.match(text, /\ninstance +requests/);
   });
 
+  it('takes percentiles and the maximum from the same latencies: p99 is never above max', () => {
+    // 46.611 was the maximum a histogram once reported under a p99 of 46.623.
+    const latencies = [...Array.from({ length: 98 }, (_, i) => 1 + i / 100), 46.605, 46.611];
+    const { latencyMs } = summarize(latencies.map((latencyMs, seq) => result(seq, { latencyMs })), 1000);
+    assert.deepEqual(latencyMs, { p50: 1.49, p90: 1.89, p99: 46.605, max: 46.611 });
+  });
+
   it('copes with no records at all', () => {
     const empty = summarize([], 0);
     assert.equal(empty.requests, 0);

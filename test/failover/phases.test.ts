@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FailoverPhases, FailoverTracker } from '../../src/failover/index.js';
+import { estimateRunMs, FailoverPhases, FailoverTracker } from '../../src/failover/index.js';
+import { PROFILES } from '../../src/lb/index.js';
 import type { RequestResult } from '../../src/records/index.js';
 
 let seq = 0;
@@ -107,5 +108,14 @@ describe('failover phases and tracker (fixture records, fake clock)', () => {
       assert.equal(tracker.timeToRerouteMs, 250);
       assert.equal(tracker.cleanFor(1750), 500);
     }
+  });
+});
+
+describe('how long a run takes, for the matrix estimate', () => {
+  it('adds the lab, the warm-up, the bounds the spec implies and the holds', () => {
+    // fast × kill: down within 2 × 1 s + 0.2, back within 2 × 1 s + 0.2.
+    assert.equal(estimateRunMs({ spec: PROFILES.fast, fault: 'kill', where: 'lab', warmupMs: 5000, holdMs: 5000, maxWaitMs: 60_000 }), 4000 + 5000 + 2200 + 5000 + 1000 + 2200 + 5000);
+    // A fault the check cannot see waits the whole --max-wait.
+    assert.equal(estimateRunMs({ spec: PROFILES.fast, fault: 'errors:0.5', where: 'lab', warmupMs: 5000, holdMs: 5000, maxWaitMs: 60_000 }), 4000 + 5000 + 60_000 + 5000 + 1000 + 2200 + 5000);
   });
 });

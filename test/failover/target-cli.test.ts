@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { freePort } from '../helpers/free-port.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { type ServeProcess, startServeProcess } from '../helpers/serve-process.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
@@ -76,6 +77,22 @@ describe('zonelab failover --target (real CLI against a real server)', () => {
       });
     }
     await assert.rejects(readdir(join(out, 'refused')), /ENOENT/, 'no report folder for a refused run');
+  });
+
+  it('stops with one line, exit 1 and no report when the target answers nothing during the warm-up', async () => {
+    const closed = await freePort();
+    await assert.rejects(
+      run(process.execPath, [
+        CLI_PATH, 'failover', '--target', `http://127.0.0.1:${closed}`, '--fault-zone', 'us-east1-b', '--kill', 'true', '--restart', 'true',
+        '--rate', '50', '--warmup', '500ms', '--out-dir', join(out, 'silent'),
+      ]),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.match(error.stderr, new RegExp(`^zonelab: http://127\\.0\\.0\\.1:${closed} answered none of the \\d+ requests of the warm-up \\(ECONNREFUSED \\d+\\): nothing to measure, no report written\\n$`, 'm'));
+        return true;
+      },
+    );
+    assert.deepEqual(await readdir(join(out, 'silent')), [], 'no run folder');
   });
 
   it('refuses a lab --fault with --target, and a malformed fault, each with one line', async () => {

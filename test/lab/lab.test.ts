@@ -197,6 +197,11 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
     assert.equal(none.stdout, `no lab running in ${join(parent, 'never-started')}\n`);
     const { dir, result } = await up('already');
     assert.equal(result.code, 0, result.stderr);
+    // pgrep -af zonelab finds the lab: its processes name themselves.
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    const title = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+    assert.deepEqual(state.servers.map((server: { pid: number }) => title(server.pid)), ['zonelab serve us-east1-b-vm1', 'zonelab serve us-east1-c-vm1']);
+    assert.equal(title(state.audit.pid), 'zonelab audit lab-audit');
     const started = await zonelab('lab', 'start', 'us-east1-b', '--dir', dir);
     assert.equal(started.stdout, 'us-east1-b-vm1 already running\n');
     const stopped = await zonelab('lab', 'stop', 'us-east1-b', '--signal', 'kill', '--dir', dir);
