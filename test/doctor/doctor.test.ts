@@ -37,8 +37,8 @@ describe('zonelab doctor: each check and its fix', () => {
 
   it('says whether the default job can run, and what else is not ready', () => {
     const text = renderChecks([haproxyCheck(null), chromiumCheck(null), nodeCheck('v24.1.0')]);
-    assert.match(text, /^MISSING  HAProxy   not installed  \(the lab and failover\)\n {10}fix: apt-get install -y haproxy$/m);
-    assert.match(text, /^missing  Chromium  not installed/m);
+    assert.match(text, /^MISSING {2}HAProxy {3}not installed {2}\(the lab and failover\)\n {10}fix: apt-get install -y haproxy$/m);
+    assert.match(text, /^missing {2}Chromium {2}not installed/m);
     assert.match(text, /the default job \(npm start\) cannot run: HAProxy$/);
     assert.match(renderChecks([chromiumCheck(null)]), /ready for the default job \(npm start\); not ready for: report --pdf and the browser tests$/);
   });
