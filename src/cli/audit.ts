@@ -4,7 +4,7 @@ import { DEFAULT_BUS } from '../bus/index.js';
 import { createLogger } from '../log.js';
 import { examples } from './examples.js';
 import { interruptible } from './signals.js';
-import { busOption } from './option-parsers.js';
+import { busOption, usageError } from './option-parsers.js';
 
 interface AuditFlags {
   bus: string;
@@ -33,7 +33,10 @@ export function registerAudit(program: Command): void {
         ['every event again, from the first one, as JSON', 'zonelab audit --bus sqlite:./data/lab/events --from-start --json'],
       ]),
     )
-    .action(async (flags: AuditFlags) => {
+    .action(async (flags: AuditFlags, self: Command) => {
+      if (flags.fromStart && flags.bus.startsWith('pubsub:')) {
+        usageError(self, '--from-start works with sqlite only (a Pub/Sub subscription is replayed with "gcloud pubsub subscriptions seek")');
+      }
       process.title = `zonelab audit ${flags.consumer}`;
       const logger = createLogger({ bindings: { component: 'audit' }, destination: process.stderr });
       // The first signal lets the event in hand finish (exit 0: a service's normal stop); a second one does not wait.

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { generateBucket } from '../content/index.js';
 import { uploadFolder } from '../storage/index.js';
-import { integerIn, nonEmpty } from './option-parsers.js';
+import { existingFolder, folderName, gcsUrlOption, integerIn } from './option-parsers.js';
 import { createStatusLine } from '../status-line.js';
 import { examples } from './examples.js';
 import { INTERRUPTED_EXIT_CODE, interruptible } from './signals.js';
@@ -26,7 +26,7 @@ export function registerBucket(program: Command): void {
         'the same seed always gives the same pages',
     )
     .option('--out <dir>', 'bucket folder; its name is the bucket name in URLs', './data/bucket')
-    .option('--webdir <name>', 'folder inside the bucket for the pages ("none": directly in the bucket)', nonEmpty('--webdir'), 'webdir')
+    .option('--webdir <name>', 'folder inside the bucket for the pages ("none": directly in the bucket)', folderName, 'webdir')
     .option('--count <n>', 'number of pages', integerIn(1, 10_000_000), 10_000)
     .option('--seed <n>', 'random seed', integerIn(-(2 ** 31), 2 ** 31 - 1), 1)
     .option('--max-links <n>', 'most links on one page (each page gets 0…n)', integerIn(0, 100_000), 250)
@@ -77,8 +77,8 @@ export function registerBucket(program: Command): void {
         'becomes gs://<bucket>/webdir/7.html). Uses Application Default Credentials ' +
         '("gcloud auth application-default login"); honours STORAGE_EMULATOR_HOST.',
     )
-    .requiredOption('--from <dir>', 'local bucket folder (e.g. made by "zonelab bucket generate")')
-    .requiredOption('--to <gs://bucket[/prefix]>', 'Cloud Storage destination')
+    .requiredOption('--from <dir>', 'local bucket folder (e.g. made by "zonelab bucket generate")', existingFolder)
+    .requiredOption('--to <gs://bucket[/prefix]>', 'Cloud Storage destination', gcsUrlOption)
     .option('--if-empty', 'upload nothing when the destination already holds an object', false)
     .option('--concurrency <n>', 'uploads in flight at once', integerIn(1, 256), 16)
     .addHelpText('after', examples([['the generated pages to a Cloud Storage bucket', 'zonelab bucket upload --from ./data/bucket --to gs://my-course-bucket']]))

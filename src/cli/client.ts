@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { runClient } from '../client/index.js';
 import { examples } from './examples.js';
 import { INTERRUPTED_EXIT_CODE, interruptible } from './signals.js';
-import { durationOption, integerIn, nonEmpty, parseDuration, parsePort, positiveNumber } from './option-parsers.js';
+import { countryOption, durationOption, integerIn, nonEmpty, parseDuration, parsePort, positiveNumber } from './option-parsers.js';
 
 interface ClientFlags {
   domain: string;
@@ -57,7 +57,7 @@ export function registerClient(program: Command): void {
     .option('--keepalive', 'reuse a pool of connections instead of a new one per request', false)
     .addOption(durationOption('--timeout <d>', 'per-attempt timeout', 5000, '5s'))
     .option('--retries <n>', 'retry connection failures this many times, each on a new connection', integerIn(0, 100), 0)
-    .option('--country <name>', 'send every request as from this country (e.g. Iran: all refused with 400)')
+    .option('--country <name>', 'send every request as from this country, any case (e.g. Iran: all refused with 400)', countryOption)
     .option('--out <file>', 'write one RequestResult record per attempt (NDJSON)')
     .option('--json', 'print the summary as JSON', false)
     .addHelpText(

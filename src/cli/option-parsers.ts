@@ -1,5 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { statSync } from 'node:fs';
 import { parseBusSpec } from '../bus/index.js';
+import { COUNTRIES } from '../client/index.js';
+import { parseGcsUrl } from '../storage/index.js';
+import { closestName } from '../suggest.js';
 import { FAULT_FORMS, type Fault, parseFault } from '../records/index.js';
 import { parseWebAddress } from '../web/index.js';
 
@@ -174,4 +178,37 @@ export function webOption(what: string): Option {
 /** The address of a `--web` flag. */
 export function webAddress(flag: Exclude<WebFlag, undefined>): { host: string; port: number } {
   return flag === true ? { host: '127.0.0.1', port: 0 } : flag;
+}
+
+/** One of the 195 country names the course client draws from, in any case: its own spelling. */
+export function countryOption(value: string): string {
+  const country = COUNTRIES.find((name) => name.toLowerCase() === value.trim().toLowerCase());
+  if (country) return country;
+  const guess = closestName(value.trim(), COUNTRIES);
+  throw new InvalidArgumentError(`not one of the 195 country names${guess ? ` (did you mean ${guess}?)` : ' (e.g. Iran, North Korea, France)'}.`);
+}
+
+/** One folder name, or `none`. */
+export function folderName(value: string): string {
+  const name = value.trim();
+  if (name === '' || /[/\\]|^\.\.?$/.test(name)) throw new InvalidArgumentError('expected one folder name (no slashes), or "none".');
+  return name;
+}
+
+/** `gs://bucket[/prefix]`. */
+export function gcsUrlOption(value: string): string {
+  if (!parseGcsUrl(value.trim())) throw new InvalidArgumentError('expected a gs://bucket[/prefix] URL.');
+  return value.trim();
+}
+
+/** A folder that exists. */
+export function existingFolder(value: string): string {
+  let isFolder = false;
+  try {
+    isFolder = statSync(value).isDirectory();
+  } catch {
+    isFolder = false;
+  }
+  if (!isFolder) throw new InvalidArgumentError('expected an existing folder.');
+  return value;
 }

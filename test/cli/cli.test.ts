@@ -102,6 +102,12 @@ describe('zonelab CLI', () => {
     [['lab', 'up', '--web', '--detach'], /^error: --web serves its page from the foreground lab: leave out --detach/],
     [['failover', '--web', '--matrix'], /^error: --web shows one run: leave out --matrix/],
     [['lab', 'stop', 'us-east1-b', '--signal', 'HUP'], /--signal.*expected kill, term or stop \(any case\)/],
+    [['client', '--country', 'Iranx'], /--country.*not one of the 195 country names \(did you mean Iran\?\)/],
+    [['bucket', 'generate', '--webdir', 'a/b'], /--webdir.*expected one folder name/],
+    [['bucket', 'upload', '--from', '.', '--to', 'http://example.com/x'], /--to.*expected a gs:\/\/bucket\[\/prefix\] URL/],
+    [['bucket', 'upload', '--from', '/nonexistent/zonelab', '--to', 'gs://b'], /--from.*expected an existing folder/],
+    [['audit', '--bus', 'pubsub:projects/my-course-123/subscriptions/zonelab-audit', '--from-start'], /^error: --from-start works with sqlite only/],
+    [['failover', '--kill', 'true'], /^error: --kill applies to --target only/],
   ] as const) {
     it(`fails with one clear line: zonelab ${args.join(' ')}`, async () => {
       const { code, stderr } = await zonelab(...args);
