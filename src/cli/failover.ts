@@ -157,7 +157,7 @@ export function registerFailover(program: Command): void {
       examples([
         ['the assignment on this machine: kill a zone, measure, write a report', 'zonelab failover'],
         ['a frozen zone under Google Cloud\'s default checks, watched live', 'zonelab failover --profile gcp-default --fault stop --web'],
-        ['every profile against three faults (about 7 minutes)', 'zonelab failover --matrix --faults kill,term,partition'],
+        ['every profile against three faults (about 5 minutes; it prints its own estimate)', 'zonelab failover --matrix --faults kill,term,partition'],
         [
           'a load balancer built elsewhere, its zone stopped by a command',
           "zonelab failover --target http://127.0.0.1:8080 --fault-zone us-east1-b --kill 'zonelab lab stop us-east1-b' --restart 'zonelab lab start us-east1-b'",
