@@ -1,5 +1,6 @@
 /**
- * `npm run bench:failover`: the failover experiment on local labs, 3 runs per case (median):
+ * `npm run bench:failover`: the failover experiment on local labs, `--repeat` trials per case
+ * on one lab each (median, with its 95% bootstrap interval):
  * `gcp-default` and `fast` with SIGKILL (time to reroute and time to return, each next to the
  * bound the spec implies: the "baseline" a load balancer with those health checks must
  * meet), and `zero-error` with SIGTERM (failed requests, target 0).
@@ -9,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateBucket } from '../src/content/index.js';
-import { type ExperimentResult, runExperiment } from '../src/failover/index.js';
-import { type FaultKind, parseFault } from '../src/records/index.js';
+import { type ExperimentResult, medianWithInterval, runTrials } from '../src/failover/index.js';
+import type { FaultKind } from '../src/records/index.js';
+import { benchExperiment } from './lib/experiment.js';
 import { detectionBoundSec, type ProfileName, resolveSpec, returnBoundSec } from '../src/lb/index.js';
 import { haveCommand, median } from './lib/processes.js';
 import { type BenchRow, ratioRow, skipBenchmark, writeResults } from './lib/results.js';
@@ -36,33 +38,22 @@ async function main(): Promise<void> {
     const all: Record<string, unknown[]> = {};
     for (const { profile, fault } of CASES) {
       const spec = { ...resolveSpec(profile), port: 18_540 };
-      const results: ExperimentResult[] = [];
-      for (let run = 1; run <= repeat && !stop.signal.aborted; run++) {
-        process.stderr.write(`${profile} × ${fault}: run ${run}/${repeat}…\n`);
-        results.push(
-          await runExperiment({
-            lab: { zones: ['us-east1-b', 'us-east1-c'], instancesPerZone: 1, spec, listenHost: '127.0.0.1', listenPort: 18_541, bucket: join(dir, 'bucket') },
-            pages: { webdir: 'webdir', index: 1000 },
-            fault: parseFault(fault),
-            faultZone: 'us-east1-b',
-            rate,
-            keepalive: false,
-            // The experiment's own warm-up: load runs before the fault in every run.
-            warmupMs: 3000,
-            holdMs: 3000,
-            maxWaitMs: 60_000,
-            outDir: join(dir, `${profile}-${fault}-${run}`),
-            command: `zonelab failover --profile ${profile} --fault ${fault}`,
-            signal: stop.signal,
-          }),
-        );
-      }
+      process.stderr.write(`${profile} × ${fault}: ${repeat} trials…\n`);
+      const trials = await runTrials({
+        ...benchExperiment({ dir, spec, listenPort: 18_541, fault, rate, outDir: join(dir, `${profile}-${fault}`), command: `zonelab failover --profile ${profile} --fault ${fault} --trials ${repeat}`, signal: stop.signal }),
+        trials: repeat,
+      });
+      const results: ExperimentResult[] = trials.runs;
+      const interval = (measure: string) => {
+        const found = trials.summary.measures.find((entry) => entry.measure === measure);
+        return found ? `median [95% CI] ${medianWithInterval(found)}` : '';
+      };
       const metrics = results.map((result) => result.metrics);
       all[`${profile}-${fault}`] = metrics.map((m) => ({ reroute: m.timeToRerouteMs, returnFromReady: m.timeToReturnFromReadyMs, failed: m.errors.count }));
       const seconds = (values: (number | null)[]) => (values.some((value) => value === null) ? null : median(values as number[]) / 1000);
       if (fault === 'term') {
         const failed = median(metrics.map((m) => m.errors.count));
-        rows.push(ratioRow({ benchmark: 'failover', measure: `${profile}, ${fault}: failed requests at ${rate} req/s`, unit: 'requests', zonelab: failed, baselineName: '', baseline: null, target: '0', pass: failed === 0 }));
+        rows.push(ratioRow({ benchmark: 'failover', measure: `${profile}, ${fault}: failed requests at ${rate} req/s`, unit: 'requests', zonelab: failed, baselineName: '', baseline: null, target: '0', pass: failed === 0, note: interval('failed') }));
         continue;
       }
       const reroute = seconds(metrics.map((m) => (m.rerouted ? m.timeToRerouteMs : null)));
@@ -77,6 +68,7 @@ async function main(): Promise<void> {
           baseline: detectionBoundSec(spec),
           target: '≤ 1 (within the bound)',
           pass: reroute !== null && reroute <= detectionBoundSec(spec),
+          note: interval('reroute'),
         }),
         ratioRow({
           benchmark: 'failover',
@@ -87,11 +79,12 @@ async function main(): Promise<void> {
           baseline: returnBoundSec(spec),
           target: '≤ 1 (within the bound)',
           pass: back !== null && back <= returnBoundSec(spec),
+          note: interval('return-ready'),
         }),
       );
     }
-    console.log('\n| measure | median of runs | bound | result |\n|---|---:|---:|---|');
-    for (const row of rows) console.log(`| ${row.measure} | ${row.zonelab === null ? '—' : `${Number(row.zonelab.toFixed(2))} ${row.unit}`} | ${row.baseline ?? row.target} | ${row.pass ? 'PASS' : 'FAIL'} |`);
+    console.log('\n| measure | median of trials [95% CI] | bound | result |\n|---|---:|---:|---|');
+    for (const row of rows) console.log(`| ${row.measure} | ${row.zonelab === null ? '—' : `${Number(row.zonelab.toFixed(2))} ${row.unit}`} (${row.note ?? ''}) | ${row.baseline ?? row.target} | ${row.pass ? 'PASS' : 'FAIL'} |`);
     const file = await writeResults('failover', { repeat, rate, runs: all }, rows);
     console.log(`results: ${file}`);
     process.exitCode = rows.every((row) => row.pass !== false) && !stop.signal.aborted ? 0 : 1;

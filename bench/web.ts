@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util';
 import { generateBucket } from '../src/content/index.js';
 import { CHROMIUM_FLAGS, type ExperimentResult, findChromium, runExperiment } from '../src/failover/index.js';
 import { resolveSpec } from '../src/lb/index.js';
-import { parseFault } from '../src/records/index.js';
 import { createFailoverFeed, startLiveServer } from '../src/web/index.js';
+import { benchExperiment } from './lib/experiment.js';
 import { haveCommand, median } from './lib/processes.js';
 import { type BenchRow, ratioRow, skipBenchmark, writeResults } from './lib/results.js';
 
@@ -68,18 +68,7 @@ async function main(): Promise<void> {
           await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
         }
         const result = await runExperiment({
-          lab: { zones: ['us-east1-b', 'us-east1-c'], instancesPerZone: 1, spec, listenHost: '127.0.0.1', listenPort: 18_551, bucket: join(dir, 'bucket') },
-          pages: { webdir: 'webdir', index: 1000 },
-          fault: parseFault('kill'),
-          faultZone: 'us-east1-b',
-          rate,
-          keepalive: false,
-          warmupMs: 3000,
-          holdMs: 3000,
-          maxWaitMs: 60_000,
-          outDir: join(dir, `run-${run}`),
-          command: `zonelab failover --profile fast${web ? ' --web' : ''}`,
-          signal: stop.signal,
+          ...benchExperiment({ dir, spec, listenPort: 18_551, fault: 'kill', rate, outDir: join(dir, `run-${run}`), command: `zonelab failover --profile fast${web ? ' --web' : ''}`, signal: stop.signal }),
           watcher: live?.watcher,
         });
         samples.push(sampleOf(result, web));

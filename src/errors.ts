@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   E_BAD_ARGUMENT: 'a flag or argument is wrong or does not apply',
   E_BAD_SPEC: 'a load-balancer spec value is out of its limits',
   E_BAD_FAULT: 'not a fault zonelab knows',
+  E_BAD_EXPECT: 'an --expect rule that cannot be read',
   E_BAD_BUS: 'a --bus value that cannot work',
   E_BAD_CONSUMER: 'an audit consumer name with characters it cannot have',
   E_BAD_BUCKET: 'not a valid Cloud Storage bucket name',

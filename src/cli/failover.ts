@@ -1,8 +1,27 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { estimateRunMs, type ExperimentWatcher, rerenderReport, resultLines, runExperiment, runMatrix, secondsText, writeReportPdf } from '../failover/index.js';
-import { PROFILE_NAMES } from '../lb/index.js';
+import { ZonelabError } from '../errors.js';
+import {
+  estimateRunMs,
+  evaluateExpect,
+  type ExpectRule,
+  type ExperimentWatcher,
+  type FailoverMetrics,
+  medianWithInterval,
+  parseExpect,
+  rerenderReport,
+  resultLines,
+  runExperiment,
+  runMatrix,
+  runTrials,
+  secondsText,
+  type TrialsResult,
+  verdictJson,
+  verdictJUnit,
+  writeReportPdf,
+} from '../failover/index.js';
+import { type LoadBalancerSpec, PROFILE_NAMES } from '../lb/index.js';
 import { type Fault, formatFault, parseFault } from '../records/index.js';
 import { shellQuote } from '../shell-quote.js';
 import { createStatusLine } from '../status-line.js';
@@ -55,6 +74,9 @@ interface FailoverFlags extends SpecFlags {
   faults: Fault[];
   profiles: string[];
   web: WebFlag;
+  trials: number;
+  seed: number;
+  expect?: string;
 }
 
 const LAB_ONLY = ['zones', 'instancesPerZone', 'port', 'listen', 'listenPort', 'bucket', 'fault'] as const;
@@ -72,6 +94,28 @@ function folderPart(text: string): string {
 
 function minutes(ms: number): string {
   return ms < 90_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} min`;
+}
+
+/** The lines a trials run ends with: each measure's median [95% interval], range and window. Pure. */
+function trialsLines(trials: TrialsResult): string[] {
+  const lines = trials.summary.measures.map((measure) => {
+    const unit = measure.measure === 'failed' ? '' : ' s';
+    const stats = measure.stats;
+    const range = stats ? `, ${stats.min}–${stats.max}${unit}` : '';
+    const window = measure.window ? `; window ${measure.window.low}–${measure.window.high} s: ${measure.allInside ? 'every trial inside' : 'NOT every trial inside'}` : '';
+    return `${measure.label}: median ${medianWithInterval(measure)}${unit}${range}${window}`;
+  });
+  return [`${trials.runs.length} trials`, ...lines, `report: ${join(trials.dir, 'report.md')}`];
+}
+
+/** Holds the runs to the rules: a line per failed rule, verdict.json and verdict.xml, exit 1 on a failure. */
+async function judge(rules: ExpectRule[], runs: FailoverMetrics[], dir: string, command: string): Promise<void> {
+  const results = evaluateExpect(rules, runs);
+  await writeFile(join(dir, 'verdict.json'), verdictJson(results, { command, runs: runs.length }));
+  await writeFile(join(dir, 'verdict.xml'), verdictJUnit(results, command));
+  const failedRules = results.filter((result) => !result.pass);
+  console.log(failedRules.length === 0 ? `expect: every rule holds (${join(dir, 'verdict.json')})` : failedRules.map((result) => `expect: ${result.line}`).join('\n'));
+  if (failedRules.length > 0) process.exitCode = 1;
 }
 
 /** Every flag that does not fit the others is a usage error here, before anything starts. */
@@ -97,6 +141,9 @@ function checkFlags(flags: FailoverFlags, self: Command): void {
     if (typed(self, 'profile')) usageError(self, '--matrix takes its profiles from --profiles');
     if (flags.web) usageError(self, '--web shows one run: leave out --matrix');
   }
+  if (flags.web && flags.trials > 1) usageError(self, '--web shows one run: leave out --trials');
+  onlyWith(self, ['seed'], flags.trials > 1, 'applies to --trials only (it seeds the extra warm-up before each fault)');
+  if (flags.expect !== undefined && flags.matrix) usageError(self, '--expect holds one run (or its trials) to rules: leave out --matrix');
   if (!flags.target && flags.faultZone !== undefined && !flags.zones.includes(flags.faultZone)) {
     usageError(self, `--fault-zone ${flags.faultZone} is not one of the zones (${flags.zones.join(', ')})${didYouMean(flags.faultZone, flags.zones)}`);
   }
@@ -150,6 +197,9 @@ export function registerFailover(program: Command): void {
       .option('--matrix', 'run every --profiles × --faults pair, a lab each, and write one comparison (it says how long it will take)', false)
       .addOption(new Option('--faults <list>', 'with --matrix: faults (any --fault value)').argParser(faultList).default(['kill', 'term', 'stop'].map(parseFault), 'kill,term,stop'))
       .addOption(new Option('--profiles <list>', 'with --matrix: profiles').argParser(listOf(PROFILE_NAMES, 'profiles')).default([...PROFILE_NAMES], PROFILE_NAMES.join(',')))
+      .option('--trials <n>', 'run the experiment n times on one lab (a random extra wait of up to one check interval before each fault and each heal) and report the spread: median, min, max, p90, a 95% interval of the median, and whether every trial fell in the window the spec predicts', integerIn(1, 100), 1)
+      .option('--seed <n>', 'with --trials: seeds the extra waits before each fault and each heal', integerIn(0, 2 ** 31 - 1), 1)
+      .option('--expect <rules>', "pass/fail for CI: rules such as 'reroute<=3s, failed<=0, p90(return)<=4s' (measures: reroute, return, return-ready, down, up, gap, failed; with --trials the median unless min/max/p90 is named); exit 1 when one fails, with verdict.json and verdict.xml (JUnit); a malformed rule exits 2 before anything runs")
       .addOption(webOption('the run: requests per zone as they are answered, backend states, marks, phase and running measurements, then the report')),
   )
     .addHelpText(
@@ -158,6 +208,7 @@ export function registerFailover(program: Command): void {
         ['the assignment on this machine: kill a zone, measure, write a report', 'zonelab failover'],
         ['a frozen zone under Google Cloud\'s default checks, watched live', 'zonelab failover --profile gcp-default --fault stop --web'],
         ['every profile against three faults (about 5 minutes; it prints its own estimate)', 'zonelab failover --matrix --faults kill,term,partition'],
+        ['ten graceful stops under zero-error, failing CI when the median reroute is over 2 s or any request failed', "zonelab failover --profile zero-error --fault term --trials 10 --expect 'reroute<=2s, max(failed)<=0'"],
         [
           'a load balancer built elsewhere, its zone stopped by a command',
           "zonelab failover --target http://127.0.0.1:8080 --fault-zone us-east1-b --kill 'zonelab lab stop us-east1-b' --restart 'zonelab lab start us-east1-b'",
@@ -166,6 +217,15 @@ export function registerFailover(program: Command): void {
     )
     .action(async (flags: FailoverFlags, self: Command) => {
       checkFlags(flags, self);
+      // A malformed rule stops everything before anything runs, with its own exit code.
+      let rules: ExpectRule[] | null = null;
+      if (flags.expect !== undefined) {
+        try {
+          rules = parseExpect(flags.expect);
+        } catch (error) {
+          usageError(self, (error as Error).message, 2);
+        }
+      }
       const command = `zonelab ${process.argv.slice(2).map(shellQuote).join(' ')}`;
       // A target is whatever load balancer its owner built: its spec is known only when the
       // flags state it (gcp up prints them), and then the report holds the run against it.
@@ -174,31 +234,52 @@ export function registerFailover(program: Command): void {
       const stop = interruptible('interrupted: stopping the load and putting everything back…');
       const status = createStatusLine();
 
-      const runOne = (profile: string, fault: Fault, dir: string, watcher?: ExperimentWatcher) => {
+      const experimentOptions = (profile: string, fault: Fault, dir: string, spec: LoadBalancerSpec) => ({
+        ...(flags.target
+          ? { target: { url: flags.target, kill: flags.kill!, restart: flags.restart!, commandTimeoutMs: flags.commandTimeout, spec: specStated ? spec : null } }
+          : { lab: { zones: flags.zones, instancesPerZone: flags.instancesPerZone, spec, listenHost: flags.listen.host, listenPort: flags.listen.port, bucket: flags.bucket } }),
+        pages: { ...(flags.target ? { bucket: flags.bucketName } : {}), webdir: flags.webdir, index: flags.index },
+        fault,
+        faultZone,
+        rate: flags.rate,
+        keepalive: flags.keepalive,
+        warmupMs: flags.warmup,
+        holdMs: flags.hold,
+        maxWaitMs: flags.maxWait,
+        outDir: dir,
+        command: flags.matrix ? `zonelab failover --profile ${profile} --fault ${formatFault(fault)} --rate ${flags.rate}${flags.trials > 1 ? ` --trials ${flags.trials}` : ''}` : command,
+        signal: stop.signal,
+        onStatus: (line: string) => status.update(line),
+        onStep: (line: string) => status.line(line),
+      });
+      const runOne = (profile: string, fault: Fault, dir: string, watcher?: ExperimentWatcher) =>
+        runExperiment({ ...experimentOptions(profile, fault, dir, { ...specFromFlags({ ...flags, profile }), port: flags.port }), watcher });
+
+      const trialsOf = (profile: string, fault: Fault, dir: string) => {
         const spec = { ...specFromFlags({ ...flags, profile }), port: flags.port };
-        return runExperiment({
-          ...(flags.target
-            ? { target: { url: flags.target, kill: flags.kill!, restart: flags.restart!, commandTimeoutMs: flags.commandTimeout, spec: specStated ? spec : null } }
-            : { lab: { zones: flags.zones, instancesPerZone: flags.instancesPerZone, spec, listenHost: flags.listen.host, listenPort: flags.listen.port, bucket: flags.bucket } }),
-          pages: { ...(flags.target ? { bucket: flags.bucketName } : {}), webdir: flags.webdir, index: flags.index },
-          fault,
-          faultZone,
-          rate: flags.rate,
-          keepalive: flags.keepalive,
-          warmupMs: flags.warmup,
-          holdMs: flags.hold,
-          maxWaitMs: flags.maxWait,
-          outDir: dir,
-          command: flags.matrix ? `zonelab failover --profile ${profile} --fault ${formatFault(fault)} --rate ${flags.rate}` : command,
-          signal: stop.signal,
-          onStatus: (line) => status.update(line),
-          onStep: (line) => status.line(line),
-          watcher,
+        return runTrials({
+          ...experimentOptions(profile, fault, dir, spec),
+          trials: flags.trials,
+          seed: flags.seed,
+          onTrial: (trial, total, offsetMs) => status.line(`--- trial ${trial}/${total} (warm-up ${((flags.warmup + offsetMs) / 1000).toFixed(2)} s) ---`),
         });
       };
 
       if (!flags.matrix) {
-        const dir = join(flags.outDir, flags.target ? `${stamp()}-target-${folderPart(faultZone)}` : `${stamp()}-${flags.profile}-${folderPart(formatFault(flags.fault))}`);
+        const dirName = flags.target ? `${stamp()}-target-${folderPart(faultZone)}` : `${stamp()}-${flags.profile}-${folderPart(formatFault(flags.fault))}`;
+        const dir = join(flags.outDir, flags.trials > 1 ? `${dirName}-x${flags.trials}` : dirName);
+        if (flags.trials > 1) {
+          try {
+            const trials = await trialsOf(flags.profile, flags.fault, dir);
+            status.clear();
+            console.log(trialsLines(trials).join('\n'));
+            if (rules) await judge(rules, trials.runs.map((run) => run.metrics), dir, command);
+            if (trials.interrupted) process.exitCode = stop.exitCode ?? INTERRUPTED_EXIT_CODE;
+          } finally {
+            stop.release();
+          }
+          return;
+        }
         const live = flags.web
           ? await openLivePage(flags.web, {
               title: `zonelab failover: ${flags.target ? `commands on ${faultZone} behind ${flags.target}` : `${formatFault(flags.fault)} on ${faultZone}`} (${flags.profile})`,
@@ -212,6 +293,7 @@ export function registerFailover(program: Command): void {
           const lines = resultLines(result);
           console.log(lines.join('\n'));
           await live?.finish({ lines, reportHtml: await readFile(join(result.dir, 'report.html'), 'utf8').catch(() => null) });
+          if (rules && !result.interrupted) await judge(rules, [result.metrics], result.dir, command);
           if (result.interrupted) process.exitCode = stop.exitCode ?? INTERRUPTED_EXIT_CODE;
         } catch (error) {
           await live?.finish({ lines: [`the run failed: ${(error as Error).message}`], reportHtml: null });
@@ -223,7 +305,7 @@ export function registerFailover(program: Command): void {
       }
 
       const estimate = (profile: string, fault: Fault) =>
-        estimateRunMs({ spec: specFromFlags({ ...flags, profile }), fault: formatFault(fault), where: 'lab', warmupMs: flags.warmup, holdMs: flags.hold, maxWaitMs: flags.maxWait });
+        flags.trials * estimateRunMs({ spec: specFromFlags({ ...flags, profile }), fault: formatFault(fault), where: 'lab', warmupMs: flags.warmup, holdMs: flags.hold, maxWaitMs: flags.maxWait });
       const estimates = new Map(flags.profiles.flatMap((profile) => flags.faults.map((fault) => [`${profile} × ${formatFault(fault)}`, estimate(profile, fault)] as const)));
       const total = [...estimates.values()].reduce((sum, ms) => sum + ms, 0);
       status.line(`matrix: ${estimates.size} runs, about ${minutes(total)} (each starts a lab of its own)`);
@@ -233,7 +315,12 @@ export function registerFailover(program: Command): void {
         profiles: flags.profiles,
         faults: flags.faults.map(formatFault),
         dir: join(flags.outDir, `${stamp()}-matrix`),
-        run: (profile, fault, dir) => runOne(profile, parseFault(fault), dir),
+        run: async (profile, fault, dir) => {
+          if (flags.trials === 1) return { result: await runOne(profile, parseFault(fault), dir) };
+          const trials = await trialsOf(profile, parseFault(fault), dir);
+          if (trials.runs.length === 0) throw new ZonelabError('E_INTERRUPTED', 'interrupted before the first trial');
+          return { result: trials.runs[0]!, summary: trials.summary };
+        },
         signal: stop.signal,
         onRun: (index, count, name) => {
           // What is left, at the pace the runs so far actually went.

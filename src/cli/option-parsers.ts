@@ -110,8 +110,8 @@ export function zonesOption(min: number, description = 'zones, comma-separated')
 }
 
 /** A flag's wrong use, reported the way commander reports its own ("error: …", exit 1, the help hint). */
-export function usageError(command: Command, message: string): never {
-  command.error(`error: ${message}`);
+export function usageError(command: Command, message: string, exitCode = 1): never {
+  command.error(`error: ${message}`, { exitCode });
 }
 
 /** Whether the person typed this option (not its default). */

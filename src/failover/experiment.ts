@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequestModel, LiveStatus, runLoad } from '../client/index.js';
-import { ZonelabError } from '../errors.js';
+import { isZonelabError, ZonelabError } from '../errors.js';
 import { checkLabAddresses, checkNetworkFaultsPossible, haproxyVersion, type Lab, type LabOptions, startLab } from '../lab/index.js';
 import { type LoadBalancerSpec, showServers } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, type RequestResult, type RunEvent, type RunSetup } from '../records/index.js';
@@ -15,7 +15,10 @@ import { FailoverPhases } from './phases.js';
 import { runBounds } from './run-bounds.js';
 import { openRunRecorder, type RunRecorder } from './recorder.js';
 import { FailoverTracker } from './tracker.js';
-import { writeReport } from './write-report.js';
+import { summarizeTrials, type TrialsSummary } from './trials.js';
+import { writeReport, writeTrialsReport } from './write-report.js';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
 const { version: ZONELAB_VERSION } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -93,14 +96,16 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/**
- * The failover experiment: load at a fixed rate, warm-up, a fault on one zone, wait until
- * traffic is rerouted and stable for `holdMs`, heal the zone, wait until it serves again
- * and `holdMs` more, stop (the phases: `FailoverPhases`). Records and events are written as
- * they happen; metrics and the report are computed from them at the end. Everything
- * started is stopped, and a faulted zone healed, whatever happens (Ctrl-C included).
- */
-export async function runExperiment(options: ExperimentOptions): Promise<ExperimentResult> {
+/** What every trial of a run shares: the lab (or target) and how its fault is injected. */
+interface Bench {
+  lab: Lab | null;
+  injector: FaultInjector;
+  /** Stops what was started (the lab; a target is left as it is). */
+  close(): Promise<void>;
+}
+
+/** Checks what can be checked before anything starts, creates the run folder, starts the lab. */
+async function openBench(options: ExperimentOptions): Promise<Bench> {
   if (!options.lab === !options.target) throw new ZonelabError('E_BAD_ARGUMENT', 'an experiment needs either a lab or a target');
   if (options.lab && !options.lab.zones.includes(options.faultZone)) {
     throw new ZonelabError('E_BAD_ARGUMENT', `--fault-zone ${options.faultZone} is not one of the zones (${options.lab.zones.join(', ')})`);
@@ -109,31 +114,106 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   if (options.lab && faultClassOf(options.fault) === 'network') checkNetworkFaultsPossible();
   const labDir = join(options.outDir, 'lab');
   if (options.lab) await checkLabAddresses({ ...options.lab, dir: labDir });
-  const step = options.onStep ?? (() => {});
   await mkdir(options.outDir, { recursive: true });
-
   let lab: Lab | null = null;
   if (options.lab) {
-    step(`starting the lab (profile ${options.lab.spec.profile}, mode ${options.lab.spec.mode})`);
+    options.onStep?.(`starting the lab (profile ${options.lab.spec.profile}, mode ${options.lab.spec.mode})`);
     // A lab that fails to start leaves its logs here, which its error names.
     lab = await startLab({ ...options.lab, dir: labDir });
   }
-  const setup = describeSetup(options, lab);
-  await writeFile(join(options.outDir, 'setup.json'), `${JSON.stringify(setup, null, 2)}\n`);
+  const injector: FaultInjector = lab
+    ? labFaultInjector(lab, options.faultZone, options.fault)
+    : commandInjector({ kill: options.target!.kill, restart: options.target!.restart, timeoutMs: options.target!.commandTimeoutMs ?? 180_000 });
+  return { lab, injector, close: async () => lab?.down() };
+}
+
+/**
+ * The failover experiment: load at a fixed rate, warm-up, a fault on one zone, wait until
+ * traffic is rerouted and stable for `holdMs`, heal the zone, wait until it serves again
+ * and `holdMs` more, stop (the phases: `FailoverPhases`). Records and events are written as
+ * they happen; metrics and the report are computed from them at the end. Everything
+ * started is stopped, and a faulted zone healed, whatever happens (Ctrl-C included).
+ */
+export async function runExperiment(options: ExperimentOptions): Promise<ExperimentResult> {
+  const bench = await openBench(options);
+  return withBench(bench, options.outDir, () => runTrial(options, bench, options.outDir, options.warmupMs));
+}
+
+export interface TrialsOptions extends ExperimentOptions {
+  /** How many times the experiment runs on the one lab (or target). */
+  trials: number;
+  /** Seeds the random extra warm-up (0 to one check interval) before each fault; default 1. */
+  seed?: number;
+  /** Told before each trial: its number, the total, the extra warm-up in ms. */
+  onTrial?: (trial: number, total: number, offsetMs: number) => void;
+}
+
+export interface TrialsResult {
+  dir: string;
+  runs: ExperimentResult[];
+  summary: TrialsSummary;
+  interrupted: boolean;
+}
+
+/**
+ * The experiment `trials` times on one lab (or target): each trial is a whole run in
+ * `trial-01/`, … (it ends with the zone healed and serving for the hold, so the next one
+ * starts from a stable lab), with a random extra warm-up, and a random extra wait before the
+ * heal, of up to one check interval each, so faults and restarts land at different points of
+ * the check cycle. Then the trials' spread, set against
+ * the window the spec predicts, goes to report.md, trials.svg, report.html and trials.json.
+ */
+export async function runTrials(options: TrialsOptions): Promise<TrialsResult> {
+  const bench = await openBench(options);
+  return withBench(bench, options.outDir, async () => {
+    const rng = xoroshiro128plus(options.seed ?? 1);
+    const intervalMs = ((options.lab?.spec ?? options.target?.spec)?.checkIntervalSec ?? 1) * 1000;
+    const runs: ExperimentResult[] = [];
+    const width = Math.max(2, String(options.trials).length);
+    for (let trial = 1; trial <= options.trials && !options.signal.aborted; trial++) {
+      // Where the fault and the restart land in the check cycle decides much of each time.
+      const offsetMs = uniformInt(rng, 0, intervalMs - 1);
+      const healDelayMs = uniformInt(rng, 0, intervalMs - 1);
+      options.onTrial?.(trial, options.trials, offsetMs);
+      const dir = join(options.outDir, `trial-${String(trial).padStart(width, '0')}`);
+      runs.push(await runTrial(options, bench, dir, options.warmupMs + offsetMs, healDelayMs));
+    }
+    const summary = summarizeTrials(runs);
+    await writeTrialsReport(options.outDir, runs, summary);
+    return { dir: options.outDir, runs, summary, interrupted: options.signal.aborted };
+  });
+}
+
+/** Runs `work` on the bench and closes it whatever happens; a run with nothing to measure leaves no folder. */
+async function withBench<T>(bench: Bench, outDir: string, work: () => Promise<T>): Promise<T> {
+  try {
+    const result = await work();
+    await bench.close();
+    return result;
+  } catch (error) {
+    await bench.close();
+    if (isZonelabError(error, 'E_TARGET_SILENT')) await rm(outDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** One pass through the phases on an open bench, into `dir`, with this warm-up. */
+async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, warmupMs: number, healDelayMs = 0): Promise<ExperimentResult> {
+  const { lab, injector } = bench;
+  const step = options.onStep ?? (() => {});
+  await mkdir(dir, { recursive: true });
+  const setup = describeSetup({ ...options, warmupMs }, lab);
+  await writeFile(join(dir, 'setup.json'), `${JSON.stringify(setup, null, 2)}\n`);
   const bounds = runBounds(setup);
   if (bounds?.detection && options.maxWaitMs < bounds.detection.sec * 1000 + options.holdMs) {
     step(
       `note: --max-wait ${seconds(options.maxWaitMs)} is shorter than the ${bounds.detection.sec} s the load balancer may take to notice ${setup.fault === 'command' ? 'the fault' : setup.fault} plus --hold ${seconds(options.holdMs)}: the run may end "not rerouted" before it could have acted`,
     );
   }
-  const injector: FaultInjector = lab
-    ? labFaultInjector(lab, options.faultZone, options.fault)
-    : commandInjector({ kill: options.target!.kill, restart: options.target!.restart, timeoutMs: options.target!.commandTimeoutMs ?? 180_000 });
-
-  const recorder = watched(await openRunRecorder(options.outDir), options.watcher);
+  const recorder = watched(await openRunRecorder(dir), options.watcher);
   options.watcher?.start(setup, recorder.now);
   const tracker = new FailoverTracker(options.faultZone, options.holdMs);
-  const phases = new FailoverPhases(options, tracker);
+  const phases = new FailoverPhases({ ...options, warmupMs, healDelayMs }, tracker);
   const live = new LiveStatus();
   // What the watcher's running measurements need from the events, read as they come.
   let lbDownAt: number | null = null;
@@ -231,18 +311,16 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     // Put back what the experiment broke, even when it was interrupted half-way (a lab's
     // "down" removes its faults with it).
     if (faulted && !healed && !lab) await injector.heal().catch(() => {});
-    if (lab) await lab.down();
   }
   if (silentFor !== null) {
-    await rm(options.outDir, { recursive: true, force: true });
     const kinds = new Map<string, number>();
     for (const record of recorder.records) kinds.set(record.error ?? 'no answer', (kinds.get(record.error ?? 'no answer') ?? 0) + 1);
     const why = [...kinds].map(([kind, n]) => `${kind} ${n}`).join(', ');
     throw new ZonelabError('E_TARGET_SILENT', `${setup.url} answered none of the ${silentFor} requests of the warm-up (${why || 'none came back'}): nothing to measure, no report written`);
   }
   const metrics = computeFailoverMetrics(recorder.records, recorder.events, { zone: options.faultZone, instances: setup.faultInstances, holdMs: setup.holdMs });
-  await writeReport(options.outDir, setup, recorder.records, recorder.events, metrics);
-  return { dir: options.outDir, setup, metrics, interrupted: options.signal.aborted, maxLagMs: worstLagMs };
+  await writeReport(dir, setup, recorder.records, recorder.events, metrics);
+  return { dir, setup, metrics, interrupted: options.signal.aborted, maxLagMs: worstLagMs };
 }
 
 /** The recorder, also telling the watcher of every record and event. */

@@ -1,4 +1,4 @@
-export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, type ExperimentWatcher, runExperiment, type TargetOptions } from './experiment.js';
+export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, type ExperimentWatcher, runExperiment, runTrials, type TargetOptions, type TrialsOptions, type TrialsResult } from './experiment.js';
 export { type LiveRunFacts, type LiveRunStatus, liveRunStatus } from './live-measures.js';
 export { runShellCommand } from './injectors/run-shell.js';
 export { errorKindsText, rerouteText, resultLines, secondsText } from './format.js';
@@ -15,3 +15,6 @@ export { checkViewOf, type RunBounds, runBounds } from './run-bounds.js';
 export { binMsFor, FAILED_COLOUR, layoutLabels, renderTimelineSvg, timelineMarks, timelineRows, timelineSpans, timelineSpec, ZONE_COLOURS } from './timeline.js';
 export { FailoverTracker } from './tracker.js';
 export { writeReport } from './write-report.js';
+export { EXPECT_MEASURES, type ExpectAggregate, type ExpectMeasure, type ExpectOperator, type ExpectRule, evaluateExpect, measureOf, parseExpect, type RuleResult, verdictJson, verdictJUnit } from './expect.js';
+export { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, median, type SampleStats, sampleStats } from './stats.js';
+export { medianWithInterval, renderTrialsMarkdown, summarizeTrials, TRIAL_MEASURES, type TrialMeasure, type TrialsSummary, trialsChartSpec, windowOf } from './trials.js';

@@ -2,7 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExperimentResult } from './experiment.js';
 import type { RunSetup } from '../records/index.js';
+import type { ExpectMeasure } from './expect.js';
 import { runBounds } from './run-bounds.js';
+import { medianWithInterval, type TrialsSummary } from './trials.js';
 
 export interface MatrixRun {
   profile: string;
@@ -10,6 +12,8 @@ export interface MatrixRun {
   /** The run's folder, relative to the matrix folder. */
   dir: string;
   result: ExperimentResult;
+  /** With trials: their spread (`result` is then the first trial). */
+  summary?: TrialsSummary;
 }
 
 export interface MatrixOptions {
@@ -17,8 +21,8 @@ export interface MatrixOptions {
   faults: readonly string[];
   /** The matrix folder: one sub-folder per run, and matrix.md. */
   dir: string;
-  /** Runs one experiment into `dir`. */
-  run: (profile: string, fault: string, dir: string) => Promise<ExperimentResult>;
+  /** Runs one experiment (or its trials) into `dir`. */
+  run: (profile: string, fault: string, dir: string) => Promise<{ result: ExperimentResult; summary?: TrialsSummary }>;
   signal: AbortSignal;
   /** Told before each run: its position, the total and the name. */
   onRun?: (index: number, total: number, name: string) => void;
@@ -34,8 +38,8 @@ export async function runMatrix(options: MatrixOptions): Promise<{ runs: MatrixR
       if (options.signal.aborted) break;
       const name = `${profile}-${fault.replace(/[^\w.-]/g, '_')}`;
       options.onRun?.(runs.length + 1, total, `${profile} × ${fault}`);
-      const result = await options.run(profile, fault, join(options.dir, name));
-      const run = { profile, fault, dir: name, result };
+      const { result, summary } = await options.run(profile, fault, join(options.dir, name));
+      const run = { profile, fault, dir: name, result, ...(summary ? { summary } : {}) };
       runs.push(run);
       options.onResult?.(run);
     }
@@ -67,16 +71,21 @@ export function renderMatrixMarkdown(runs: readonly MatrixRun[]): string {
   const lines = [
     '# Failover matrix',
     '',
-    'Times in seconds; "bound" is what the spec implies for that load balancer and fault (— when its health check cannot see the fault). Each row links to its own report.',
+    'Times in seconds; "bound" is what the spec implies for that load balancer and fault (— when its health check cannot see the fault). With trials, a cell is the median and its 95% interval [low–high], and the error window and gap are the first trial\'s. Each row links to its own report.',
     '',
     '| profile | mode | fault | time to reroute | bound | failed requests | error window | longest gap | return from restart | return from ready | LB down after fault | LB up after ready | report |',
     '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
-  for (const { profile, fault, dir, result } of runs) {
+  for (const { profile, fault, dir, result, summary } of runs) {
     const m = result.metrics;
     const bound = runBounds(result.setup)?.detection;
+    // With trials, a cell is the median and its 95% interval.
+    const cell = (measure: ExpectMeasure, single: string) => {
+      const found = summary?.measures.find((entry) => entry.measure === measure);
+      return found ? medianWithInterval(found) : single;
+    };
     lines.push(
-      `| ${profile} | ${result.setup.spec?.mode ?? '—'} | ${fault} | ${m.rerouted ? s(m.timeToRerouteMs) : 'not rerouted'} | ${bound ? `≤ ${bound.sec}` : '—'} | ${m.errors.count} | ${s(m.errorWindowMs)} | ${s(m.longestGapMs)} | ${m.returned ? s(m.timeToReturnMs) : 'not returned'} | ${m.returned ? s(m.timeToReturnFromReadyMs) : '—'} | ${s(m.lb.downAfterFaultMs)} | ${s(m.lb.upAfterReadyMs)} | [${dir}](${dir}/report.md) |`,
+      `| ${profile} | ${result.setup.spec?.mode ?? '—'} | ${fault} | ${cell('reroute', m.rerouted ? s(m.timeToRerouteMs) : 'not rerouted')} | ${bound ? `≤ ${bound.sec}` : '—'} | ${cell('failed', String(m.errors.count))} | ${s(m.errorWindowMs)} | ${s(m.longestGapMs)} | ${cell('return', m.returned ? s(m.timeToReturnMs) : 'not returned')} | ${cell('return-ready', m.returned ? s(m.timeToReturnFromReadyMs) : '—')} | ${cell('down', s(m.lb.downAfterFaultMs))} | ${cell('up', s(m.lb.upAfterReadyMs))} | [${dir}](${dir}/report.md) |`,
     );
   }
   return `${lines.join('\n')}\n`;

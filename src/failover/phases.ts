@@ -6,6 +6,8 @@ export interface PhaseTiming {
   warmupMs: number;
   /** How long rerouted (and returned) traffic must stay so before moving on, ms. */
   holdMs: number;
+  /** Extra wait before the heal once rerouted, ms (trials: so restarts land at different points of the check cycle); default 0. */
+  healDelayMs?: number;
   /** Give up waiting for reroute (and return) after this long, ms. */
   maxWaitMs: number;
 }
@@ -55,7 +57,7 @@ export class FailoverPhases {
         tracker.faulting();
         return { action: 'inject', events: [] };
       case 'outage':
-        if (tracker.cleanFor(now) >= holdMs) {
+        if (tracker.cleanFor(now) >= holdMs + (this.#timing.healDelayMs ?? 0)) {
           this.rerouted = true;
           this.phase = 'healing';
           return { action: 'heal', events: [] };

@@ -33,11 +33,13 @@ function escapeHtml(text: string): string {
  * linked, the styles inline, no script and nothing fetched from anywhere, so it opens
  * offline, can be mailed or handed in as one file, and prints cleanly. Pure.
  */
-export function renderReportHtml(markdown: string, timelineSvg: string): string {
+export function renderReportHtml(markdown: string, timelineSvg: string, file = 'timeline.svg'): string {
   const title = /^# (.+)$/m.exec(markdown)?.[1] ?? 'zonelab report';
   const body = new Marked({ gfm: true }).parse(markdown, { async: false });
   const svg = timelineSvg.replace(/^<\?xml[^>]*>\s*/, '');
-  const inlined = body.replace(/<p><img src="timeline\.svg" alt="([^"]*)"[^>]*><\/p>|<img src="timeline\.svg" alt="([^"]*)"[^>]*>/, (_, a, b) => `<figure class="timeline" aria-label="${a ?? b ?? ''}">${svg}</figure>`);
+  const name = file.replace(/\./g, '\\.');
+  const image = new RegExp(`<p><img src="${name}" alt="([^"]*)"[^>]*></p>|<img src="${name}" alt="([^"]*)"[^>]*>`);
+  const inlined = body.replace(image, (_, a, b) => `<figure class="timeline" aria-label="${a ?? b ?? ''}">${svg}</figure>`);
   return `<!doctype html>
 <html lang="en">
 <head>

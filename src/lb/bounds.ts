@@ -69,3 +69,40 @@ export function returnBound(spec: LoadBalancerSpec, lb: LbKind, view: CheckView)
   }
   return { sec: round(n * i + inFlight), formula: `Google Cloud: healthy ${n} × interval ${i} s${extra}` };
 }
+
+/** Where a correct load balancer's time must fall, seconds, with how it is computed. */
+export interface Window {
+  low: number;
+  high: number;
+  formula: string;
+}
+
+/**
+ * The window the spec predicts for marking a faulted backend down, from the fault; null
+ * when its health check cannot see the fault. The low end is a fault that lands just
+ * before a check: that check already fails, so only `unhealthy − 1` more intervals (and,
+ * when checks time out, each check's timeout) are left. The high end is `detectionBound`.
+ */
+export function detectionWindow(spec: LoadBalancerSpec, lb: LbKind, view: CheckView): Window | null {
+  const high = detectionBound(spec, lb, view);
+  if (!high) return null;
+  const n = spec.unhealthyThreshold;
+  const i = spec.checkIntervalSec;
+  const t = spec.timeoutSec;
+  const timesOut = view === 'times-out';
+  // HAProxy waits `inter` after each check ends; Google Cloud's probes leave every interval.
+  const low = lb === 'haproxy' ? (timesOut ? n * t + (n - 1) * i : (n - 1) * i) : timesOut ? (n - 1) * i + t : (n - 1) * i;
+  const lowFormula = lb === 'haproxy' && timesOut ? `unhealthy ${n} × timeout ${t} s + ${n - 1} × interval ${i} s` : `${n - 1} × interval ${i} s${timesOut ? ` + timeout ${t} s` : ''}`;
+  return { low: round(Math.max(0, low - ALLOWANCE_SEC)), high: high.sec, formula: `from ${lowFormula} − ${ALLOWANCE_SEC} s (the fault lands just before a check) to ${high.formula}` };
+}
+
+/**
+ * The window the spec predicts for marking a backend up again once it answers its check:
+ * from `healthy − 1` intervals (it answers just before a check) to `returnBound`.
+ */
+export function returnWindow(spec: LoadBalancerSpec, lb: LbKind, view: CheckView): Window {
+  const high = returnBound(spec, lb, view);
+  const n = spec.healthyThreshold;
+  const i = spec.checkIntervalSec;
+  return { low: round(Math.max(0, (n - 1) * i - ALLOWANCE_SEC)), high: high.sec, formula: `from ${n - 1} × interval ${i} s − ${ALLOWANCE_SEC} s (ready just before a check) to ${high.formula}` };
+}

@@ -12,9 +12,9 @@ function request(sentAt: number, zone: string | null, status: number | null = zo
 const TIMING = { warmupMs: 1000, holdMs: 500, maxWaitMs: 3000 };
 
 /** A run driven by a fake clock: `answer(t)` says who answers a request sent at t; one request every 10 ms. */
-function drive(answer: (t: number, phase: string) => RequestResult | null, untilMs = 20_000) {
+function drive(answer: (t: number, phase: string) => RequestResult | null, untilMs = 20_000, healDelayMs = 0) {
   const tracker = new FailoverTracker('b', TIMING.holdMs);
-  const phases = new FailoverPhases(TIMING, tracker);
+  const phases = new FailoverPhases({ ...TIMING, healDelayMs }, tracker);
   const actions: string[] = [];
   const events: string[] = [];
   for (let now = 0; now <= untilMs; now += 10) {
@@ -53,6 +53,12 @@ describe('failover phases and tracker (fixture records, fake clock)', () => {
     assert.equal(run.tracker.timeToRerouteMs, 370);
     assert.equal(run.tracker.timeToReturnMs, 220);
     assert.deepEqual([run.phases.rerouted, run.phases.returned], [true, true]);
+  });
+
+  it('waits healDelayMs more before the heal (trials move the restart through the check cycle), without changing the reroute', () => {
+    const run = drive((t) => (t < 1000 ? request(t, t % 20 === 0 ? 'a' : 'b') : t < 1400 ? request(t, null) : request(t, 'a')), 20_000, 330);
+    assert.equal(run.actions[1], 'heal@2220', 'clean for 500 ms at 1890 ms, plus 330 ms');
+    assert.equal(run.tracker.timeToRerouteMs, 370);
   });
 
   it('gives up on the reroute after maxWaitMs, says so, and heals anyway', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkViewOf, runBounds } from '../../src/failover/index.js';
-import { detectionBound, PROFILES, resolveSpec, returnBound } from '../../src/lb/index.js';
+import { detectionBound, detectionWindow, PROFILES, resolveSpec, returnBound, returnWindow } from '../../src/lb/index.js';
 import { parseFault } from '../../src/records/index.js';
 
 describe('bounds per load balancer and fault', () => {
@@ -37,5 +37,32 @@ describe('bounds per load balancer and fault', () => {
     assert.equal(runBounds({ spec: PROFILES.fast, fault: 'stop', where: 'lab' })!.detection!.sec, 4.2);
     assert.equal(runBounds({ spec: PROFILES.fast, fault: 'command', where: 'target' })!.detection!.sec, 3);
     assert.equal(runBounds({ spec: null, fault: 'kill', where: 'lab' }), null);
+  });
+});
+
+describe('the window the spec predicts (HAProxy\'s documented check schedule)', () => {
+  it('HAProxy, checks that fail at once: from (fall − 1) × inter, a fault just before a check, to fall × inter', () => {
+    // fast: inter 1 s, fall 2 → DOWN between 1 and 2 s after the kill (0.2 s either side for timers).
+    assert.deepEqual(
+      (({ low, high }) => ({ low, high }))(detectionWindow(PROFILES.fast, 'haproxy', 'fails-fast')!),
+      { low: 0.8, high: 2.2 },
+    );
+    // gcp-default: inter 5 s, fall 2 → 5 to 10 s.
+    assert.deepEqual((({ low, high }) => ({ low, high }))(detectionWindow(PROFILES['gcp-default'], 'haproxy', 'fails-fast')!), { low: 4.8, high: 10.2 });
+  });
+
+  it('HAProxy, checks that time out: each failing check waits its timeout, and the next starts an interval after it ended', () => {
+    // fast: 2 × 1 s timeout + 1 × 1 s interval = 3 s at the soonest; 2 × (1 + 1) + 0.2 at the latest.
+    const window = detectionWindow(PROFILES.fast, 'haproxy', 'times-out')!;
+    assert.deepEqual([window.low, window.high], [2.8, 4.2]);
+    assert.match(window.formula, /^from unhealthy 2 × timeout 1 s \+ 1 × interval 1 s − 0\.2 s/);
+  });
+
+  it('Google Cloud: probes every interval; the return window from rise − 1 intervals', () => {
+    const spec = PROFILES['gcp-default'];
+    assert.deepEqual([detectionWindow(spec, 'gcp', 'fails-fast')!.low, detectionWindow(spec, 'gcp', 'fails-fast')!.high], [4.8, 10]);
+    assert.deepEqual([detectionWindow(spec, 'gcp', 'times-out')!.low, detectionWindow(spec, 'gcp', 'times-out')!.high], [9.8, 15]);
+    assert.deepEqual([returnWindow(PROFILES.fast, 'haproxy', 'fails-fast').low, returnWindow(PROFILES.fast, 'haproxy', 'fails-fast').high], [0.8, 2.2]);
+    assert.equal(detectionWindow(PROFILES.fast, 'haproxy', 'passes'), null);
   });
 });
