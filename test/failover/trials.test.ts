@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { type FailoverMetrics, medianWithInterval, renderMatrixMarkdown, runTrials, summarizeTrials } from '../../src/failover/index.js';
 import { PROFILES } from '../../src/lb/index.js';
 import { parseFault, type RunSetup } from '../../src/records/index.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort, freeServerPort } from '../helpers/free-port.js';
 import { skipWithoutHaproxy } from '../helpers/lab-process.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
@@ -65,7 +65,7 @@ describe('trials in a real lab, and --expect (real HAProxy, real processes)', { 
   });
 
   it('5 trials of fast × kill on one lab: every reroute and DOWN inside the window HAProxy\'s schedule predicts', async (t) => {
-    const spec = { ...PROFILES.fast, port: await freePort('127.0.1.1') };
+    const spec = { ...PROFILES.fast, port: await freeServerPort() };
     const trials = await runTrials({
       lab: { zones: ['us-east1-b', 'us-east1-c'], instancesPerZone: 1, spec, listenHost: '127.0.0.1', listenPort: await freePort(), bucket: bucket.root },
       pages: { webdir: 'webdir', index: 100 },
@@ -99,13 +99,13 @@ describe('trials in a real lab, and --expect (real HAProxy, real processes)', { 
   });
 
   it('--expect: exit 1 with a line per failed rule and the verdict files; exit 0 when every rule holds; exit 2 for a malformed rule', async () => {
-    const base = ['failover', '--profile', 'fast', '--warmup', '1s', '--hold', '1s', '--bucket', bucket.root, '--listen', `127.0.0.1:${await freePort()}`, '--port', String(await freePort('127.0.1.1'))];
+    const base = ['failover', '--profile', 'fast', '--warmup', '1s', '--hold', '1s', '--bucket', bucket.root, '--listen', `127.0.0.1:${await freePort()}`, '--port', String(await freeServerPort())];
     const out = join(parent, 'expect');
     const failing = await run(process.execPath, [CLI_PATH, ...base, '--out-dir', join(out, 'a'), '--trials', '2', '--expect', 'reroute<=10s, max(failed)<=0']).then(
-      () => ({ code: 0, stdout: '' }),
-      (error: { code: number; stdout: string }) => error,
+      () => ({ code: 0, stdout: '', stderr: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
     );
-    assert.equal(failing.code, 1);
+    assert.equal(failing.code, 1, failing.stderr);
     assert.match(failing.stdout, /^expect: max\(failed\)<=0: FAILED, max\(failed\) = \d+ \(wanted <= 0\)$/m);
     assert.doesNotMatch(failing.stdout, /expect: reroute<=10s/);
     const [folder] = await readdir(join(out, 'a'));
