@@ -94,9 +94,15 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
   const save = () => saveState(state);
   // The state file is the truth: another process (a detached "lab start", say) may have
   // restarted a server since this object read it, and its new pid must not be missed.
-  const refresh = async () => {
+  // A passive read (status) gives way to any change this process began meanwhile: its
+  // state is then newer than the file it read.
+  let changing = 0;
+  let changesBegun = 0;
+  const refresh = async (passive = false) => {
+    const begun = changesBegun;
     const latest = await loadState(state.dir).catch(() => null);
-    if (latest) Object.assign(state, latest);
+    if (!latest || (passive && (changing > 0 || changesBegun !== begun))) return;
+    Object.assign(state, latest);
   };
 
   async function startServer(server: ServerRecord): Promise<void> {
@@ -121,10 +127,12 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
     );
   }
 
+  // While this process changes the lab (a page's button runs heal here, say), its own state
+  // is the newest: reading the file then could put back a server's old pid mid-change.
   const lab: Lab = {
     state,
     async status() {
-      await refresh();
+      await refresh(true);
       let stats: ServerStat[] | null = null;
       try {
         stats = await showServers(state.haproxy.socketPath);
@@ -233,6 +241,22 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
       await removeState(state.dir);
     },
   };
+  const mutating =
+    <A extends unknown[], R>(work: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      changing++;
+      changesBegun++;
+      try {
+        return await work(...args);
+      } finally {
+        changing--;
+      }
+    };
+  lab.stop = mutating(lab.stop);
+  lab.start = mutating(lab.start);
+  lab.fault = mutating(lab.fault);
+  lab.heal = mutating(lab.heal);
+  lab.down = mutating(lab.down);
   return { lab, startServer };
 }
 
