@@ -304,7 +304,10 @@ events.onerror = () => {
   $('connection').textContent = 'connection lost: is zonelab still running?';
 };
 let queue = Promise.resolve();
-events.onmessage = (event) => { const message = JSON.parse(event.data); queue = queue.then(() => onMessage(message)); };
+// One message that fails to show must not stop the ones after it: it is reported, and the
+// queue goes on.
+const report = (error) => console.error('zonelab live page: ' + (error?.stack ?? error));
+events.onmessage = (event) => { const message = JSON.parse(event.data); queue = queue.then(() => onMessage(message)).catch(report); };
 // Four redraws a second: smooth enough to watch, cheap enough to leave the run alone.
-setInterval(() => { queue = queue.then(redraw); }, 250);
+setInterval(() => { queue = queue.then(redraw).catch(report); }, 250);
 `;

@@ -159,7 +159,9 @@ describe('the live page in a real Chromium (real lab, real HAProxy)', { skip }, 
     children.push(failover);
     const url = await pageUrl(failover);
     const { page, outside, problems } = await openPage(browser, url);
-    await waitFor(async () => /outage|return/.test((await page.locator('#phase').textContent()) ?? ''), 30_000, 'the run to reach its outage');
+    await waitFor(async () => /outage|return|done/.test((await page.locator('#phase').textContent()) ?? ''), 30_000, 'the run to reach its outage').catch(async (error: Error) => {
+      throw new Error(`${error.message}: the page says "${await page.locator('#phase').textContent()}", console: ${JSON.stringify(problems)}, run: ${failover.output().slice(-400)}`);
+    });
     await page.locator('#done').waitFor({ state: 'visible', timeout: 60_000 });
     assert.match((await page.locator('#done-lines').textContent()) ?? '', /time to reroute: \d+\.\d\d s/);
     const report = page.frameLocator('#report');
