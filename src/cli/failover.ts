@@ -8,7 +8,6 @@ import {
   type ExpectRule,
   type ExperimentWatcher,
   type FailoverMetrics,
-  medianWithInterval,
   parseExpect,
   rerenderReport,
   resultLines,
@@ -16,7 +15,7 @@ import {
   runMatrix,
   runTrials,
   secondsText,
-  type TrialsResult,
+  trialsLines,
   verdictJson,
   verdictJUnit,
   writeReportPdf,
@@ -94,18 +93,6 @@ function folderPart(text: string): string {
 
 function minutes(ms: number): string {
   return ms < 90_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} min`;
-}
-
-/** The lines a trials run ends with: each measure's median [95% interval], range and window. Pure. */
-function trialsLines(trials: TrialsResult): string[] {
-  const lines = trials.summary.measures.map((measure) => {
-    const unit = measure.measure === 'failed' ? '' : ' s';
-    const stats = measure.stats;
-    const range = stats ? `, ${stats.min}–${stats.max}${unit}` : '';
-    const window = measure.window ? `; window ${measure.window.low}–${measure.window.high} s: ${measure.allInside ? 'every trial inside' : 'NOT every trial inside'}` : '';
-    return `${measure.label}: median ${medianWithInterval(measure)}${unit}${range}${window}`;
-  });
-  return [`${trials.runs.length} trials`, ...lines, `report: ${join(trials.dir, 'report.md')}`];
 }
 
 /** Holds the runs to the rules: a line per failed rule, verdict.json and verdict.xml, exit 1 on a failure. */

@@ -1,5 +1,5 @@
 import { ZonelabError } from '../errors.js';
-import { closestName } from '../suggest.js';
+import { didYouMean } from '../suggest.js';
 import type { FailoverMetrics } from './metrics.js';
 import { median } from './stats.js';
 import { percentile } from '../records/index.js';
@@ -31,10 +31,15 @@ export interface ExpectRule {
 }
 
 const MEASURES = Object.keys(EXPECT_MEASURES) as ExpectMeasure[];
+const AGGREGATES: readonly string[] = ['median', 'min', 'max', 'p90'];
 const RULE = /^(?:(median|min|max|p90)\(\s*([a-z-]+)\s*\)|([a-z-]+))\s*(<=|>=|==|<|>)\s*(\d+(?:\.\d+)?)\s*([a-z]*)$/;
 
 function bad(rule: string, index: number, why: string): ZonelabError {
   return new ZonelabError('E_BAD_EXPECT', `--expect rule ${index + 1} "${rule}": ${why}`);
+}
+
+function unknownMeasure(rule: string, index: number, measure: string): ZonelabError {
+  return bad(rule, index, `unknown measure "${measure}"${didYouMean(measure, MEASURES)}; measures: ${MEASURES.join(', ')}`);
 }
 
 /**
@@ -51,20 +56,14 @@ export function parseExpect(text: string): ExpectRule[] {
     const match = RULE.exec(part);
     if (!match) {
       const call = /^([a-z0-9-]+)\s*\(/.exec(part)?.[1];
-      if (call && !['median', 'min', 'max', 'p90'].includes(call)) throw bad(part, index, `unknown aggregate "${call}" (median, min, max or p90)`);
+      if (call && !AGGREGATES.includes(call)) throw bad(part, index, `unknown aggregate "${call}" (median, min, max or p90)`);
       const measure = /^[a-z-]+/.exec(part)?.[0];
-      if (measure && !MEASURES.includes(measure as ExpectMeasure) && !['median', 'min', 'max', 'p90'].includes(measure)) {
-        const guess = closestName(measure, MEASURES);
-        throw bad(part, index, `unknown measure "${measure}"${guess ? ` (did you mean ${guess}?)` : ''}; measures: ${MEASURES.join(', ')}`);
-      }
+      if (measure && !MEASURES.includes(measure as ExpectMeasure) && !AGGREGATES.includes(measure)) throw unknownMeasure(part, index, measure);
       throw bad(part, index, 'expected <measure> <op> <value>, such as reroute<=3s or p90(failed)<=5 (op: <=, <, >=, >, ==)');
     }
     const [, aggregate, inner, bare, operator, number, unit] = match;
     const measure = (inner ?? bare)! as ExpectMeasure;
-    if (!MEASURES.includes(measure)) {
-      const guess = closestName(measure, MEASURES);
-      throw bad(part, index, `unknown measure "${measure}"${guess ? ` (did you mean ${guess}?)` : ''}; measures: ${MEASURES.join(', ')}`);
-    }
+    if (!MEASURES.includes(measure)) throw unknownMeasure(part, index, measure);
     let value = Number(number);
     if (measure === 'failed') {
       if (unit) throw bad(part, index, `failed is a count: no unit ("${unit}")`);

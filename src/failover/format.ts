@@ -2,6 +2,7 @@ import type { FailoverMetrics } from './metrics.js';
 import { join } from 'node:path';
 import type { RunSetup } from '../records/index.js';
 import { type RunBounds, runBounds } from './run-bounds.js';
+import { medianWithInterval, type TrialsSummary } from './trials.js';
 
 /** `1.49 s`, or `—` for a measure that has no value. */
 export function secondsText(ms: number | null): string {
@@ -31,4 +32,16 @@ export function resultLines(result: { dir: string; setup: RunSetup; metrics: Fai
     ...(result.setup.where === 'lab' ? [`HAProxy: DOWN ${secondsText(m.lb.downAfterFaultMs)} after the fault, UP ${secondsText(m.lb.upAfterReadyMs)} after ready`] : []),
     `report: ${join(result.dir, 'report.md')}`,
   ];
+}
+
+/** The lines a trials run ends with: each measure's median [95% interval], range and window. Pure. */
+export function trialsLines(trials: { dir: string; runs: readonly unknown[]; summary: TrialsSummary }): string[] {
+  const lines = trials.summary.measures.map((measure) => {
+    const unit = measure.measure === 'failed' ? '' : ' s';
+    const stats = measure.stats;
+    const range = stats ? `, ${stats.min}–${stats.max}${unit}` : '';
+    const window = measure.window ? `; window ${measure.window.low}–${measure.window.high} s: ${measure.allInside ? 'every trial inside' : 'NOT every trial inside'}` : '';
+    return `${measure.label}: median ${medianWithInterval(measure)}${unit}${range}${window}`;
+  });
+  return [`${trials.runs.length} trials`, ...lines, `report: ${join(trials.dir, 'report.md')}`];
 }

@@ -1,7 +1,7 @@
 export { type ExperimentOptions, type ExperimentResult, type ExperimentSetup, type ExperimentWatcher, runExperiment, runTrials, type TargetOptions, type TrialsOptions, type TrialsResult } from './experiment.js';
 export { type LiveRunFacts, type LiveRunStatus, liveRunStatus } from './live-measures.js';
 export { runShellCommand } from './injectors/run-shell.js';
-export { errorKindsText, rerouteText, resultLines, secondsText } from './format.js';
+export { errorKindsText, rerouteText, resultLines, secondsText, trialsLines } from './format.js';
 export { commandInjector, type FaultInjector, labFaultInjector } from './injectors/index.js';
 export { estimateRunMs, type MatrixOptions, type MatrixRun, renderMatrixMarkdown, runMatrix } from './matrix.js';
 export { computeFailoverMetrics, type FailoverMetrics, type PhaseRatio, type ZonePhaseStats } from './metrics.js';

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, isZonelabError, ZonelabError } from '../errors.js';
 import { compiledLiveChart } from './chart-spec.js';
 import { controlAllowed, hostAllowed, isLoopback, newToken } from './guard.js';
-import type { LiveFeed, LiveMessage } from './live-feed.js';
+import { FAILED_SERIES, type LiveFeed, type LiveMessage } from './live-feed.js';
 import { LIVE_CSS, LIVE_SCRIPT, renderLivePage } from './page.js';
 
 /** What the lab view's buttons do; each resolves with one line saying what happened. */
@@ -99,8 +99,9 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
   const host = options.host ?? '127.0.0.1';
   const token = newToken();
   const assets = loadAssets();
-  const chart = JSON.stringify(await compiledLiveChart(feed.snapshot().series.filter((s) => s !== 'failed')));
-  const page = renderLivePage(feed.snapshot().title);
+  const { series, title } = feed.snapshot();
+  const chart = JSON.stringify(await compiledLiveChart(series.filter((name) => name !== FAILED_SERIES)));
+  const page = renderLivePage(title);
   const streams = new Set<ServerResponse>();
   let busy = false;
   let port = 0;
