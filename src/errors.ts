@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   E_PUBSUB_NOT_FOUND: 'a Pub/Sub topic or subscription does not exist',
   E_PUBSUB_CREDENTIALS: 'no credentials for Pub/Sub',
   E_PERMISSION_DENIED: 'a cloud call was refused for lack of a permission',
+  E_NO_IDENTITY: 'on Google Cloud, the metadata server did not name the zone or the VM',
   // The lab and its load balancer
   E_NO_LAB: 'no lab in that folder',
   E_LAB_RUNNING: 'a lab already runs in that folder',

@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_BUS } from '../bus/index.js';
 import { createLogger } from '../log.js';
 import { type RunningServer, serve } from '../server/index.js';
+import { MAX_DEFAULT_CACHE_MB } from '../storage/index.js';
 import { busOption, integerIn, nonEmpty, numberIn, parsePort } from './option-parsers.js';
 import { examples } from './examples.js';
 import { exitCodeOf, interruptible } from './signals.js';
@@ -12,14 +13,25 @@ interface ServeFlags {
   port: number;
   zone?: string;
   instance?: string;
+  metadataWait: number;
   drainSeconds: number;
-  cacheMb: number;
+  cacheMb: number | 'auto';
   revalidateSeconds: number;
   accessLog: boolean;
   allowHead: boolean;
   bus: string;
   outbox?: string;
   control?: string;
+}
+
+const cacheMbInteger = integerIn(0, 1_048_576);
+function cacheMbOption(value: string): number | 'auto' {
+  if (value.trim() === 'auto') return 'auto';
+  try {
+    return cacheMbInteger(value);
+  } catch {
+    throw new InvalidArgumentError('expected auto or an integer from 0 to 1048576.');
+  }
 }
 
 export function registerServe(program: Command): void {
@@ -38,8 +50,19 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port to listen on (0: any free port)', parsePort, 8080)
     .option('--zone <zone>', 'zone to report (default: $ZONE, else the GCE metadata server, else "local")', nonEmpty('--zone'))
     .option('--instance <name>', 'instance name to report (default: the GCE metadata server, else the hostname)', nonEmpty('--instance'))
+    .option(
+      '--metadata-wait <s>',
+      'on Google Cloud, seconds to keep asking the metadata server for the zone and VM name before refusing to start (off Google Cloud one short ask, then "local" and the hostname)',
+      numberIn(1, 3600),
+      60,
+    )
     .option('--drain-seconds <s>', 'seconds to keep serving after SIGTERM while /healthz answers 503', numberIn(0, 3600), 3)
-    .option('--cache-mb <n>', 'MiB of objects cached in memory (0: no cache)', integerIn(0, 1_048_576), 256)
+    .option(
+      '--cache-mb <n|auto>',
+      `MiB the object cache may take in memory, objects and remembered misses together (auto: an eighth of the machine's or the cgroup's memory, at most ${MAX_DEFAULT_CACHE_MB}; 0: no cache)`,
+      cacheMbOption,
+      'auto',
+    )
     .option('--revalidate-seconds <s>', 'seconds a cached object is served before the bucket is asked whether it changed', numberIn(0.001, 86_400), 30)
     .option(
       '--bus <spec>',
@@ -80,6 +103,6 @@ export function registerServe(program: Command): void {
           },
         );
       });
-      running = await serve({ ...flags, logger });
+      running = await serve({ ...flags, metadataWaitSeconds: flags.metadataWait, logger });
     });
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createEventPublisher } from '../bus/index.js';
 import type { Logger } from '../log.js';
-import { createObjectStore } from '../storage/index.js';
+import { createObjectStore, resolveCacheSize } from '../storage/index.js';
 import { type ControlSocket, startControlSocket } from './control-socket.js';
 import { createLogSink, createPublisherSink } from './forbidden-sink.js';
 import { GrayFaults } from './gray-faults.js';
@@ -15,10 +15,12 @@ export interface ServeOptions {
   port: number;
   zone?: string | undefined;
   instance?: string | undefined;
+  /** On Google Cloud, seconds to keep asking the metadata server for the zone and name before refusing to start; default 60. */
+  metadataWaitSeconds?: number | undefined;
   /** Seconds requests keep being served after SIGTERM while /healthz answers 503. */
   drainSeconds: number;
-  /** MiB of objects cached in memory; 0 disables the cache. */
-  cacheMb: number;
+  /** MiB the object cache may take (`auto`: an eighth of the memory, at most 256); 0 disables the cache. */
+  cacheMb: number | 'auto';
   /** Seconds a cached object is served before the store is asked whether it changed. */
   revalidateSeconds: number;
   accessLog: boolean;
@@ -42,9 +44,20 @@ export interface RunningServer {
 
 /** App 1 as one call: identity, store, sink and listener, with the start-up log line. */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const cache = resolveCacheSize(options.cacheMb);
   const [identity, store] = await Promise.all([
-    discoverIdentity({ zone: options.zone, instance: options.instance }),
-    createObjectStore(options.bucket, { cacheMb: options.cacheMb, revalidateMs: options.revalidateSeconds * 1000 }),
+    discoverIdentity({
+      zone: options.zone,
+      instance: options.instance,
+      ...(options.metadataWaitSeconds !== undefined ? { metadataPatienceMs: options.metadataWaitSeconds * 1000 } : {}),
+      // On a VM the server waits for the metadata server rather than make up a zone: a line per try.
+      onRetry: (retry) =>
+        options.logger.warn(
+          { missing: retry.missing, attempt: retry.attempt, elapsedMs: Math.round(retry.elapsedMs) },
+          `the metadata server has not given this VM's ${retry.missing.join(' and ')} yet: asking again in ${(retry.waitMs / 1000).toFixed(2)} s`,
+        ),
+    }),
+    createObjectStore(options.bucket, { cacheMb: cache.mb, revalidateMs: options.revalidateSeconds * 1000 }),
   ]);
   const logger = options.logger.child({
     'logging.googleapis.com/labels': { zone: identity.zone, instance: identity.instance },
@@ -68,7 +81,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     drainMs: options.drainSeconds * 1000,
     accessLog: options.accessLog,
     allowHead: options.allowHead ?? false,
-    ...(publisher ? { healthDetails: () => publisher.stats() } : {}),
+    healthDetails: () => ({ ...publisher?.stats(), ...store.stats?.() }),
   });
   let control: ControlSocket | undefined;
   try {
@@ -82,13 +95,15 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       zone: identity.zone,
       instance: identity.instance,
       identitySource: identity.source,
+      googleCloud: identity.googleCloud,
+      cacheMb: cache.mb,
       bucket: store.location,
       bucketName: store.bucketName,
       bus: options.bus,
       address: server.url,
       pid: process.pid,
     },
-    `serving ${store.location} on ${server.url} as ${identity.instance} in zone ${identity.zone}`,
+    `serving ${store.location} on ${server.url} as ${identity.instance} in zone ${identity.zone}; cache ${cache.mb === 0 ? 'off' : `${cache.mb} MiB`} (${cache.why})`,
   );
   return {
     server,

@@ -1,10 +1,11 @@
+import { resolveCacheSize } from './cache-size.js';
 import { createCachedStore } from './cached-store.js';
 import { createGcsStore } from './gcs.js';
 import { createLocalDirStore } from './local-dir.js';
 import type { ObjectStore } from './object-store.js';
 
 export interface StoreSpecOptions {
-  /** Memory for cached objects in MiB; 0 disables the cache. Default 256. */
+  /** Memory for the cache in MiB (objects, missing keys, bookkeeping); 0 disables it. Default: `resolveCacheSize('auto')`. */
   cacheMb?: number;
   /** Milliseconds a cached object is served before it is revalidated. Default 30000. */
   revalidateMs?: number;
@@ -21,7 +22,7 @@ export function parseGcsUrl(spec: string): { bucket: string; prefix: string } | 
 export async function createObjectStore(spec: string, options: StoreSpecOptions = {}): Promise<ObjectStore> {
   const gcs = parseGcsUrl(spec);
   const store = gcs ? await createGcsStore(gcs) : await createLocalDirStore({ root: spec });
-  const cacheMb = options.cacheMb ?? 256;
+  const cacheMb = options.cacheMb ?? resolveCacheSize('auto').mb;
   if (cacheMb <= 0) return store;
   return createCachedStore(store, {
     maxBytes: Math.floor(cacheMb * 1024 * 1024),

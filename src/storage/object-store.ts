@@ -14,6 +14,19 @@ export interface StoredObject {
   body: Buffer;
 }
 
+/** What a cache holds, in the units its bounds are in. */
+export interface CacheStats {
+  /** Bytes charged for everything held, against the cache's size. */
+  cacheBytes: number;
+  cacheMaxBytes: number;
+  cachedObjects: number;
+  /** Missing keys remembered, against `cacheMaxMisses`, and the bytes they are charged, against `cacheMaxMissBytes`. */
+  cachedMisses: number;
+  cacheMaxMisses: number;
+  cachedMissBytes: number;
+  cacheMaxMissBytes: number;
+}
+
 /**
  * A read-only bucket of objects addressed by slash-separated keys (`webdir/7.html`).
  * Keys reaching a store are already validated (no empty, `.` or `..` segments, no NUL or
@@ -27,6 +40,8 @@ export interface ObjectStore {
   readonly location: string;
   stat(key: string): Promise<ObjectMeta | null>;
   get(key: string): Promise<StoredObject | null>;
+  /** What a cache in front of the store holds (for /healthz); absent without a cache. */
+  stats?(): CacheStats;
   close(): Promise<void>;
 }
 

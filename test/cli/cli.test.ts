@@ -14,7 +14,8 @@ async function zonelab(...args: string[]): Promise<{ code: number; stdout: strin
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI_PATH, ...args], {
       timeout: 15_000,
-      env: { ...process.env, GCE_METADATA_HOST: '127.0.0.1:9' },
+      // No metadata server named: off Google Cloud, zone discovery asks once and falls back.
+      env: { ...process.env, GCE_METADATA_HOST: '' },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {

@@ -12,6 +12,11 @@ export interface MetadataAnswers {
   project?: string;
   /** Never answer (to test the time limit). */
   silent?: boolean;
+  /**
+   * Leave requests for `instance/zone` or `instance/name` unanswered until this many ms after
+   * the stand-in started, then answer at once (a metadata server slow while a VM boots).
+   */
+  lateMs?: { zone?: number; name?: number };
 }
 
 export interface MetadataStandIn {
@@ -30,6 +35,7 @@ export interface MetadataStandIn {
  */
 export async function startMetadataStandIn(answers: MetadataAnswers, listen: { host: string; port: number } = { host: '127.0.0.1', port: 0 }): Promise<MetadataStandIn> {
   const requests: { path: string; flavor: string | undefined }[] = [];
+  const startedAt = performance.now();
   const values = (path: string): string | undefined => {
     if (path === 'instance/zone') return answers.zone;
     if (path === 'instance/name') return answers.name;
@@ -46,6 +52,8 @@ export async function startMetadataStandIn(answers: MetadataAnswers, listen: { h
     requests.push({ path: req.url ?? '', flavor: req.headers['metadata-flavor'] as string | undefined });
     if (answers.silent) return;
     const path = (req.url ?? '').split('?')[0]!.replace(/^\/computeMetadata\/v1\//, '');
+    const lateMs = path === 'instance/zone' ? answers.lateMs?.zone : path === 'instance/name' ? answers.lateMs?.name : undefined;
+    if (lateMs !== undefined && performance.now() - startedAt < lateMs) return;
     if (req.headers['metadata-flavor'] !== 'Google') {
       res.writeHead(403, { 'Metadata-Flavor': 'Google' }).end('Missing Metadata-Flavor:Google header.\n');
       return;

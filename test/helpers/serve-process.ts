@@ -22,15 +22,16 @@ let started = 0;
 
 /**
  * Starts `zonelab serve` as a child process on 127.0.0.1 and a free port, and resolves once
- * its start-up line says where it listens. Unless the caller passes its own, the zone
- * lookup is pointed at a closed loopback port so no test ever asks a real metadata server.
+ * its start-up line says where it listens. Unless the caller names one, no metadata server
+ * is named, so off Google Cloud the zone lookup asks once and falls back to "local"
+ * (naming one makes the server wait for it, as on a VM).
  */
 export async function startServeProcess(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
   // Unless the test names a bus, events go to a database of their own in the temp folder.
   const ownDb = args.includes('--bus') ? null : join(tmpdir(), `zonelab-test-events-${process.pid}-${++started}`);
   const busArgs = ownDb ? ['--bus', `sqlite:${ownDb}`] : [];
   const child = spawn(process.execPath, [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...busArgs, ...args], {
-    env: { ...process.env, GCE_METADATA_HOST: '127.0.0.1:9', ZONE: '', ...env },
+    env: { ...process.env, GCE_METADATA_HOST: '', ZONE: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -1,13 +1,31 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { discoverIdentity } from '../../src/server/index.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { isZonelabError } from '../../src/errors.js';
+import { discoverIdentity, type MetadataRetry } from '../../src/server/index.js';
+import { runCli } from '../helpers/cli.js';
 import { httpRequest } from '../helpers/http.js';
 import { startMetadataStandIn } from '../helpers/metadata-stand-in.js';
 import { startServeProcess } from '../helpers/serve-process.js';
 import { makeTempBucket } from '../helpers/temp-bucket.js';
 
 describe('zone and instance discovery', () => {
+  // DMI product names as a file, the way /sys/class/dmi/id/product_name holds them.
+  let dir: string;
+  let google: string;
+  let notGoogle: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'zonelab-dmi-'));
+    google = join(dir, 'google');
+    notGoogle = join(dir, 'not-google');
+    await writeFile(google, 'Google Compute Engine\n');
+    await writeFile(notGoogle, 'Standard PC (Q35 + ICH9, 2009)\n');
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
   it('reads zone and name from a metadata stand-in, keeping the last segment of the zone', async () => {
     const metadata = await startMetadataStandIn({ zone: 'projects/123456/zones/us-east1-c', name: 'zonelab-c' });
     try {
@@ -36,21 +54,53 @@ describe('zone and instance discovery', () => {
     }
   });
 
-  it('falls back to "local" and the hostname when nothing listens', async () => {
-    const identity = await discoverIdentity({ env: { GCE_METADATA_HOST: '127.0.0.1:9' } });
+  it('off Google Cloud (no metadata host named, not a Google machine, nothing answers) falls back at once to "local" and the hostname', async () => {
+    const retries: MetadataRetry[] = [];
+    const identity = await discoverIdentity({ env: {}, productNamePath: notGoogle, onRetry: (retry) => retries.push(retry) });
     assert.equal(identity.zone, 'local');
     assert.equal(identity.source.instance, 'hostname');
+    assert.equal(identity.googleCloud, null);
+    assert.deepEqual(retries, [], 'one short ask, no retries');
   });
 
-  it('gives up on a metadata server that never answers within 500 ms', async () => {
+  it('on a VM whose metadata stand-in answers the zone late, keeps asking with back-off and gets the real zone', async () => {
+    // The stand-in leaves the zone unanswered for 1.5 s (a VM busy booting), the name comes at once.
+    const metadata = await startMetadataStandIn({ zone: 'projects/1/zones/us-east1-c', name: 'zonelab-us-east1-c', lateMs: { zone: 1500 } });
+    try {
+      const retries: MetadataRetry[] = [];
+      const identity = await discoverIdentity({ env: { GCE_METADATA_HOST: metadata.host }, productNamePath: notGoogle, onRetry: (retry) => retries.push(retry) });
+      assert.deepEqual([identity.zone, identity.instance], ['us-east1-c', 'zonelab-us-east1-c']);
+      assert.match(identity.googleCloud ?? '', /GCE_METADATA_HOST/);
+      assert.ok(retries.length >= 1, 'asked again');
+      assert.ok(retries.every((retry) => retry.missing.join() === 'zone'), 'only the zone was asked again');
+      assert.ok(retries.every((retry, i) => i === 0 || retry.waitMs >= retries[i - 1]!.waitMs), 'the waits grow');
+    } finally {
+      await metadata.close();
+    }
+  });
+
+  it('on a Google machine (DMI product name) whose metadata server never answers, refuses after its patience instead of making up a zone', async () => {
     const metadata = await startMetadataStandIn({ silent: true });
     try {
       const started = performance.now();
-      const identity = await discoverIdentity({ env: { GCE_METADATA_HOST: metadata.host } });
+      await assert.rejects(
+        discoverIdentity({ env: {}, productNamePath: google, metadataTimeoutMs: 100, metadataPatienceMs: 1500 }),
+        (error: unknown) => isZonelabError(error, 'E_NO_IDENTITY') && /Google Compute Engine/.test((error as Error).message) && /no zone and no name within 1.5 s/.test((error as Error).message),
+      );
       const elapsed = performance.now() - started;
-      assert.equal(identity.zone, 'local');
-      assert.ok(elapsed < 1000, `took ${elapsed} ms`);
-      assert.ok(metadata.requests.length >= 1);
+      assert.ok(elapsed >= 1000, `waited ${elapsed} ms`);
+    } finally {
+      await metadata.close();
+    }
+  });
+
+  it('a metadata server that answers the name but never the zone is taken as Google Cloud: no "local" zone', async () => {
+    const metadata = await startMetadataStandIn({ name: 'vm-x', lateMs: { zone: 60_000 } });
+    try {
+      await assert.rejects(
+        discoverIdentity({ env: { GCE_METADATA_HOST: metadata.host }, productNamePath: notGoogle, metadataTimeoutMs: 100, metadataPatienceMs: 800 }),
+        (error: unknown) => isZonelabError(error, 'E_NO_IDENTITY') && /no zone within/.test((error as Error).message),
+      );
     } finally {
       await metadata.close();
     }
@@ -65,7 +115,11 @@ describe('zone and instance discovery', () => {
     await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
     try {
       const port = (impostor.address() as { port: number }).port;
-      assert.equal((await discoverIdentity({ env: { GCE_METADATA_HOST: `127.0.0.1:${port}` } })).zone, 'local');
+      // Named as the metadata server, but its answers are not the metadata server's: never taken.
+      await assert.rejects(
+        discoverIdentity({ env: { GCE_METADATA_HOST: `127.0.0.1:${port}` }, productNamePath: notGoogle, metadataTimeoutMs: 100, metadataPatienceMs: 600 }),
+        (error: unknown) => isZonelabError(error, 'E_NO_IDENTITY'),
+      );
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => impostor.close(resolve));
@@ -82,6 +136,23 @@ describe('zone and instance discovery', () => {
       assert.equal(response.headers['x-instance'], 'vm-d');
     } finally {
       await server.kill();
+      await metadata.close();
+      await bucket.remove();
+    }
+  });
+
+  it('a server process on a VM whose metadata stand-in never gives the zone exits with one clear line and serves nothing', async () => {
+    const metadata = await startMetadataStandIn({ name: 'vm-e', lateMs: { zone: 600_000 } });
+    const bucket = await makeTempBucket(1);
+    try {
+      const result = await runCli(['serve', '--bucket', bucket.root, '--host', '127.0.0.1', '--port', '0', '--bus', 'log', '--metadata-wait', '2'], {
+        GCE_METADATA_HOST: metadata.host,
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /^zonelab: on Google Cloud \(GCE_METADATA_HOST names 127\.0\.0\.1:\d+\), but the metadata server gave no zone within 2 s: refusing to serve under a made-up zone/m);
+      assert.match(result.stdout, /has not given this VM's zone yet: asking again in/, 'a log line per try');
+      assert.doesNotMatch(result.stdout, /"address"/, 'never listened');
+    } finally {
       await metadata.close();
       await bucket.remove();
     }

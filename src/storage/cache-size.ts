@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+
+/** The cache's size and how it was chosen, for the start-up line. */
+export interface CacheSize {
+  mb: number;
+  /** `--cache-mb 64`, `an eighth of 1024 MiB of memory`, … */
+  why: string;
+}
+
+/** The default cache never exceeds this, however large the machine. */
+export const MAX_DEFAULT_CACHE_MB = 256;
+
+/**
+ * The memory this process may use: the machine's, or less where a cgroup limits it (a
+ * systemd unit's `MemoryMax=`, a container's limit; cgroup v2's `memory.max` holds a
+ * number of bytes or `max`).
+ */
+export function availableMemoryBytes(cgroupMaxPath = '/sys/fs/cgroup/memory.max'): number {
+  let limit = Number.POSITIVE_INFINITY;
+  try {
+    const text = readFileSync(cgroupMaxPath, 'utf8').trim();
+    if (/^\d+$/.test(text)) limit = Number(text);
+  } catch {
+    // No cgroup v2 file here: the machine's memory is the limit.
+  }
+  return Math.min(totalmem(), limit);
+}
+
+/**
+ * `--cache-mb`: a number is taken as given; `auto` is an eighth of the memory this process
+ * may use, at most `MAX_DEFAULT_CACHE_MB`, so a 1 GB e2-micro VM keeps 128 MiB for pages
+ * and the rest for the server itself, whatever a client asks for.
+ */
+export function resolveCacheSize(flag: number | 'auto', memoryBytes = availableMemoryBytes()): CacheSize {
+  if (flag !== 'auto') return { mb: flag, why: flag === 0 ? '--cache-mb 0: no cache' : `--cache-mb ${flag}` };
+  const memoryMb = Math.floor(memoryBytes / (1024 * 1024));
+  const eighth = Math.floor(memoryMb / 8);
+  return eighth >= MAX_DEFAULT_CACHE_MB
+    ? { mb: MAX_DEFAULT_CACHE_MB, why: `the most by default (an eighth of ${memoryMb} MiB of memory is more)` }
+    : { mb: Math.max(1, eighth), why: `an eighth of ${memoryMb} MiB of memory` };
+}
