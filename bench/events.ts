@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../src/sqlite/index.js';
 import { eventFileOf } from '../src/bus/index.js';
 import { generateBucket } from '../src/content/index.js';
 import { haveCommand, median, startProcess, stopProcess, waitForPort } from './lib/processes.js';
@@ -111,7 +111,7 @@ async function runWithBus(dir: string, round: number, drive: Drive, port: number
     await probe.arrayBuffer();
     if (!(await waitUntil(() => printed >= 1, 30_000))) throw new Error('the audit printed nothing within 30 s');
     const answered = 1 + (await drive(`http://127.0.0.1:${port}`));
-    const sqlite = new Database(eventFileOf(events, 'bench'), { readonly: true });
+    const sqlite = openSqlite(eventFileOf(events, 'bench'), { readonly: true });
     const rows = sqlite.prepare('SELECT id, committed_at FROM events').all() as { id: string; committed_at: number }[];
     const first = rows.reduce((min, row) => Math.min(min, row.committed_at), Number.POSITIVE_INFINITY);
     const last = rows.reduce((max, row) => Math.max(max, row.committed_at), 0);

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   E_GCS_UNAVAILABLE: 'the Cloud Storage client library is missing',
   E_GCS_CREDENTIALS: 'no credentials for Cloud Storage',
   E_UPLOAD: 'an object cannot be written',
+  E_NO_SQLITE: 'no SQLite engine on this Node.js',
   E_BUS_NOT_FOUND: 'no event folder where the audit looks',
   E_BUS_UNAVAILABLE: 'an event database cannot be opened',
   E_BUS_WRITE: 'an event cannot be committed',

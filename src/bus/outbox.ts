@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import { describeError, ZonelabError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { openSqlite, type SqliteConnection } from '../sqlite/index.js';
 import { type EventPublisher, type ForbiddenEvent, parseEvent } from './event-bus.js';
 
 /** Where the relay sends events: Pub/Sub in production, a stand-in in tests. */
@@ -54,9 +54,9 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): EventPub
   const retryMinMs = options.retryMinMs ?? 200;
   const retryMaxMs = options.retryMaxMs ?? 5000;
   mkdirSync(dirname(options.path), { recursive: true });
-  let db: Database.Database;
+  let db: SqliteConnection;
   try {
-    db = new Database(options.path);
+    db = openSqlite(options.path);
     db.pragma('busy_timeout = 10000');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -65,7 +65,7 @@ export function createOutboxPublisher(options: OutboxPublisherOptions): EventPub
     throw new ZonelabError('E_OUTBOX', `cannot open the outbox ${options.path}: ${describeError(error)}`, { cause: error });
   }
   const insert = db.prepare('INSERT INTO outbox (id, body, created_at) VALUES (?, ?, ?)');
-  const unsent = db.prepare<[number], { seq: number; body: string }>(
+  const unsent = db.prepare<{ seq: number; body: string }>(
     'SELECT seq, body FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?',
   );
   const markSent = db.prepare('UPDATE outbox SET sent_at = ? WHERE seq <= ? AND sent_at IS NULL');

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { ZonelabError } from '../errors.js';
+import { openSqlite, type SqliteConnection, SqliteError } from '../sqlite/index.js';
 
-export type SqliteDatabase = Database.Database;
+export type SqliteDatabase = SqliteConnection;
 
 export interface EventDatabase {
   db: SqliteDatabase;
@@ -31,10 +31,10 @@ CREATE TABLE IF NOT EXISTS positions (
   updated_at REAL NOT NULL
 );`;
 
-/** Whether an error from better-sqlite3 says the file is not a usable SQLite database. */
+/** Whether an error from SQLite says the file is not a usable SQLite database. */
 function isCorruption(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' || code === 'SQLITE_CANTOPEN';
+  if (!(error instanceof SqliteError)) return false;
+  return error.sqliteCode === 'SQLITE_NOTADB' || error.sqliteCode === 'SQLITE_CORRUPT' || error.sqliteCode === 'SQLITE_CANTOPEN';
 }
 
 function openFailure(path: string, error: unknown): ZonelabError {
@@ -58,7 +58,7 @@ export function openOwnDatabase(path: string, kind: 'events' | 'positions'): Eve
   let db: SqliteDatabase | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path);
+    db = openSqlite(path);
     // Nobody else writes an event file; the wait only matters if a second server was
     // (wrongly) given the same instance name. A positions file is held exclusively (below):
     // a second audit of the same consumer is refused at once instead.
@@ -66,7 +66,7 @@ export function openOwnDatabase(path: string, kind: 'events' | 'positions'): Eve
     // Each printed event commits one position: with the smallest page, a commit appends
     // 0.5 KB to the WAL instead of 4 KB (a new file only; an existing one keeps its size).
     if (kind === 'positions') db.pragma('page_size = 512');
-    if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+    if (db.pragma('journal_mode') !== 'wal') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('wal_autocheckpoint = 0');
     // Nobody else ever reads an audit's positions while it runs: holding the file
@@ -95,7 +95,8 @@ export function openOwnDatabase(path: string, kind: 'events' | 'positions'): Eve
     };
   } catch (error) {
     db?.close();
-    if (kind === 'positions' && /locked|busy/i.test((error as Error).message)) {
+    const busy = error instanceof SqliteError && (error.sqliteCode === 'SQLITE_BUSY' || error.sqliteCode === 'SQLITE_LOCKED');
+    if (kind === 'positions' && (busy || /locked|busy/i.test((error as Error).message))) {
       throw new ZonelabError('E_CONSUMER_BUSY', `another audit with the same consumer name holds ${path}: give this one its own --consumer`, { cause: error });
     }
     throw openFailure(path, error);
@@ -111,7 +112,7 @@ export function openEventSource(path: string): SqliteDatabase {
   if (!existsSync(path)) throw new ZonelabError('E_BUS_NOT_FOUND', `no event file at ${path}`);
   let db: SqliteDatabase | undefined;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openSqlite(path, { readonly: true });
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'").all();
     if (tables.length !== 1) throw new ZonelabError('E_BUS_CORRUPT', `${path} is an SQLite database but not a zonelab event file`);
     return db;

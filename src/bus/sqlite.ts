@@ -121,7 +121,7 @@ export function createSqliteSubscriber(options: SqliteSubscriberOptions): EventS
   if (!isFolder) throw new ZonelabError('E_BAD_BUS', `--bus sqlite:${options.dir} is a file: it takes the folder the servers write their event files to`);
 
   const positions = openOwnDatabase(join(options.dir, `${options.consumer}${POSITIONS_FILE_SUFFIX}`), 'positions');
-  const readPosition = positions.db.prepare<[string], { position: number }>('SELECT position FROM positions WHERE source = ?');
+  const readPosition = positions.db.prepare<{ position: number }>('SELECT position FROM positions WHERE source = ?');
   const savePosition = positions.db.prepare(
     'INSERT INTO positions (source, position, updated_at) VALUES (?, ?, ?) ON CONFLICT(source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at',
   );
@@ -133,7 +133,7 @@ export function createSqliteSubscriber(options: SqliteSubscriberOptions): EventS
     for (const name of readdirSync(options.dir)) {
       if (!name.endsWith(EVENT_FILE_SUFFIX) || sources.has(name)) continue;
       const db = openEventSource(join(options.dir, name));
-      const statement = db.prepare<[number], { seq: number; body: string; committed_at: number }>(
+      const statement = db.prepare<{ seq: number; body: string; committed_at: number }>(
         'SELECT seq, body, committed_at FROM events WHERE seq > ? ORDER BY seq LIMIT 256',
       );
       const position = options.fromStart ? 0 : (readPosition.get(name)?.position ?? 0);

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import type { Command } from 'commander';
-import { addressChecks, chromiumCheck, gcloudChecks, haproxyCheck, networkFaultCheck, nodeCheck, renderChecks } from '../doctor/index.js';
+import { addressChecks, chromiumCheck, gcloudChecks, haproxyCheck, networkFaultCheck, nodeCheck, renderChecks, sqliteCheck } from '../doctor/index.js';
 import { processRunner } from '../gcp/index.js';
 import { examples } from './examples.js';
 import { listenOption, parsePort } from './option-parsers.js';
@@ -27,6 +27,7 @@ export function registerDoctor(program: Command): void {
     .action(async (flags: { listen: { host: string; port: number }; port: number; project?: string }) => {
       const checks = [
         nodeCheck(),
+        sqliteCheck(),
         haproxyCheck(),
         ...(await addressChecks(flags.listen, flags.port)),
         networkFaultCheck(),

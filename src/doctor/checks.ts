@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { findChromium } from '../failover/index.js';
 import { type CommandRunner, preflightCommands } from '../gcp/index.js';
 import { addressFree, haproxyVersion, holderOf } from '../lab/index.js';
+import { availableEngines } from '../sqlite/index.js';
 
 /** One prerequisite: whether it holds, what was found, and the exact fix when it does not. */
 export interface Check {
@@ -37,6 +38,18 @@ export function nodeCheck(version = process.version): Check {
     found: version,
     fix: ok ? null : `install Node.js ${MIN_NODE} or later (24 LTS is what the VMs run): https://nodejs.org/en/download`,
     neededFor: 'everything',
+    required: true,
+  };
+}
+
+/** The SQLite engine the event files and the outbox use; `engine` is what loads here, or null. */
+export function sqliteCheck(engine: string | null = availableEngines()[0] ?? null): Check {
+  return {
+    name: 'SQLite',
+    ok: engine !== null,
+    found: engine === null ? `no engine: Node.js ${process.version} has no node:sqlite and better-sqlite3 does not load` : engine,
+    fix: engine === null ? 'npm install better-sqlite3@12 (it compiles where no prebuilt binary can be fetched: apt-get install -y python3 make g++), or use Node.js 22.13 or later' : null,
+    neededFor: 'the event bus and the audit',
     required: true,
   };
 }

@@ -32,22 +32,10 @@ export interface GcpDeployment {
 
 /**
  * The Node.js release the VMs run: a Node 24 LTS release, the same one `.ci/run` tests
- * with (a test keeps the two equal), so what is deployed is what was tested.
+ * with (a test keeps the two equal), so what is deployed is what was tested. Its own
+ * `node:sqlite` holds the outbox, so a VM builds no native addon (see src/sqlite/open.ts).
  */
 export const VM_NODE_VERSION = '24.21.0';
-
-/**
- * The Node.js release whose headers the VMs' native addon (better-sqlite3 12, the outbox)
- * is built against. From 24.19.0 on, the inline `node::ObjectWrap` in Node's headers
- * removes an environment cleanup hook in its destructor, which aborts the process
- * (`Assertion failed: (env) != nullptr`) when a garbage-collected statement is finalized
- * outside a V8 context; what decides is the headers an addon was compiled against, not the
- * runtime it loads into (https://github.com/nodejs/node/issues/65446). Built against
- * 24.18.1 (the same ABI, 137) it runs cleanly on VM_NODE_VERSION. better-sqlite3 12.11.1's
- * prebuilt binary for ABI 137 predates 24.19.0; this pins the compile the install falls
- * back to, and the build CI tests with, to the same headers.
- */
-export const VM_ADDON_HEADERS_VERSION = '24.18.1';
 
 /**
  * Where Google's health-check probers connect from, per load-balancer kind: both kinds of

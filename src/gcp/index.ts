@@ -6,7 +6,6 @@ export {
   type GcpDeployment,
   type LbKind,
   resourceNames,
-  VM_ADDON_HEADERS_VERSION,
   VM_GRANTS,
   VM_NODE_VERSION,
   validateDeployment,

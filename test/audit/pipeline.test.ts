@@ -4,7 +4,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/sqlite/index.js';
 import { eventFileOf } from '../../src/bus/index.js';
 import { type AuditProcess, startAuditProcess } from '../helpers/audit-process.js';
 import { type ServeProcess, startServeProcess } from '../helpers/serve-process.js';
@@ -127,7 +127,7 @@ describe('forbidden-request pipeline (two server processes, one audit process, a
       req.end();
     });
     assert.deepEqual(await victim.exited, { code: null, signal: 'SIGKILL' });
-    const sqlite = new Database(eventFileOf(db, 'vm-c'), { readonly: true });
+    const sqlite = openSqlite(eventFileOf(db, 'vm-c'), { readonly: true });
     try {
       const row = sqlite.prepare('SELECT body FROM events WHERE id = ?').get(id) as { body: string } | undefined;
       assert.ok(row, `event ${id} not in the database`);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/sqlite/index.js';
 import { createSqlitePublisher, createSqliteSubscriber, eventFileOf, parseBusSpec } from '../../src/bus/index.js';
 import { isZonelabError } from '../../src/errors.js';
 import { waitFor } from '../helpers/wait.js';
@@ -54,14 +54,14 @@ describe('sqlite bus specifics', () => {
   });
 
   it('commits positions to the consumer\'s own file and never writes a server\'s file', async () => {
-    const positions = new Database(join(folder.dir, 'a.positions.db'), { readonly: true });
+    const positions = openSqlite(join(folder.dir, 'a.positions.db'), { readonly: true });
     try {
       const row = positions.prepare("SELECT position FROM positions WHERE source = 'vm-a.events.db'").get() as { position: number };
       assert.equal(row.position, 3);
     } finally {
       positions.close();
     }
-    const events = new Database(eventFileOf(folder.dir, 'vm-a'), { readonly: true });
+    const events = openSqlite(eventFileOf(folder.dir, 'vm-a'), { readonly: true });
     try {
       const tables = events.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
       assert.deepEqual(tables.map((t) => t.name), ['events']);
@@ -112,7 +112,7 @@ describe('sqlite bus specifics', () => {
     assert.throws(() => createSqliteSubscriber({ dir: corruptDir, consumer: 'a' }), (e) => isZonelabError(e, 'E_BUS_CORRUPT'));
     const foreignDir = `${folder.dir}.foreign`;
     await mkdir(foreignDir);
-    const other = new Database(join(foreignDir, 'x.events.db'));
+    const other = openSqlite(join(foreignDir, 'x.events.db'));
     other.exec('CREATE TABLE other (x)');
     other.close();
     assert.throws(() => createSqliteSubscriber({ dir: foreignDir, consumer: 'a' }), (e) => isZonelabError(e, 'E_BUS_CORRUPT'));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { atLeast, chromiumCheck, haproxyCheck, networkFaultCheck, nodeCheck, renderChecks } from '../../src/doctor/index.js';
+import { atLeast, chromiumCheck, haproxyCheck, networkFaultCheck, nodeCheck, renderChecks, sqliteCheck } from '../../src/doctor/index.js';
 import { freePort } from '../helpers/free-port.js';
 import { CLI_PATH, GCLOUD_STAND_IN_DIR } from '../helpers/paths.js';
 
@@ -29,6 +29,9 @@ describe('zonelab doctor: each check and its fix', () => {
     assert.equal(atLeast('v24.0.0', '20.18.1'), true);
     assert.deepEqual(nodeCheck('v18.19.0').ok, false);
     assert.match(nodeCheck('v18.19.0').fix ?? '', /install Node\.js 20\.18\.1 or later/);
+    assert.equal(sqliteCheck('node:sqlite').ok, true);
+    assert.match(sqliteCheck(null).fix ?? '', /npm install better-sqlite3@12/);
+    assert.equal(sqliteCheck().ok, true, 'an engine loads on the runtime the tests run on');
     assert.deepEqual(haproxyCheck(null), { name: 'HAProxy', ok: false, found: 'not installed', fix: 'apt-get install -y haproxy', neededFor: 'the lab and failover', required: true });
     assert.equal(networkFaultCheck(1000, false).fix, 'apt-get install -y nftables; run the command as root (sudo)');
     assert.equal(networkFaultCheck(0, true).ok, true);

@@ -4,7 +4,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { isZonelabError } from '../../src/errors.js';
 import {
   COMMAND_TIMEOUT_SEC,
@@ -21,16 +20,16 @@ import {
   OPS_AGENT_UNIT_PATTERN,
   REMOTE_READY_TIMEOUT_SEC,
   renderUnit,
-  VM_ADDON_HEADERS_VERSION,
   VM_NODE_VERSION,
   validateDeployment,
 } from '../../src/gcp/index.js';
 import { resolveSpec } from '../../src/lb/index.js';
 import { createLogger } from '../../src/log.js';
 import { testDeployment } from '../helpers/gcp-deployment.js';
+import { goldenDir, matchesGolden } from '../helpers/golden.js';
 import { CLI_PATH } from '../helpers/paths.js';
 
-const GOLDEN = fileURLToPath(new URL('../../../test/gcp/golden/', import.meta.url));
+const GOLDEN = goldenDir('gcp');
 
 function hasProgram(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
@@ -41,9 +40,7 @@ describe('gcp plan', () => {
     for (const profile of ['gcp-default', 'fast'] as const) {
       it(`matches the golden script for ${lb} × ${profile}`, async () => {
         const script = renderPlanScript(planGcp(validateDeployment(testDeployment(lb, profile))));
-        const file = join(GOLDEN, `${lb}-${profile}.sh`);
-        if (process.env.UPDATE_GOLDEN) await writeFile(file, script);
-        assert.equal(script, await readFile(file, 'utf8'));
+        await matchesGolden(GOLDEN, `${lb}-${profile}.sh`, script);
       });
     }
   }
@@ -156,20 +153,19 @@ describe('gcp plan', () => {
     assert.equal(local, COMMAND_TIMEOUT_SEC);
   });
 
-  it('deploys the Node.js CI tests on: .ci/run runs the tests on VM_NODE_VERSION, with the addon built as the VMs build it', async () => {
+  it('deploys the Node.js CI tests on: .ci/run runs the suites on VM_NODE_VERSION, and the VMs build no native addon', async () => {
     const root = join(GOLDEN, '..', '..', '..');
-    const script = join(root, 'scripts', 'node24.sh');
-    assert.equal(execFileSync(script, ['--version'], { encoding: 'utf8' }).trim(), VM_NODE_VERSION);
-    assert.equal(execFileSync(script, ['--headers', '--version'], { encoding: 'utf8' }).trim(), VM_ADDON_HEADERS_VERSION);
+    const script = join(root, 'scripts', 'node-release.sh');
+    assert.equal(execFileSync(script, ['--version', 'vm'], { encoding: 'utf8' }).trim(), VM_NODE_VERSION);
     assert.match(VM_NODE_VERSION, /^24\./);
     const ci = await readFile(join(root, '.ci', 'run'), 'utf8');
-    assert.match(ci, /^node24=\$\(scripts\/node24\.sh\)$/m);
-    assert.match(ci, /^headers=\$\(scripts\/node24\.sh --headers\)$/m);
-    assert.match(ci, /^PATH="\$node24\/bin:\$PATH" npm test$/m);
+    assert.match(ci, /node_vm=\$\(scripts\/node-release\.sh vm\)/);
+    assert.match(ci, /^ *suite "npm test, Node\.js \$\("\$node_vm\/bin\/node" --version\)" with_node "\$node_vm" node scripts\/run-tests\.mjs$/m);
     const startup = renderStartupScript(testDeployment('backend-service', 'gcp-default'), 'serve');
     assert.match(startup, new RegExp(`^NODE_VERSION='${VM_NODE_VERSION}'$`, 'm'));
-    assert.match(startup, new RegExp(`^ADDON_HEADERS='${VM_ADDON_HEADERS_VERSION}'$`, 'm'));
-    assert.match(startup, /npm_config_target="\$ADDON_HEADERS" npm_config_disturl="\$NODE_DIST" \\\n +npm ci --omit=dev/);
+    // Node.js 24 has node:sqlite: the optional better-sqlite3 (and any compile) is left out.
+    assert.match(startup, /npm ci --omit=dev --omit=optional /);
+    assert.doesNotMatch(startup, /npm_config_target|ADDON_HEADERS/);
   });
 
   it('docs/gcp.md gives the step counts of both load-balancer kinds', async () => {

