@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { goldenDir, matchesGolden } from '../helpers/golden.js';
 import { describe, it } from 'node:test';
 import {
   computeFailoverMetrics,
@@ -23,12 +23,9 @@ import { events, records, setup } from './fixture-run.js';
 process.env.TZ = 'UTC';
 
 // Golden files live beside the test's source; UPDATE_GOLDEN=1 rewrites them.
-const GOLDEN = fileURLToPath(new URL('../../../test/failover/golden/', import.meta.url));
+const GOLDEN = goldenDir('failover');
 
-async function golden(name: string, actual: string): Promise<void> {
-  if (process.env.UPDATE_GOLDEN === '1') await writeFile(join(GOLDEN, name), actual);
-  assert.equal(actual, await readFile(join(GOLDEN, name), 'utf8'), `${name} differs from its golden file`);
-}
+const golden = (name: string, actual: string) => matchesGolden(GOLDEN, name, actual);
 
 describe('failover report (fixture run)', () => {
   const metrics = computeFailoverMetrics(records, events, { zone: 'us-east1-c', instances: ['us-east1-c-vm1'], holdMs: setup.holdMs });

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { goldenDir, matchesGolden } from '../helpers/golden.js';
 import { after, before, describe, it } from 'node:test';
 import { PROFILE_NAMES, parseShowStat, renderHaproxyConfig, resolveSpec } from '../../src/lb/index.js';
 
 // Golden files live beside the test's source, not in dist/. UPDATE_GOLDEN=1 rewrites them.
-const GOLDEN = fileURLToPath(new URL('../../../test/lb/golden/', import.meta.url));
+const GOLDEN = goldenDir('lb');
 const hasHaproxy = spawnSync('haproxy', ['-v']).status === 0;
 const backends = [
   { name: 'us-east1-b-vm1', host: '127.0.1.1', port: 8080, zone: 'us-east1-b' },
@@ -32,8 +32,7 @@ describe('HAProxy config', () => {
       });
 
       it(`renders ${name} as its golden file`, async () => {
-        if (process.env.UPDATE_GOLDEN === '1') await writeFile(join(GOLDEN, name), config);
-        assert.equal(config, await readFile(join(GOLDEN, name), 'utf8'));
+        await matchesGolden(GOLDEN, name, config);
       });
 
       it(`${name} passes haproxy -c`, { skip: hasHaproxy ? false : 'haproxy is not installed (apt-get install -y haproxy)' }, async () => {
