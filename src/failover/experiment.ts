@@ -281,6 +281,9 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
         if (!lab) recorder.event({ at: startedAt, kind: 'phase', target: 'fault-command', detail: options.target!.kill });
         const at = await injector.inject(() => recorder.now());
         recorder.event({ at, kind: 'fault', target: options.faultZone, detail: lab ? setup.fault : `${options.target!.kill} (returned after ${Math.round(at - startedAt)} ms)` });
+        // When the injection was over: a killed server seen gone, a drained one exited, the
+        // rules committed; a command returned. Requests sent before it may still reach the fault.
+        recorder.event({ at: recorder.now(), kind: 'phase', target: 'fault-settled', detail: lab ? `${setup.fault} in full effect` : 'the fault command returned' });
         for (const event of phases.faulted(at)) recorder.event(event);
       } else if (action === 'heal') {
         const restartAt = recorder.now();

@@ -6,12 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventFileOf } from '../../src/bus/index.js';
+import { openSqlite } from '../../src/sqlite/index.js';
 import { type AuditProcess, startAuditProcess } from '../helpers/audit-process.js';
 import { type ServeProcess, startServeProcess } from '../helpers/serve-process.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
+import { waitFor } from '../helpers/wait.js';
 
-const FREEZES = 50;
-const MID_COMMIT_FREEZES = 10;
+// Freezes at random moments, some of which land inside a commit.
+const RANDOM_FREEZES = 40;
+// Freezes with zone-a's event file write-locked (as a freeze inside a commit leaves it),
+// made so on purpose rather than waited for by luck.
+const LOCKED_FREEZES = 10;
+// What zone-b must complete while each locked freeze lasts: a zone that waited on zone-a's
+// lock would complete none until the freeze ends, however fast the machine.
+const DURING_EACH_FREEZE = 3;
 
 /**
  * Whether `pid` holds SQLite's WAL write lock: a POSIX write lock on byte 120 of a `-shm`
@@ -25,6 +34,11 @@ function holdsWalWriteLock(pid: number): boolean {
       const fields = line.trim().split(/\s+/);
       return fields[1] === 'POSIX' && fields[3] === 'WRITE' && fields[4] === String(pid) && fields[6] === '120' && fields[7] === '120';
     });
+}
+
+/** The process's state letter (R, S, T stopped, Z …) from /proc/<pid>/stat. */
+function processState(pid: number): string {
+  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? '?';
 }
 
 function percentile(values: number[], p: number): number {
@@ -57,16 +71,17 @@ function healthz(server: ServeProcess): Promise<number> {
   });
 }
 
-describe('zones share nothing: a frozen server never slows another zone (two server processes, one audit)', () => {
+describe('zones share nothing: a frozen server never holds up another zone (two server processes, one audit)', () => {
   let dir: string;
   let bucket: TempBucket;
   let servers: ServeProcess[] = [];
   let audit: AuditProcess | null = null;
+  let events: string;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zonelab-isolation-'));
     bucket = await makeTempBucket(5);
-    const events = join(dir, 'events');
+    events = join(dir, 'events');
     const started = await Promise.allSettled(
       ['a', 'b'].map((zone) => startServeProcess(['--bucket', bucket.root, '--zone', `zone-${zone}`, '--instance', `vm-${zone}`, '--bus', `sqlite:${events}`])),
     );
@@ -82,7 +97,7 @@ describe('zones share nothing: a frozen server never slows another zone (two ser
     await rm(dir, { recursive: true, force: true });
   });
 
-  it(`≥ ${FREEZES} SIGSTOPs of zone-a under forbidden traffic (≥ ${MID_COMMIT_FREEZES} mid-commit): zone-b's /healthz p99 < 50 ms, no zone-b request fails, every event printed once`, async (t) => {
+  it(`${RANDOM_FREEZES} SIGSTOPs of zone-a at random moments and ${LOCKED_FREEZES} with its event file write-locked, under forbidden traffic: zone-b keeps committing through every one, none of its requests fails, every event is printed once`, async (t) => {
     const [frozen, healthy] = servers as [ServeProcess, ServeProcess];
     const stop = new AbortController();
     const agentA = new Agent({ keepAlive: true, maxSockets: 4 });
@@ -90,7 +105,7 @@ describe('zones share nothing: a frozen server never slows another zone (two ser
     const results = { a: [] as Awaited<ReturnType<typeof forbidden>>[], b: [] as Awaited<ReturnType<typeof forbidden>>[] };
     let sent = 0;
     // Four requests in flight to each zone at all times: the frozen zone's server is
-    // committing events most of the time, so freezes land mid-commit as well as between.
+    // committing events most of the time, so random freezes land mid-commit as well as between.
     const drive = async (server: ServeProcess, agent: Agent, into: Awaited<ReturnType<typeof forbidden>>[]) => {
       while (!stop.signal.aborted) into.push(await forbidden(server, agent, sent++));
     };
@@ -105,36 +120,55 @@ describe('zones share nothing: a frozen server never slows another zone (two ser
         await sleep(10);
       }
     })();
-    let freezes = 0;
+    const freeze = async () => {
+      frozen.child.kill('SIGSTOP');
+      // A stop is delivered asynchronously: wait until the kernel shows the process stopped.
+      await waitFor(() => processState(frozen.child.pid!) === 'T', 5000, 'zone-a stopped');
+    };
+    const thaw = () => frozen.child.kill('SIGCONT');
     let midCommit = 0;
+    const locker = openSqlite(eventFileOf(events, 'vm-a'));
+    // Waits out a commit of zone-a's own before taking its write lock.
+    locker.pragma('busy_timeout = 10000');
     try {
-      // Freeze at random moments until enough froze it inside a commit (holding its write
-      // lock); those are held longest, the case that once blocked the other zone.
-      while ((freezes < FREEZES || midCommit < MID_COMMIT_FREEZES) && freezes < 1000) {
-        frozen.child.kill('SIGSTOP');
-        freezes++;
-        // The stop is delivered at once to a running process; give the kernel a moment.
-        await sleep(2);
+      for (let i = 0; i < RANDOM_FREEZES; i++) {
+        await freeze();
         const inCommit = holdsWalWriteLock(frozen.child.pid!);
         if (inCommit) midCommit++;
         await sleep(inCommit ? 300 : 20 + Math.floor(Math.random() * 80));
-        frozen.child.kill('SIGCONT');
+        thaw();
+        await sleep(Math.floor(Math.random() * 30));
+      }
+      for (let i = 0; i < LOCKED_FREEZES; i++) {
+        // Zone-a's WAL write lock held, then zone-a frozen: what a freeze inside its commit
+        // leaves for everyone else. Zone-b and the audit must not notice.
+        locker.exec('BEGIN IMMEDIATE');
+        await freeze();
+        const before = results.b.length;
+        const healthBefore = health.length;
+        await waitFor(
+          () => results.b.length >= before + DURING_EACH_FREEZE && health.length > healthBefore,
+          20_000,
+          `zone-b to complete ${DURING_EACH_FREEZE} forbidden requests and a health check while zone-a is frozen with its lock held (locked freeze ${i + 1})`,
+        );
+        locker.exec('COMMIT');
+        thaw();
         await sleep(Math.floor(Math.random() * 30));
       }
     } finally {
       stop.abort();
-      frozen.child.kill('SIGCONT');
+      // Ends a transaction a failure left open, which releases zone-a's lock.
+      locker.close();
+      thaw();
       await Promise.all([...drivers, prober]);
       agentA.destroy();
       agentB.destroy();
     }
 
-    assert.ok(midCommit >= MID_COMMIT_FREEZES, `only ${midCommit} of ${freezes} freezes landed mid-commit`);
-    assert.ok(health.length > 200, `only ${health.length} health probes`);
     const p99 = percentile(health, 99);
-    t.diagnostic(`${freezes} freezes (${midCommit} mid-commit); zone-b /healthz p99 ${p99.toFixed(1)} ms, max ${Math.max(...health).toFixed(1)} ms over ${health.length} probes; ${results.b.length} zone-b requests, ${results.a.length} zone-a`);
-    assert.ok(p99 < 50, `zone-b /healthz p99 ${p99.toFixed(1)} ms over ${health.length} probes (max ${Math.max(...health).toFixed(1)} ms)`);
-    assert.ok(results.b.length > 500, `only ${results.b.length} requests to zone-b`);
+    t.diagnostic(
+      `${RANDOM_FREEZES} random freezes (${midCommit} mid-commit) and ${LOCKED_FREEZES} with the lock held; zone-b /healthz p99 ${p99.toFixed(1)} ms, max ${Math.max(...health).toFixed(1)} ms over ${health.length} probes; ${results.b.length} zone-b requests, ${results.a.length} zone-a`,
+    );
     assert.deepEqual(results.b.filter((r) => r.status !== 400 || r.id === null), [], 'every zone-b request answered 400 with an event id');
     assert.ok(results.a.length > 100, `only ${results.a.length} requests to zone-a`);
 

