@@ -34,6 +34,8 @@ export interface GcpDeployment {
  * The Node.js release the VMs run: a Node 24 LTS release, the same one `.ci/run` tests
  * with (a test keeps the two equal), so what is deployed is what was tested. Its own
  * `node:sqlite` holds the outbox, so a VM builds no native addon (see src/sqlite/open.ts).
+ * (Node.js 26's binaries also link libatomic.so.1, which the startup script would then
+ * have to install; 24's do not.)
  */
 export const VM_NODE_VERSION = '24.21.0';
 

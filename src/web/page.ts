@@ -307,7 +307,13 @@ let queue = Promise.resolve();
 // One message that fails to show must not stop the ones after it: it is reported, and the
 // queue goes on.
 const report = (error) => console.error('zonelab live page: ' + (error?.stack ?? error));
-events.onmessage = (event) => { const message = JSON.parse(event.data); queue = queue.then(() => onMessage(message)).catch(report); };
+events.onmessage = (event) => {
+  const message = JSON.parse(event.data);
+  // The run is over: close the stream now, not once the queue reaches this message, or the
+  // server's end of the stream comes first and the browser reconnects to a closed port.
+  if (message.type === 'done' || message.done) events.close();
+  queue = queue.then(() => onMessage(message)).catch(report);
+};
 // Four redraws a second: smooth enough to watch, cheap enough to leave the run alone.
 setInterval(() => { queue = queue.then(redraw).catch(report); }, 250);
 `;

@@ -116,6 +116,8 @@ describe('forbidden-request pipeline (two server processes, one audit process, a
 
   it('an event answered with 400 is in the server\'s event file even when the server is killed at once', async () => {
     const victim = await startServeProcess(['--bucket', bucket.root, '--zone', 'zone-c', '--instance', 'vm-c', '--bus', `sqlite:${db}`]);
+    // Stopped by after() too, should this test fail before the kill.
+    servers.push(victim);
     const id = await new Promise<string>((resolve, reject) => {
       const req = request(`${victim.url}/bucket/webdir/1.html`, { headers: { 'X-country': 'Iran' }, agent: false }, (res) => {
         // kill -9 the moment the answer's head arrives.
@@ -154,6 +156,19 @@ describe('forbidden-request pipeline (two server processes, one audit process, a
     resumed.child.kill('SIGTERM');
     await resumed.exited;
     assert.deepEqual(resumed.lines.map((line) => JSON.parse(line).id), [fresh]);
+
+    // --from-start: every event again, from the first of every server, though the position is at the end.
+    const events = 2001 + 1;
+    const replay = startAuditProcess(['--bus', `sqlite:${db}`, '--consumer', 'json-reader', '--json', '--from-start']);
+    audits.push(replay);
+    await replay.waitForLines(events);
+    replay.child.kill('SIGTERM');
+    await replay.exited;
+    const replayed = replay.lines.map((line) => JSON.parse(line).id as string);
+    assert.equal(replayed.length, events, 'each event once');
+    assert.equal(new Set(replayed).size, events);
+    assert.ok(replayed.includes(fresh!), 'the newest too');
+    assert.deepEqual(new Set(replayed), new Set([...audit.lines, ...resumed.lines].map((line) => JSON.parse(line).id as string)), 'the same events the consumer printed before');
 
     const missing = startAuditProcess(['--bus', `sqlite:${join(dir, 'none')}`]);
     audits.push(missing);

@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RequestResult } from '../../src/client/index.js';
-import { type ExperimentResult, runBounds, runExperiment } from '../../src/failover/index.js';
+import { type ExperimentResult, type ExperimentWatcher, runBounds, runExperiment } from '../../src/failover/index.js';
+import { createFailoverFeed } from '../../src/web/index.js';
 import { type FaultKind, parseFault, type RunEvent } from '../../src/records/index.js';
 import { startLab } from '../../src/lab/index.js';
 import { type LoadBalancerSpec, type ProfileName, resolveSpec } from '../../src/lb/index.js';
+import { endLabsUnder } from '../helpers/lab-process.js';
 import { freePort } from '../helpers/free-port.js';
 import { assertWithin, withLoopDelay } from '../helpers/lag.js';
 import { CLI_PATH } from '../helpers/paths.js';
@@ -39,6 +41,8 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
     bucket = await makeTempBucket(100);
   });
   after(async () => {
+    // Whatever a failed run left running (its lab is under parent) goes down first.
+    await endLabsUnder(parent);
     await bucket.remove();
     await rm(parent, { recursive: true, force: true });
   });
@@ -47,8 +51,9 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
     return { ...resolveSpec(profile, { mode }), port: await freePort('127.0.1.1') };
   }
 
-  async function experiment(profile: ProfileName, fault: FaultKind, mode: 'tcp' | 'http' = 'tcp'): Promise<ExperimentResult> {
+  async function experiment(profile: ProfileName, fault: FaultKind, mode: 'tcp' | 'http' = 'tcp', watcher?: ExperimentWatcher): Promise<ExperimentResult> {
     return runExperiment({
+      ...(watcher ? { watcher } : {}),
       lab: {
         zones: ['zone-a', 'zone-b'],
         instancesPerZone: 1,
@@ -74,8 +79,13 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
   let fastKill: ExperimentResult;
 
   it("profile fast, fault kill: rerouted and back within the spec's bounds, an even split before, every file written", async (t) => {
-    const watched = await withLoopDelay(() => experiment('fast', 'kill'));
+    // The live page's feed rides along (no browser): what a page would be sent.
+    const live = createFailoverFeed({ title: 'fast × kill', zones: ['zone-a', 'zone-b'], spec: await spec('fast', 'tcp') });
+    const watched = await withLoopDelay(() => experiment('fast', 'kill', 'tcp', live.watcher));
     fastKill = watched.value;
+    live.feed.done({ lines: [], reportHtml: '' });
+    const page = live.feed.snapshot();
+    live.feed.close();
     const m = fastKill.metrics;
     const lag = Math.max(fastKill.maxLagMs, watched.worstDelayMs);
     const bounds = runBounds(fastKill.setup)!;
@@ -95,7 +105,18 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
       events.filter((e) => ['fault', 'recover', 'server-ready'].includes(e.kind)).map((e) => e.kind),
       ['fault', 'recover', 'server-ready'],
     );
-    assert.equal((await records(fastKill)).length > 800, true);
+    const all = await records(fastKill);
+    assert.equal(all.length > 800, true);
+
+    // The feed counted every answer the report counts, per zone and failed, and marked the run's steps.
+    const byBin = (series: string) => page.bins.filter((bin) => bin.series === series).reduce((sum, bin) => sum + bin.n, 0);
+    assert.equal(byBin('zone-a'), all.filter((r) => r.zone === 'zone-a' && r.status !== null && r.status < 500).length, 'zone-a on the page and in the records');
+    assert.equal(byBin('zone-a') + byBin('zone-b') + byBin('failed'), all.length, 'every answer on the page');
+    const labels = page.marks.map((mark) => mark.label);
+    for (const label of ['fault kill zone-b', 'LB DOWN zone-b-vm1', 'restart zone-b', 'ready zone-b', 'LB UP zone-b-vm1']) assert.ok(labels.includes(label), `${label} in ${labels.join(', ')}`);
+    assert.deepEqual(page.phases.map((phase) => phase.name), ['warm-up', 'outage', 'return']);
+    assert.ok(page.phases.every((phase) => phase.t1 !== null), 'every phase ended');
+    assert.ok(page.backends.every((backend) => backend.state === 'serving'), `both backends serving at the end: ${JSON.stringify(page.backends)}`);
   });
 
   for (const mode of ['tcp', 'http'] as const) {

@@ -10,7 +10,7 @@ import { type ProfileName, resolveSpec } from '../../src/lb/index.js';
 import type { RequestResult } from '../../src/client/index.js';
 import { parseFault } from '../../src/records/index.js';
 import { freePort } from '../helpers/free-port.js';
-import { skipWithoutHaproxy } from '../helpers/lab-process.js';
+import { skipWithoutHaproxy, endLabsUnder } from '../helpers/lab-process.js';
 import { assertWithin, withLoopDelay } from '../helpers/lag.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 
@@ -45,6 +45,8 @@ describe('failover under every kind of fault (real HAProxy, real nftables, real 
     bucket = await makeTempBucket(100);
   });
   after(async () => {
+    // Whatever a failed run left running (its lab is under parent) goes down first.
+    await endLabsUnder(parent);
     await bucket.remove();
     await rm(parent, { recursive: true, force: true });
   });

@@ -9,7 +9,7 @@ import { type FailoverMetrics, medianWithInterval, renderMatrixMarkdown, runTria
 import { PROFILES } from '../../src/lb/index.js';
 import { parseFault, type RunSetup } from '../../src/records/index.js';
 import { freePort, freeServerPort } from '../helpers/free-port.js';
-import { skipWithoutHaproxy } from '../helpers/lab-process.js';
+import { skipWithoutHaproxy, endLabsUnder } from '../helpers/lab-process.js';
 import { assertWithin, withLoopDelay } from '../helpers/lag.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
@@ -61,6 +61,8 @@ describe('trials in a real lab, and --expect (real HAProxy, real processes)', { 
     bucket = await makeTempBucket(100);
   });
   after(async () => {
+    // Whatever a failed run left running (its lab is under parent) goes down first.
+    await endLabsUnder(parent);
     await bucket.remove();
     await rm(parent, { recursive: true, force: true });
   });

@@ -126,7 +126,15 @@ describe("the VMs' grants against the client libraries' start-up checks (stand-i
         child.stderr.on('data', (chunk) => {
           stderr += chunk;
         });
-        child.on('exit', (code) => resolve({ code, stderr, stdout }));
+        // A server that neither starts nor fails is stopped, and the test says so.
+        const timer = setTimeout(() => {
+          stderr += '\n(test: still running after 30 s; killed)';
+          child.kill('SIGKILL');
+        }, 30_000);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stderr, stdout });
+        });
       });
     try {
       gcs.granted = GRANTED;

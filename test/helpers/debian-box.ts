@@ -19,9 +19,11 @@ const run = promisify(execFile);
 /**
  * Packages beyond debootstrap's minimal base: systemd as init and what a startup script
  * uses; the GCE Debian 12 image has all of these. No compilers, as on that image: a VM
- * installs nothing native (Node.js 24's own node:sqlite holds the outbox).
+ * installs nothing native (Node.js 24's own node:sqlite holds the outbox). libatomic1:
+ * the units test runs the test's own Node.js in a box, and Node.js 26's binary links it
+ * (24's does not).
  */
-const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'curl', 'ca-certificates', 'xz-utils', 'procps', 'iproute2', 'sudo', 'python3'];
+const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'curl', 'ca-certificates', 'xz-utils', 'procps', 'iproute2', 'sudo', 'python3', 'libatomic1'];
 const SUITE = 'bookworm';
 const MIRROR = 'http://deb.debian.org/debian';
 

@@ -12,15 +12,20 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** A port free on both of a two-zone lab's server addresses (127.0.1.1 and 127.0.1.2). */
-export async function freeServerPort(): Promise<number> {
+function freeOn(port: number, host: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port free on every server address of a lab of `zones` zones (127.0.1.1, 127.0.1.2, …); two by default. */
+export async function freeServerPort(zones = 2): Promise<number> {
   for (;;) {
     const port = await freePort('127.0.1.1');
-    const other = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.1.2', () => server.close(() => resolve(true)));
-    });
-    if (other) return port;
+    let free = true;
+    for (let zone = 2; zone <= zones && free; zone++) free = await freeOn(port, `127.0.1.${zone}`);
+    if (free) return port;
   }
 }

@@ -1,8 +1,9 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { nftTableOf } from '../../src/lab/index.js';
 import { CLI_PATH } from './paths.js';
 
 const run = promisify(execFile);
@@ -35,6 +36,45 @@ export function alive(pid: number | null): boolean {
   if (pid === null) return false;
   const stat = procFile(pid, 'stat');
   return stat !== '' && stat.split(') ')[1]?.[0] !== 'Z';
+}
+
+/** Every folder under `root` that holds a lab's state file (a lab started there, running or left). */
+export function labDirsUnder(root: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(root, { recursive: true }) as string[];
+  } catch {
+    return [];
+  }
+  return entries.filter((entry) => basename(entry) === 'state.json').map((entry) => join(root, dirname(entry)));
+}
+
+/**
+ * For a test's after(): brings down every lab under `root` (and in `more`) with `zonelab
+ * lab down` (its processes, whoever started them, and its nftables table), then removes
+ * any table lab down did not (a killed run's, say) and says which. Whatever a test did or
+ * failed to do, nothing of its labs runs afterwards.
+ */
+export async function endLabsUnder(root: string, more: readonly string[] = []): Promise<{ tablesLeft: string[] }> {
+  const dirs = [...new Set([...labDirsUnder(root), ...more])];
+  for (const dir of dirs) await zonelab('lab', 'down', '--dir', dir);
+  const tablesLeft: string[] = [];
+  for (const dir of new Set([...dirs, ...labFolders(root)])) {
+    const table = nftTableOf(dir);
+    if (spawnSync('nft', ['list', 'table', 'inet', table], { stdio: 'ignore' }).status !== 0) continue;
+    tablesLeft.push(table);
+    spawnSync('nft', ['delete', 'table', 'inet', table]);
+  }
+  return { tablesLeft };
+}
+
+/** Folders named `lab` under `root` (where failover runs keep their labs). */
+function labFolders(root: string): string[] {
+  try {
+    return (readdirSync(root, { recursive: true }) as string[]).filter((entry) => basename(entry) === 'lab').map((entry) => join(root, entry));
+  } catch {
+    return [];
+  }
 }
 
 /** Every pid a lab's state file names: HAProxy, the audit, the servers. */

@@ -43,7 +43,10 @@ export async function startServeProcess(args: string[], env: Record<string, stri
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
-  createInterface({ input: child.stdout! }).on('line', (text) => {
+  const lines = createInterface({ input: child.stdout! });
+  // Once standard output has closed, no line can come any more.
+  const outputEnded = new Promise<void>((resolve) => lines.once('close', resolve));
+  lines.on('line', (text) => {
     let line: Record<string, unknown>;
     try {
       line = JSON.parse(text) as Record<string, unknown>;
@@ -68,7 +71,10 @@ export async function startServeProcess(args: string[], env: Record<string, stri
           resolve(line);
         },
       });
-      exited.then(() => setTimeout(() => reject(new Error(`serve exited; stderr: ${stderr}`)), 100));
+      outputEnded.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`serve's output ended (it exited) before such a line; stderr: ${stderr}`));
+      });
     });
   }
   async function kill() {

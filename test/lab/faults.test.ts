@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { nftTableOf, openLab, serversWithNetworkFault } from '../../src/lab/index.js';
 import { detectionBound, resolveSpec, showServers } from '../../src/lb/index.js';
 import { freePort } from '../helpers/free-port.js';
-import { skipWithoutHaproxy, zonelab } from '../helpers/lab-process.js';
+import { skipWithoutHaproxy, zonelab, endLabsUnder } from '../helpers/lab-process.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 import { waitFor } from '../helpers/wait.js';
@@ -45,16 +45,19 @@ describe('lab faults: nftables rules and gray faults (real HAProxy, real nft, re
   let parent: string;
   let bucket: TempBucket;
   const dirs: string[] = [];
+  const supervisors: ChildProcess[] = [];
 
   before(async () => {
     parent = await mkdtemp(join(tmpdir(), 'zonelab-faults-'));
     bucket = await makeTempBucket(20);
   });
   after(async () => {
-    for (const dir of dirs) await zonelab('lab', 'down', '--dir', dir);
-    for (const dir of dirs) assert.equal(tableExists(nftTableOf(dir)), false, `nftables table of ${dir} left behind`);
+    const { tablesLeft } = await endLabsUnder(parent, dirs);
+    for (const supervisor of supervisors) if (supervisor.exitCode === null && supervisor.signalCode === null) supervisor.kill('SIGKILL');
     await bucket.remove();
     await rm(parent, { recursive: true, force: true });
+    // Removed above either way; a table that outlived lab down is still a failure.
+    assert.deepEqual(tablesLeft, [], 'nftables tables left behind after lab down');
   });
 
   async function up(name: string): Promise<string> {
@@ -129,6 +132,7 @@ describe('lab faults: nftables rules and gray faults (real HAProxy, real nft, re
       [CLI_PATH, 'lab', 'up', '--dir', dir, '--listen', `127.0.0.1:${await freePort()}`, '--port', String(await freePort('127.0.1.1')), '--bucket', bucket.root, '--profile', 'fast'],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );
+    supervisors.push(supervisor);
     const exited = new Promise((resolve) => supervisor.on('exit', resolve));
     let stdout = '';
     supervisor.stdout!.on('data', (chunk) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -10,7 +10,7 @@ import { createRequestModel, type RequestResult, runLoad } from '../../src/clien
 import { openLab } from '../../src/lab/index.js';
 import { detectionBound, returnBound, showServers } from '../../src/lb/index.js';
 import { freePort } from '../helpers/free-port.js';
-import { alive, labPids, skipWithoutHaproxy, zonelab } from '../helpers/lab-process.js';
+import { alive, labPids, skipWithoutHaproxy, zonelab, endLabsUnder } from '../helpers/lab-process.js';
 import { assertWithin, withLoopDelay } from '../helpers/lag.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
@@ -22,6 +22,7 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
   let parent: string;
   let bucket: TempBucket;
   const dirs: string[] = [];
+  const supervisors: ChildProcess[] = [];
 
   before(async () => {
     parent = await mkdtemp(join(tmpdir(), 'zonelab-lab-'));
@@ -29,7 +30,9 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
   });
   after(async () => {
     // Whatever a failed test left running goes down here.
-    for (const dir of dirs) await zonelab('lab', 'down', '--dir', dir);
+    await endLabsUnder(parent, dirs);
+    // A foreground supervisor ends once its lab is down; one that did not is killed.
+    for (const supervisor of supervisors) if (supervisor.exitCode === null && supervisor.signalCode === null) supervisor.kill('SIGKILL');
     await bucket.remove();
     await rm(parent, { recursive: true, force: true });
   });
@@ -54,6 +57,7 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
     const supervisor = spawn(process.execPath, [CLI_PATH, 'lab', 'up', '--dir', dir, '--listen', `127.0.0.1:${lbPort}`, '--port', String(backendPort), '--bucket', bucket.root, ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    supervisors.push(supervisor);
     let stdout = '';
     supervisor.stdout!.on('data', (chunk) => {
       stdout += chunk;

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { freePort } from '../helpers/free-port.js';
-import { alive, labPids, skipWithoutHaproxy, zonelab } from '../helpers/lab-process.js';
+import { alive, labPids, skipWithoutHaproxy, zonelab, endLabsUnder } from '../helpers/lab-process.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -33,7 +33,7 @@ describe('supervisor faults: kill -9 of a detached lab’s processes in any orde
     bucket = await makeTempBucket(10);
   });
   after(async () => {
-    for (const dir of dirs) await zonelab('lab', 'down', '--dir', dir);
+    await endLabsUnder(parent, dirs);
     await bucket.remove();
     await rm(parent, { recursive: true, force: true });
   });

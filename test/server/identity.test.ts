@@ -13,7 +13,7 @@ import { startMetadataStandIn } from '../helpers/metadata-stand-in.js';
 import { startServeProcess } from '../helpers/serve-process.js';
 import { makeTempBucket } from '../helpers/temp-bucket.js';
 
-describe('zone and instance discovery', () => {
+describe('zone and instance discovery (stand-ins for the GCE metadata server on loopback; DMI product names from files)', () => {
   // DMI product names as a file, the way /sys/class/dmi/id/product_name holds them.
   let dir: string;
   let google: string;
@@ -79,7 +79,7 @@ describe('zone and instance discovery', () => {
     }
   });
 
-  it('on a Google machine (DMI product name) whose metadata server never answers, refuses after its patience instead of making up a zone', async () => {
+  it('on a Google machine (DMI product name) whose metadata stand-in never answers, refuses after its patience instead of making up a zone', async () => {
     const metadata = await startMetadataStandIn({ silent: true });
     try {
       const started = performance.now();
@@ -94,7 +94,7 @@ describe('zone and instance discovery', () => {
     }
   });
 
-  it('a metadata server that answers the name but never the zone is taken as Google Cloud: no "local" zone', async () => {
+  it('a metadata stand-in that answers the name but never the zone is taken as Google Cloud: no "local" zone', async () => {
     const metadata = await startMetadataStandIn({ name: 'vm-x', lateMs: { zone: 60_000 } });
     try {
       await assert.rejects(

@@ -6,15 +6,18 @@ import { startServeProcess } from '../helpers/serve-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 // The slow object comes from a Cloud Storage stand-in that delays its download: a real
-// request that is still in flight when the signal arrives.
-describe('zonelab serve lifecycle (real signals to a child process)', () => {
+// request that is still in flight when the signal arrives, known to be in flight because
+// the stand-in saw the server ask for its body.
+describe('zonelab serve lifecycle (real signals to a child process; a Cloud Storage stand-in slows one object)', () => {
   let standIn: GcsStandIn;
 
   before(async () => {
     standIn = await startGcsStandIn('drain-bucket');
     standIn.put('fast.html', '<p>fast</p>');
     standIn.put('slow.html', '<p>slow</p>');
+    standIn.put('slower.html', '<p>slower</p>');
     standIn.delays.set('slow.html', 1500);
+    standIn.delays.set('slower.html', 4000);
   });
   after(() => standIn.close());
 
@@ -51,12 +54,40 @@ describe('zonelab serve lifecycle (real signals to a child process)', () => {
     }
   });
 
-  it('stops accepting connections once the drain period is over', async () => {
-    const server = await startOnStandIn(['--drain-seconds', '0.2']);
+  it('keeps accepting for the whole drain period, then refuses new connections while a request in flight finishes', async () => {
+    const drainMs = 1000;
+    const server = await startOnStandIn(['--drain-seconds', String(drainMs / 1000)]);
     try {
+      let slowDone = false;
+      const slow = httpRequest(`${server.url}/drain-bucket/slower.html`, { timeoutMs: 10_000 }).finally(() => (slowDone = true));
+      await waitFor(() => standIn.requests.some((line) => line.includes('slower.html') && line.includes('alt=media')));
+      const signalledAt = performance.now();
       server.child.kill('SIGINT');
+      // Probe the listener until it refuses: every answer before that is the drain's 503.
+      let refusedAfterMs: number | null = null;
+      let slowDoneWhenRefused = true;
+      while (refusedAfterMs === null) {
+        const probe = await httpRequest(`${server.url}/healthz`, { timeoutMs: 5000 }).then(
+          (response) => response.status,
+          (error: Error) => error.message,
+        );
+        if (/ECONNREFUSED/.test(String(probe))) {
+          refusedAfterMs = performance.now() - signalledAt;
+          slowDoneWhenRefused = slowDone;
+        } else {
+          assert.ok(probe === 503 || probe === 200, `during the drain: ${probe}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+      // Not before the drain period is over (the timer starts when the signal arrives,
+      // after signalledAt), and while the slow request is still being served: the process
+      // stays until it is done.
+      assert.ok(refusedAfterMs >= drainMs, `refused ${Math.round(refusedAfterMs)} ms after the signal, drain ${drainMs} ms`);
+      assert.equal(slowDoneWhenRefused, false, 'the listener closed while the slow request was still in flight');
+      assert.equal(server.child.exitCode, null, 'still running for the request in flight');
+      const slowResponse = await slow;
+      assert.deepEqual([slowResponse.status, slowResponse.body], [200, '<p>slower</p>']);
       assert.deepEqual(await server.exited, { code: 0, signal: null });
-      await assert.rejects(httpRequest(`${server.url}/healthz`), /ECONNREFUSED/);
     } finally {
       await server.kill();
     }

@@ -25,7 +25,7 @@ function get(target: string, headers: Record<string, string> = {}, method = 'GET
   return { method, target, headers, remoteAddress: '127.0.0.1' };
 }
 
-describe('server rules (real local-dir store)', () => {
+describe('server rules (real local-dir store; an in-process stand-in for the event bus records the refusals)', () => {
   let bucket: TempBucket;
   let context: RulesContext;
   let sink: ReturnType<typeof recordingSink>;

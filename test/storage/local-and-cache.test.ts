@@ -19,7 +19,10 @@ describe('local-dir store', () => {
     await writeFile(join(bucket.parent, 'bucket-sibling', 'x.txt'), 'sibling');
     store = await createLocalDirStore({ root: bucket.root });
   });
-  after(() => bucket.remove());
+  after(async () => {
+    await store.close();
+    await bucket.remove();
+  });
 
   it('names the bucket after the folder', () => assert.equal(store.bucketName, 'bucket'));
 
@@ -47,32 +50,34 @@ describe('cached store', () => {
   });
   after(() => bucket.remove());
 
-  it('serves from memory, then picks up a changed object after revalidation', async () => {
+  it('serves from memory, then picks up a changed object after revalidation', async (t) => {
     const file = join(bucket.root, 'page.html');
     await writeFile(file, 'version 1');
     const cached = createCachedStore(await createLocalDirStore({ root: bucket.root }), { maxBytes: 1 << 20, revalidateMs: 50 });
+    t.after(() => cached.close());
     assert.equal((await cached.get('page.html'))?.body.toString(), 'version 1');
     await writeFile(file, 'version 2, longer');
     // A different mtime as well, whatever the file system's timestamp resolution.
     await utimes(file, new Date(), new Date(Date.now() + 5000));
     // Stale-while-revalidate: the change shows once a background check has seen it.
     await waitFor(async () => (await cached.get('page.html'))?.body.toString() === 'version 2, longer', 3000, 'changed object served');
-    await cached.close();
   });
 
-  it('forgets an object deleted from the store', async () => {
+  it('forgets an object deleted from the store', async (t) => {
     const file = join(bucket.root, 'gone.html');
     await writeFile(file, 'here');
     const cached = createCachedStore(await createLocalDirStore({ root: bucket.root }), { maxBytes: 1 << 20, revalidateMs: 20 });
+    t.after(() => cached.close());
     assert.ok(await cached.get('gone.html'));
     await rm(file);
     await waitFor(async () => (await cached.get('gone.html')) === null, 3000, 'deleted object forgotten');
   });
 
-  it('creates a local or cached store from a --bucket value', async () => {
+  it('creates a local or cached store from a --bucket value', async (t) => {
     assert.deepEqual(parseGcsUrl('gs://name/a/b/'), { bucket: 'name', prefix: 'a/b' });
     assert.equal(parseGcsUrl('./data/bucket'), null);
     const store = await createObjectStore(bucket.root, { cacheMb: 0 });
+    t.after(() => store.close());
     assert.equal(store.bucketName, 'bucket');
   });
 });

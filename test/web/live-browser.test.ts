@@ -9,7 +9,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { createRequestModel, runLoad } from '../../src/client/index.js';
 import { CHROMIUM_FLAGS, findChromium } from '../../src/failover/index.js';
 import { freePort } from '../helpers/free-port.js';
-import { skipWithoutHaproxy, zonelab } from '../helpers/lab-process.js';
+import { skipWithoutHaproxy, zonelab, endLabsUnder } from '../helpers/lab-process.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 import { waitFor } from '../helpers/wait.js';
@@ -74,8 +74,17 @@ describe('the live page in a real Chromium (real lab, real HAProxy)', { skip }, 
   });
   after(async () => {
     await browser?.close();
-    for (const watched of children) if (watched.child.exitCode === null) watched.child.kill('SIGKILL');
-    for (const dir of labDirs) await zonelab('lab', 'down', '--dir', dir);
+    // A CLI still running is asked to stop as a person would (Ctrl-C: it takes its lab
+    // down), and killed only if it does not; then every lab under parent goes down, a
+    // failover run's own included, before its folder is deleted.
+    for (const watched of children) {
+      if (watched.child.exitCode !== null || watched.child.signalCode !== null) continue;
+      watched.child.kill('SIGINT');
+      const timer = setTimeout(() => watched.child.kill('SIGKILL'), 15_000);
+      await watched.exited;
+      clearTimeout(timer);
+    }
+    await endLabsUnder(parent, labDirs);
     await bucket?.remove();
     await rm(parent, { recursive: true, force: true });
   });
@@ -169,9 +178,10 @@ describe('the live page in a real Chromium (real lab, real HAProxy)', { skip }, 
     const marks = (await page.locator('#marks').textContent()) ?? '';
     for (const mark of ['fault kill us-east1-b', 'LB DOWN us-east1-b-vm1', 'restart us-east1-b', 'ready us-east1-b', 'LB UP us-east1-b-vm1']) assert.ok(marks.includes(mark), `${mark} in ${marks}`);
     await page.screenshot({ path: join(SCREENSHOTS, 'live-failover.png'), fullPage: false });
+    // The page goes first, as a person closes the tab: the run waits for attached pages.
+    await page.close();
     assert.equal(await failover.exited, 0, failover.output());
     assert.deepEqual(outside, []);
     assert.deepEqual(problems, []);
-    await page.close();
   });
 });

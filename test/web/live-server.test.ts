@@ -34,7 +34,41 @@ function readEvents(url: string, enough: (messages: LiveMessage[]) => boolean): 
   });
 }
 
-describe('the live page server (real HTTP on loopback)', () => {
+/** Opens a stream of server-sent events and keeps it open: its first message, and how it ended. */
+function openStream(url: string): { first: Promise<LiveMessage>; ended: Promise<string> } {
+  let resolveFirst: (message: LiveMessage) => void = () => {};
+  let rejectFirst: (error: Error) => void = () => {};
+  const first = new Promise<LiveMessage>((resolve, reject) => {
+    resolveFirst = resolve;
+    rejectFirst = reject;
+  });
+  const ended = new Promise<string>((resolve, reject) => {
+    const req = request(url, { agent: false }, (res) => {
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        // Blocks without data (the retry hint) come first: every block is looked at.
+        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+          const data = buffer.slice(0, end).split('\n').find((line) => line.startsWith('data: '));
+          buffer = buffer.slice(end + 2);
+          if (data) resolveFirst(JSON.parse(data.slice(6)) as LiveMessage);
+        }
+      });
+      // Ended cleanly or cut: either way the server ended it.
+      res.on('close', () => resolve('ended by the server'));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('the stream was still open 10 s later')));
+    req.on('error', (error) => {
+      rejectFirst(error);
+      reject(error);
+    });
+    req.end();
+  });
+  return { first, ended };
+}
+
+describe('the live page server (real HTTP on loopback; stand-in lab controls that record what they are asked)', () => {
   let feed: LiveFeed;
   let server: LiveServer;
   let base: string;
@@ -163,14 +197,19 @@ describe('the live page server without controls, and on a busy port', () => {
   it('sends a late page the final report, and close() ends the streams', async () => {
     const feed = new LiveFeed({ title: 'run', view: 'failover', zones: ['a', 'b'] });
     const server = await startLiveServer({ feed });
+    let stream: { first: Promise<LiveMessage>; ended: Promise<string> } | undefined;
     try {
       feed.done({ lines: ['time to reroute: 1.00 s'], reportHtml: '<h2>Answers</h2>' });
       const origin = new URL(server.url).origin;
       const [snapshot] = await readEvents(`${origin}/events`, (m) => m.length >= 1);
       assert.equal(snapshot?.type === 'snapshot' && snapshot.done?.reportHtml, '<h2>Answers</h2>');
+      // A page still attached when the server closes: its stream is ended by the server.
+      stream = openStream(`${origin}/events`);
+      assert.equal((await stream.first).type, 'snapshot');
     } finally {
       await server.close();
       feed.close();
     }
+    assert.equal(await stream.ended, 'ended by the server');
   });
 });
