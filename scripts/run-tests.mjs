@@ -80,10 +80,12 @@ const child = spawn(
   },
 );
 let tail = '';
+// Decoded as one stream, so a character split between two chunks stays whole.
+child.stdout.setEncoding('utf8');
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   // The totals come before the failures' details, which can be long.
-  tail = (tail + chunk.toString('utf8')).slice(-4 * 1024 * 1024);
+  tail = (tail + chunk).slice(-4 * 1024 * 1024);
 });
 const stdoutEnded = new Promise((resolve) => child.stdout.on('end', resolve));
 const killGroup = (signal) => {
@@ -103,14 +105,16 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => killGroup(s
 child.on('exit', async (code, signal) => {
   clearTimeout(watchdog);
   await stdoutEnded;
-  killGroup('SIGKILL');
   let failed = code !== 0 || signal !== null;
-  // What a test left running. A process that is exiting gets a moment to finish.
+  // What a test left running, whether in the runner's process group or out of it (a
+  // detached lab): looked for before the group is killed, so nothing dies unreported. A
+  // process that is exiting gets a moment to finish.
   let leaks = leftBehind();
   for (let waited = 0; leaks.length > 0 && waited < 2000; waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     leaks = leftBehind();
   }
+  killGroup('SIGKILL');
   if (leaks.length > 0) {
     failed = true;
     console.error(`run-tests: ${leaks.length} process(es) the tests started still run; stopping them:`);

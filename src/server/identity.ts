@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ZonelabError } from '../errors.js';
 
@@ -41,14 +42,19 @@ export interface IdentityOptions {
   metadataPatienceMs?: number;
   /** Longest wait between two asks on Google Cloud; default 5000 ms. */
   maxBackoffMs?: number;
-  /** The file that names the machine's maker; default `/sys/class/dmi/id/product_name`. */
-  productNamePath?: string;
+  /** The folder of the machine's DMI strings (`product_name`, `bios_vendor`); default `/sys/class/dmi/id`. */
+  dmiDir?: string;
+  /**
+   * Where to ask instead of `GCE_METADATA_HOST` or metadata.google.internal (a stand-in).
+   * Unlike `GCE_METADATA_HOST` it says nothing about running on Google Cloud.
+   */
+  metadataHost?: string;
   /** Told before each retry on Google Cloud (the server logs a line per try). */
   onRetry?: (retry: MetadataRetry) => void;
 }
 
 const DEFAULT_METADATA_HOST = 'metadata.google.internal';
-const PRODUCT_NAME_PATH = '/sys/class/dmi/id/product_name';
+const DMI_DIR = '/sys/class/dmi/id';
 
 async function readMetadata(host: string, item: string, timeoutMs: number): Promise<string | null> {
   try {
@@ -65,12 +71,20 @@ async function readMetadata(host: string, item: string, timeoutMs: number): Prom
   }
 }
 
-function productName(path: string): string {
+function dmiString(dir: string, name: string): string {
   try {
-    return readFileSync(path, 'utf8').trim();
+    return readFileSync(join(dir, name), 'utf8').trim();
   } catch {
     return '';
   }
+}
+
+/** Why the machine's firmware says it is a Compute Engine VM, or null. */
+function googleMachine(dir: string): string | null {
+  const product = dmiString(dir, 'product_name');
+  if (/^Google/.test(product)) return `the machine is a "${product}"`;
+  if (dmiString(dir, 'bios_vendor') === 'Google') return 'its firmware is Google\'s';
+  return null;
 }
 
 /**
@@ -83,8 +97,10 @@ function productName(path: string): string {
  * On a VM a made-up zone would make every answer's `X-Zone` a lie that nothing reports, so
  * there the server keeps asking with back-off and, failing that, refuses to start. A VM is
  * recognised by a metadata server named in `GCE_METADATA_HOST`, by the machine's DMI
- * product name ("Google Compute Engine"; Google's own gcp-metadata library reads the same
- * file, src/gcp-residency.ts), or by the metadata server answering any of the asks. Google
+ * strings (a product name starting with "Google", as Google's Go library for the metadata
+ * server checks it, cloud.google.com/go/compute/metadata; or the BIOS vendor "Google", as
+ * its Node.js library gcp-metadata does, src/gcp-residency.ts), or by the metadata server
+ * answering any of the asks. Google
  * asks for the retry: the metadata server "might return a Error 503" for up to a second
  * during maintenance (https://cloud.google.com/compute/docs/metadata/querying-metadata).
  */
@@ -92,7 +108,7 @@ export async function discoverIdentity(options: IdentityOptions = {}): Promise<S
   const env = options.env ?? process.env;
   const zoneFromEnv = env.ZONE?.trim() || undefined;
   const knownZone = options.zone ?? zoneFromEnv;
-  const host = env.GCE_METADATA_HOST?.trim() || DEFAULT_METADATA_HOST;
+  const host = options.metadataHost ?? (env.GCE_METADATA_HOST?.trim() || DEFAULT_METADATA_HOST);
   const askTimeoutMs = options.metadataTimeoutMs ?? 500;
   const found: { zone: string | null; name: string | null } = { zone: null, name: null };
   const missing = () => [
@@ -113,14 +129,10 @@ export async function discoverIdentity(options: IdentityOptions = {}): Promise<S
   if (missing().length > 0) {
     const started = performance.now();
     await ask(askTimeoutMs);
-    const product = productName(options.productNamePath ?? PRODUCT_NAME_PATH);
-    googleCloud = env.GCE_METADATA_HOST?.trim()
-      ? `GCE_METADATA_HOST names ${host}`
-      : /^Google/.test(product)
-        ? `the machine is a "${product}"`
-        : found.zone !== null || found.name !== null
-          ? `the metadata server at ${host} answers`
-          : null;
+    googleCloud =
+      (options.metadataHost === undefined && env.GCE_METADATA_HOST?.trim() ? `GCE_METADATA_HOST names ${host}` : null) ??
+      googleMachine(options.dmiDir ?? DMI_DIR) ??
+      (found.zone !== null || found.name !== null ? `the metadata server at ${host} answers` : null);
     if (googleCloud !== null) {
       const patienceMs = options.metadataPatienceMs ?? 60_000;
       const maxBackoffMs = options.maxBackoffMs ?? 5000;

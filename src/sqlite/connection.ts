@@ -18,7 +18,10 @@ export interface SqliteConnection {
   prepare<Row = unknown>(sql: string): SqliteStatement<Row>;
   /** Runs `PRAGMA <text>` and returns the first column of the first row it gives (or undefined). */
   pragma(text: string): unknown;
-  /** Wraps `fn` so each call runs inside one transaction, rolled back when `fn` throws. */
+  /**
+   * Wraps `fn` so each call runs inside one transaction, rolled back when `fn` throws; a
+   * call inside another transaction is a savepoint of it, rolled back alone.
+   */
   transaction<Args extends unknown[]>(fn: (...args: Args) => void): (...args: Args) => void;
   close(): void;
 }
@@ -43,8 +46,8 @@ export class SqliteError extends Error {
   }
 }
 
-// SQLite's primary result codes (https://www.sqlite.org/rescode.html): the low byte of an
-// extended code. node:sqlite gives the number, better-sqlite3 the (extended) name.
+// SQLite's primary result codes, all of them (https://www.sqlite.org/rescode.html): the low
+// byte of an extended code. node:sqlite gives the number, better-sqlite3 the (extended) name.
 const PRIMARY_CODES: Record<number, string> = {
   1: 'SQLITE_ERROR',
   2: 'SQLITE_INTERNAL',
@@ -57,10 +60,25 @@ const PRIMARY_CODES: Record<number, string> = {
   9: 'SQLITE_INTERRUPT',
   10: 'SQLITE_IOERR',
   11: 'SQLITE_CORRUPT',
+  12: 'SQLITE_NOTFOUND',
   13: 'SQLITE_FULL',
   14: 'SQLITE_CANTOPEN',
+  15: 'SQLITE_PROTOCOL',
+  16: 'SQLITE_EMPTY',
+  17: 'SQLITE_SCHEMA',
+  18: 'SQLITE_TOOBIG',
   19: 'SQLITE_CONSTRAINT',
+  20: 'SQLITE_MISMATCH',
+  21: 'SQLITE_MISUSE',
+  22: 'SQLITE_NOLFS',
+  23: 'SQLITE_AUTH',
+  24: 'SQLITE_FORMAT',
+  25: 'SQLITE_RANGE',
   26: 'SQLITE_NOTADB',
+  27: 'SQLITE_NOTICE',
+  28: 'SQLITE_WARNING',
+  100: 'SQLITE_ROW',
+  101: 'SQLITE_DONE',
 };
 
 /** The primary code name of SQLite's result code `code` (`SQLITE_BUSY` for 517 too). */

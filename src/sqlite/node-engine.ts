@@ -58,6 +58,9 @@ function guarded<T>(work: () => T): T {
 
 export function openWithNodeSqlite(sqlite: NodeSqliteModule, path: string, options: OpenOptions): SqliteConnection {
   const db = guarded(() => new sqlite.DatabaseSync(path, { readOnly: options.readonly ?? false }));
+  // Transactions this connection's wrappers have open (isTransaction, which would say so for
+  // any, is newer than node:sqlite itself).
+  let open = 0;
   const prepare = <Row>(sql: string): SqliteStatement<Row> => {
     const statement = guarded(() => db.prepare(sql));
     return {
@@ -75,24 +78,25 @@ export function openWithNodeSqlite(sqlite: NodeSqliteModule, path: string, optio
       return row === undefined ? undefined : Object.values(row)[0];
     },
     transaction: (fn) => {
-      const begin = prepare('BEGIN');
-      const commit = prepare('COMMIT');
-      const rollback = prepare('ROLLBACK');
+      // As better-sqlite3 does: a call inside an open transaction is a savepoint of it.
       return (...args) => {
-        begin.run();
+        const nested = open > 0 || db.isTransaction === true;
+        const name = `zonelab_${open}`;
+        guarded(() => db.exec(nested ? `SAVEPOINT ${name}` : 'BEGIN'));
+        open++;
         try {
           fn(...args);
-          commit.run();
+          guarded(() => db.exec(nested ? `RELEASE ${name}` : 'COMMIT'));
         } catch (error) {
-          // A failed COMMIT may already have ended the transaction.
-          if (db.isTransaction !== false) {
-            try {
-              rollback.run();
-            } catch {
-              // Nothing left to roll back.
-            }
+          try {
+            // A failed COMMIT may already have ended the transaction: then nothing is left.
+            db.exec(nested ? `ROLLBACK TO ${name}; RELEASE ${name}` : 'ROLLBACK');
+          } catch {
+            // Nothing left to roll back.
           }
           throw error;
+        } finally {
+          open--;
         }
       };
     },

@@ -10,10 +10,11 @@ import { loadNodeSqlite, openWithNodeSqlite } from './node-engine.js';
  * process under Node 24.19 and later headers when the garbage collector finalizes a
  * statement (https://github.com/nodejs/node/issues/65446); its version 13, which does not,
  * needs Node 22. node:sqlite has no native addon to build, so no headers to match.
- * `ZONELAB_SQLITE=better-sqlite3` (or `node:sqlite`) picks one, for tests and comparisons.
+ * `ZONELAB_SQLITE=better-sqlite3` (or `node:sqlite`) picks one for the whole process, for
+ * tests and comparisons.
  */
-export function sqliteEngine(env: NodeJS.ProcessEnv = process.env): SqliteEngineName {
-  return chooseEngine(env).name;
+export function sqliteEngine(): SqliteEngineName {
+  return chooseEngine().name;
 }
 
 let chosen: ReturnType<typeof pick> | undefined;
@@ -35,14 +36,25 @@ function pick(wanted: string | undefined) {
   );
 }
 
-function chooseEngine(env: NodeJS.ProcessEnv) {
-  chosen ??= pick(env.ZONELAB_SQLITE?.trim());
+/** The engine `ZONELAB_SQLITE` names, or undefined. */
+export function wantedEngine(): string | undefined {
+  return process.env.ZONELAB_SQLITE?.trim() || undefined;
+}
+
+function chooseEngine() {
+  chosen ??= pick(wantedEngine());
   return chosen;
 }
 
-/** The engines this runtime can load, the one `openSqlite` uses first. */
+/**
+ * The engines this process may use, the default first. better-sqlite3 is not even loaded
+ * where Node.js has its own SQLite, unless `ZONELAB_SQLITE` names it: loading it there is
+ * what can abort the process.
+ */
 export function availableEngines(): SqliteEngineName[] {
-  return [...(loadNodeSqlite() ? ['node:sqlite' as const] : []), ...(loadBetterSqlite3() ? ['better-sqlite3' as const] : [])];
+  const own = loadNodeSqlite() !== null;
+  const addon = (!own || wantedEngine() === 'better-sqlite3') && loadBetterSqlite3() !== null;
+  return [...(own ? ['node:sqlite' as const] : []), ...(addon ? ['better-sqlite3' as const] : [])];
 }
 
 /** Opens with a named engine (for tests that hold both engines to one behaviour). */
@@ -59,5 +71,5 @@ export function openSqliteWith(engine: SqliteEngineName, path: string, options: 
 
 /** Opens (creating it unless `readonly`) the SQLite file at `path` with this process's engine. */
 export function openSqlite(path: string, options: OpenOptions = {}): SqliteConnection {
-  return chooseEngine(process.env).open(path, options);
+  return chooseEngine().open(path, options);
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 
 /** The cache's size and how it was chosen, for the start-up line. */
@@ -12,25 +11,21 @@ export interface CacheSize {
 export const MAX_DEFAULT_CACHE_MB = 256;
 
 /**
- * The memory this process may use: the machine's, or less where a cgroup limits it (a
- * systemd unit's `MemoryMax=`, a container's limit; cgroup v2's `memory.max` holds a
- * number of bytes or `max`).
+ * The memory this process may use: the machine's, or less where its cgroup limits it (a
+ * systemd unit's `MemoryMax=`, a container's limit), as Node.js reads it from the
+ * process's own cgroup (`process.constrainedMemory()`; without a limit it gives 0 or a
+ * number past any machine's memory).
  */
-export function availableMemoryBytes(cgroupMaxPath = '/sys/fs/cgroup/memory.max'): number {
-  let limit = Number.POSITIVE_INFINITY;
-  try {
-    const text = readFileSync(cgroupMaxPath, 'utf8').trim();
-    if (/^\d+$/.test(text)) limit = Number(text);
-  } catch {
-    // No cgroup v2 file here: the machine's memory is the limit.
-  }
-  return Math.min(totalmem(), limit);
+export function availableMemoryBytes(constrained = process.constrainedMemory?.() ?? 0): number {
+  const machine = totalmem();
+  return constrained > 0 && constrained < machine ? constrained : machine;
 }
 
 /**
  * `--cache-mb`: a number is taken as given; `auto` is an eighth of the memory this process
- * may use, at most `MAX_DEFAULT_CACHE_MB`, so a 1 GB e2-micro VM keeps 128 MiB for pages
- * and the rest for the server itself, whatever a client asks for.
+ * may use, at most `MAX_DEFAULT_CACHE_MB`, so a 1 GB e2-micro VM (about 970 MiB the kernel
+ * can use) keeps about 120 MiB for pages and the rest for the server itself, whatever a
+ * client asks for.
  */
 export function resolveCacheSize(flag: number | 'auto', memoryBytes = availableMemoryBytes()): CacheSize {
   if (flag !== 'auto') return { mb: flag, why: flag === 0 ? '--cache-mb 0: no cache' : `--cache-mb ${flag}` };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { ObjectStore, StoredObject } from './object-store.js';
 
@@ -33,17 +34,29 @@ interface Entry<T> {
 export const OBJECT_OVERHEAD_BYTES = 1024;
 export const MISS_OVERHEAD_BYTES = 256;
 
+// Keys longer than this are held by a digest instead (see `cacheKey`).
+const LONGEST_KEPT_KEY = 64;
+
 /**
- * A key's cost in memory: V8 keeps a string in one byte per character when every
- * character fits (Latin-1), else in two; two is the bound whatever the key holds. A key
- * sliced from a longer request target may keep that target alive; targets are capped
- * (8 KiB by default), so this stays within a small factor even then.
+ * The key an entry is held under: the object's key when short (the usual `webdir/7.html`),
+ * else a SHA-256 digest of it after a NUL, which no valid key holds, so the two kinds
+ * never meet. A long key would cost its whole length for as long as its entry lives; a
+ * digest costs 23 characters, so what a client sends as a path (up to 8 KiB) decides
+ * nothing about what the cache holds, and the byte bound keeps its entries for objects.
+ */
+export function cacheKey(key: string): string {
+  return key.length <= LONGEST_KEPT_KEY ? key : `\0${createHash('sha256').update(key).digest('base64url').slice(0, 22)}`;
+}
+
+/**
+ * A held key's cost in memory: V8 keeps a string in one byte per character when every
+ * character fits (Latin-1), else in two; two is the bound whatever the key holds.
  */
 function keyBytes(key: string): number {
   return key.length * 2;
 }
 
-/** What an object entry is charged: what it really costs, key included. */
+/** What an object entry is charged: what it really costs, its held key included. */
 export function objectEntryBytes(key: string, object: StoredObject): number {
   return object.body.length + keyBytes(key) + object.meta.etag.length * 2 + OBJECT_OVERHEAD_BYTES;
 }
@@ -83,6 +96,7 @@ export function createCachedStore(store: ObjectStore, options: CachedStoreOption
 
   function remember(key: string, object: StoredObject | null): void {
     const checkedAt = performance.now();
+    key = cacheKey(key);
     if (object === null) {
       objects.delete(key);
       misses.set(key, { value: null, checkedAt });
@@ -116,7 +130,8 @@ export function createCachedStore(store: ObjectStore, options: CachedStoreOption
   }
 
   async function get(key: string): Promise<StoredObject | null> {
-    const entry: Entry<StoredObject | null> | undefined = objects.get(key) ?? misses.get(key);
+    const held = cacheKey(key);
+    const entry: Entry<StoredObject | null> | undefined = objects.get(held) ?? misses.get(held);
     if (entry === undefined) return load(key, undefined);
     if (performance.now() - entry.checkedAt > revalidateMs) {
       // Serve what we have; a failed check leaves the entry to be tried again next time.

@@ -46,14 +46,15 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** One forbidden request; resolves with its status and X-Event-Id, or the error's code. */
-function forbidden(server: ServeProcess, agent: Agent, n: number): Promise<{ status: number | null; id: string | null; error: string | null }> {
+/** One forbidden request; resolves with when it was sent, its status and X-Event-Id, or the error's code. */
+function forbidden(server: ServeProcess, agent: Agent, n: number): Promise<{ sentAt: number; status: number | null; id: string | null; error: string | null }> {
+  const sentAt = performance.now();
   return new Promise((resolve) => {
     const req = request(`${server.url}/bucket/webdir/${n % 5}.html`, { agent, headers: { 'X-country': 'Iran', 'X-client-IP': `10.9.${n >> 8 & 255}.${n & 255}` } }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? null, id: (res.headers['x-event-id'] as string | undefined) ?? null, error: null }));
+      res.on('end', () => resolve({ sentAt, status: res.statusCode ?? null, id: (res.headers['x-event-id'] as string | undefined) ?? null, error: null }));
     });
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ status: null, id: null, error: error.code ?? error.message }));
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ sentAt, status: null, id: null, error: error.code ?? error.message }));
     req.end();
   });
 }
@@ -114,9 +115,13 @@ describe('zones share nothing: a frozen server never holds up another zone (two 
       ...Array.from({ length: 4 }, () => drive(healthy, agentB, results.b)),
     ];
     const health: number[] = [];
+    // When each answered health probe had been sent.
+    const healthSentAt: number[] = [];
     const prober = (async () => {
       while (!stop.signal.aborted) {
+        const sentAt = performance.now();
         health.push(await healthz(healthy));
+        healthSentAt.push(sentAt);
         await sleep(10);
       }
     })();
@@ -144,10 +149,11 @@ describe('zones share nothing: a frozen server never holds up another zone (two 
         // leaves for everyone else. Zone-b and the audit must not notice.
         locker.exec('BEGIN IMMEDIATE');
         await freeze();
-        const before = results.b.length;
-        const healthBefore = health.length;
+        // Only requests sent after the freeze count: answers already on their way when the
+        // lock was taken prove nothing.
+        const frozenAt = performance.now();
         await waitFor(
-          () => results.b.length >= before + DURING_EACH_FREEZE && health.length > healthBefore,
+          () => results.b.filter((r) => r.sentAt > frozenAt).length >= DURING_EACH_FREEZE && healthSentAt.some((at) => at > frozenAt),
           20_000,
           `zone-b to complete ${DURING_EACH_FREEZE} forbidden requests and a health check while zone-a is frozen with its lock held (locked freeze ${i + 1})`,
         );

@@ -35,9 +35,12 @@ describe('zonelab failover runs through the CLI: matrix, report, reset, flap, Ct
     bucket = await makeTempBucket(100);
   });
   after(async () => {
-    await endLabsUnder(parent);
-    await bucket.remove();
-    await rm(parent, { recursive: true, force: true });
+    try {
+      await endLabsUnder(parent);
+    } finally {
+      await bucket.remove();
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   const base = async () => [

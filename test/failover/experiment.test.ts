@@ -12,7 +12,7 @@ import { startLab } from '../../src/lab/index.js';
 import { type LoadBalancerSpec, type ProfileName, resolveSpec } from '../../src/lb/index.js';
 import { endLabsUnder } from '../helpers/lab-process.js';
 import { freePort } from '../helpers/free-port.js';
-import { assertWithin, withLoopDelay } from '../helpers/lag.js';
+import { assertWithin, lagWatcher, type RunLag } from '../helpers/lag.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 
@@ -41,10 +41,13 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
     bucket = await makeTempBucket(100);
   });
   after(async () => {
-    // Whatever a failed run left running (its lab is under parent) goes down first.
-    await endLabsUnder(parent);
-    await bucket.remove();
-    await rm(parent, { recursive: true, force: true });
+    try {
+      // Whatever a failed run left running (its lab is under parent) goes down first.
+      await endLabsUnder(parent);
+    } finally {
+      await bucket.remove();
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   async function spec(profile: ProfileName, mode: 'tcp' | 'http'): Promise<LoadBalancerSpec> {
@@ -77,22 +80,24 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
   }
 
   let fastKill: ExperimentResult;
+  let fastKillLag: RunLag;
 
   it("profile fast, fault kill: rerouted and back within the spec's bounds, an even split before, every file written", async (t) => {
     // The live page's feed rides along (no browser): what a page would be sent.
     const live = createFailoverFeed({ title: 'fast × kill', zones: ['zone-a', 'zone-b'], spec: await spec('fast', 'tcp') });
-    const watched = await withLoopDelay(() => experiment('fast', 'kill', 'tcp', live.watcher));
-    fastKill = watched.value;
+    const lag = lagWatcher(live.watcher);
+    fastKill = await experiment('fast', 'kill', 'tcp', lag.watcher).finally(() => lag.close());
     live.feed.done({ lines: [], reportHtml: '' });
     const page = live.feed.snapshot();
     live.feed.close();
     const m = fastKill.metrics;
-    const lag = Math.max(fastKill.maxLagMs, watched.worstDelayMs);
+    const [spans] = lag.runs;
+    fastKillLag = spans!;
     const bounds = runBounds(fastKill.setup)!;
-    t.diagnostic(`reroute ${m.timeToRerouteMs} ms, return from ready ${m.timeToReturnFromReadyMs} ms, failed ${m.errors.count}; lag ${lag} ms`);
+    t.diagnostic(`reroute ${m.timeToRerouteMs} ms, return from ready ${m.timeToReturnFromReadyMs} ms, failed ${m.errors.count}; lag ${JSON.stringify(spans)}`);
     assert.ok(m.rerouted && m.returned);
-    assertWithin('time to reroute', m.timeToRerouteMs, { highMs: bounds.detection!.sec * 1000 }, lag);
-    assertWithin('time to return from ready', m.timeToReturnFromReadyMs, { highMs: bounds.return.sec * 1000 }, lag);
+    assertWithin('time to reroute', m.timeToRerouteMs, { highMs: bounds.detection!.sec * 1000 }, spans!.outageMs);
+    assertWithin('time to return from ready', m.timeToReturnFromReadyMs, { highMs: bounds.return.sec * 1000 }, spans!.returnMs);
     const before = m.phases[0]!;
     const shareA = (before.byZone['zone-a'] ?? 0) / before.answered;
     assert.ok(shareA >= 0.4 && shareA <= 0.6, `zone-a served ${(shareA * 100).toFixed(1)}% before the fault`);
@@ -152,12 +157,11 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
   });
 
   it("profile gcp-default, fault kill: rerouted within the spec's bound", async (t) => {
-    const watched = await withLoopDelay(() => experiment('gcp-default', 'kill'));
-    const result = watched.value;
-    const lag = Math.max(result.maxLagMs, watched.worstDelayMs);
-    t.diagnostic(`reroute ${result.metrics.timeToRerouteMs} ms; lag ${lag} ms`);
+    const lag = lagWatcher();
+    const result = await experiment('gcp-default', 'kill', 'tcp', lag.watcher).finally(() => lag.close());
+    t.diagnostic(`reroute ${result.metrics.timeToRerouteMs} ms; lag ${JSON.stringify(lag.runs[0])}`);
     assert.ok(result.metrics.rerouted);
-    assertWithin('time to reroute', result.metrics.timeToRerouteMs, { highMs: runBounds(result.setup)!.detection!.sec * 1000 }, lag);
+    assertWithin('time to reroute', result.metrics.timeToRerouteMs, { highMs: runBounds(result.setup)!.detection!.sec * 1000 }, lag.runs[0]!.outageMs);
   });
 
   it('--target mode with lab stop/start commands measures what the built-in mode measures', async (t) => {
@@ -167,27 +171,28 @@ describe('failover experiment end to end (real HAProxy, real processes, real sig
     const lab = await startLab({ zones: ['zone-a', 'zone-b'], instancesPerZone: 1, spec: labSpec, listenHost: '127.0.0.1', listenPort, bucket: bucket.root, dir });
     try {
       const cli = `"${process.execPath}" "${CLI_PATH}"`;
-      const watched = await withLoopDelay(async () => runExperiment({
+      const lag = lagWatcher();
+      const result = await runExperiment({
+        watcher: lag.watcher,
         target: { url: `http://127.0.0.1:${listenPort}`, kill: `${cli} lab stop zone-b --dir "${dir}"`, restart: `${cli} lab start zone-b --dir "${dir}"`, spec: labSpec },
         pages: { bucket: 'bucket', index: 100 },
         fault: parseFault('kill'),
         ...PHASES,
         outDir: join(parent, 'target-run'),
-      }));
-      const result = watched.value;
-      const lag = Math.max(result.maxLagMs, watched.worstDelayMs, fastKill.maxLagMs);
+      }).finally(() => lag.close());
+      const spans = lag.runs[0]!;
       const m = result.metrics;
       const builtIn = fastKill.metrics;
       t.diagnostic(`target: reroute ${m.timeToRerouteMs} ms, return from ready ${m.timeToReturnFromReadyMs} ms; built-in: ${builtIn.timeToRerouteMs} ms, ${builtIn.timeToReturnFromReadyMs} ms`);
       assert.ok(m.rerouted && m.returned);
       // The two runs meet HAProxy's check schedule at different points: up to one check
       // interval (1 s) apart whatever the tool measures, so that is the allowance.
-      assertWithin('the difference of the two reroute times', Math.abs(m.timeToRerouteMs! - builtIn.timeToRerouteMs!), { highMs: labSpec.checkIntervalSec * 1000 }, lag);
+      assertWithin('the difference of the two reroute times', Math.abs(m.timeToRerouteMs! - builtIn.timeToRerouteMs!), { highMs: labSpec.checkIntervalSec * 1000 }, spans.outageMs + fastKillLag.outageMs);
       // A command's effect is unknown to the run, so its bounds are those of checks that
       // time out; the lab's kill fails them at once, which those bounds include.
       const bounds = runBounds(result.setup)!;
-      assertWithin('time to reroute', m.timeToRerouteMs, { highMs: bounds.detection!.sec * 1000 }, lag);
-      assertWithin('time to return from ready', m.timeToReturnFromReadyMs, { highMs: bounds.return.sec * 1000 }, lag);
+      assertWithin('time to reroute', m.timeToRerouteMs, { highMs: bounds.detection!.sec * 1000 }, spans.outageMs);
+      assertWithin('time to return from ready', m.timeToReturnFromReadyMs, { highMs: bounds.return.sec * 1000 }, spans.returnMs);
       // The stated spec reaches the setup and the report's bounds.
       assert.deepEqual(result.setup.spec, labSpec);
       const report = await readFile(join(parent, 'target-run', 'report.md'), 'utf8');

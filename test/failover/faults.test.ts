@@ -11,7 +11,7 @@ import type { RequestResult } from '../../src/client/index.js';
 import { parseFault } from '../../src/records/index.js';
 import { freePort } from '../helpers/free-port.js';
 import { skipWithoutHaproxy, endLabsUnder } from '../helpers/lab-process.js';
-import { assertWithin, withLoopDelay } from '../helpers/lag.js';
+import { assertWithin, lagWatcher, type RunLag } from '../helpers/lag.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 
 const hasNft = spawnSync('nft', ['--version']).status === 0;
@@ -45,16 +45,21 @@ describe('failover under every kind of fault (real HAProxy, real nftables, real 
     bucket = await makeTempBucket(100);
   });
   after(async () => {
-    // Whatever a failed run left running (its lab is under parent) goes down first.
-    await endLabsUnder(parent);
-    await bucket.remove();
-    await rm(parent, { recursive: true, force: true });
+    try {
+      // Whatever a failed run left running (its lab is under parent) goes down first.
+      await endLabsUnder(parent);
+    } finally {
+      await bucket.remove();
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
-  /** A run, and the lag it measured (its load generator's, or this process's event loop's, the worse). */
-  async function experiment(profile: ProfileName, fault: string, mode: 'tcp' | 'http' = 'tcp'): Promise<ExperimentResult & { lagMs: number }> {
+  /** A run, and the lag it measured over its outage and its return. */
+  async function experiment(profile: ProfileName, fault: string, mode: 'tcp' | 'http' = 'tcp'): Promise<ExperimentResult & { lag: RunLag }> {
     const outDir = join(parent, `run-${++runs}`);
-    const watched = await withLoopDelay(async () => runExperiment({
+    const lag = lagWatcher();
+    const result = await runExperiment({
+      watcher: lag.watcher,
       lab: {
         zones: ['zone-a', 'zone-b'],
         instancesPerZone: 1,
@@ -67,10 +72,10 @@ describe('failover under every kind of fault (real HAProxy, real nftables, real 
       fault: parseFault(fault),
       ...PHASES,
       outDir,
-    }));
+    }).finally(() => lag.close());
     // Whatever the fault, the lab's rules went with it.
     assert.equal(spawnSync('nft', ['list', 'table', 'inet', nftTableOf(join(outDir, 'lab'))]).status === 0, false, 'nftables table left behind');
-    return { ...watched.value, lagMs: Math.max(watched.value.maxLagMs, watched.worstDelayMs) };
+    return { ...result, lag: lag.runs[0]! };
   }
 
   const outage = (result: ExperimentResult, zone: string) => result.metrics.zones.find((z) => z.phase === 'outage' && z.zone === zone);
@@ -82,8 +87,8 @@ describe('failover under every kind of fault (real HAProxy, real nftables, real 
     t.diagnostic(`reroute ${m.timeToRerouteMs} ms, DOWN ${m.lb.downAfterFaultMs} ms, bound ${bound.sec} s; failed ${m.errors.count} (${JSON.stringify(m.errors.byKind)})`);
     assert.equal(bound.sec, 4.2);
     assert.ok(m.rerouted && m.returned);
-    assertWithin('DOWN', m.lb.downAfterFaultMs, { highMs: bound.sec * 1000 }, result.lagMs);
-    assertWithin('time to reroute', m.timeToRerouteMs, { highMs: bound.sec * 1000 }, result.lagMs);
+    assertWithin('DOWN', m.lb.downAfterFaultMs, { highMs: bound.sec * 1000 }, result.lag.outageMs);
+    assertWithin('time to reroute', m.timeToRerouteMs, { highMs: bound.sec * 1000 }, result.lag.outageMs);
     // HAProxy (tcp mode) resets a client whose backend connect timed out.
     assert.ok(m.errors.count > 0, 'requests sent to the partitioned zone before DOWN fail');
     assert.deepEqual(tablesOfZonelab(), []);
@@ -116,7 +121,7 @@ describe('failover under every kind of fault (real HAProxy, real nftables, real 
       .map((r) => r.sentAt + r.latencyMs)
       .sort((a, b) => a - b)[0];
     assert.ok(firstError !== undefined, 'zone-b failed at least one request');
-    assertWithin('DOWN after the fault', m.lb.downAfterFaultMs, { highMs: firstError - m.faultAt! + 100 }, result.lagMs);
+    assertWithin('DOWN after the fault', m.lb.downAfterFaultMs, { highMs: firstError - m.faultAt! + 100 }, result.lag.outageMs);
     // Under fast the same fault leaves zone-b half the traffic and fails a quarter of all
     // requests; here its passing checks bring it back every healthy × interval (2 s), and
     // its next error takes it out again: a request or two each time.
@@ -129,7 +134,7 @@ describe('failover under every kind of fault (real HAProxy, real nftables, real 
     const m = result.metrics;
     assert.ok(m.rerouted && m.returned);
     assert.equal(m.errors.count, 0);
-    assertWithin('time to reroute', m.timeToRerouteMs, { highMs: runBounds(result.setup)!.detection!.sec * 1000 }, result.lagMs);
+    assertWithin('time to reroute', m.timeToRerouteMs, { highMs: runBounds(result.setup)!.detection!.sec * 1000 }, result.lag.outageMs);
   });
 
   it('latency:500 under fast: the zone answers slowly, its check still passes, so it keeps its share', async () => {
@@ -137,6 +142,6 @@ describe('failover under every kind of fault (real HAProxy, real nftables, real 
     assert.equal(result.metrics.rerouted, false);
     const b = outage(result, 'zone-b')!;
     assert.ok(b.p50Ms! >= 500, `zone-b p50 ${b.p50Ms} ms`);
-    assertWithin('zone-a p50', outage(result, 'zone-a')!.p50Ms, { highMs: 100 }, result.lagMs);
+    assertWithin('zone-a p50', outage(result, 'zone-a')!.p50Ms, { highMs: 100 }, result.lag.outageMs);
   });
 });

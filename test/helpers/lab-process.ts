@@ -52,20 +52,26 @@ export function labDirsUnder(root: string): string[] {
 /**
  * For a test's after(): brings down every lab under `root` (and in `more`) with `zonelab
  * lab down` (its processes, whoever started them, and its nftables table), then removes
- * any table lab down did not (a killed run's, say) and says which. Whatever a test did or
- * failed to do, nothing of its labs runs afterwards.
+ * any table lab down did not (a killed run's, say). Whatever a test did or failed to do,
+ * nothing of its labs runs afterwards; and when cleaning up had to undo what lab down
+ * should have (a failed lab down, a table left behind), it throws after cleaning, saying
+ * what: a teardown that fails is a defect, not noise.
  */
-export async function endLabsUnder(root: string, more: readonly string[] = []): Promise<{ tablesLeft: string[] }> {
-  const dirs = [...new Set([...labDirsUnder(root), ...more])];
-  for (const dir of dirs) await zonelab('lab', 'down', '--dir', dir);
-  const tablesLeft: string[] = [];
-  for (const dir of new Set([...dirs, ...labFolders(root)])) {
+export async function endLabsUnder(root: string, more: readonly string[] = []): Promise<void> {
+  const running = labDirsUnder(root);
+  const problems: string[] = [];
+  for (const dir of new Set([...running, ...more])) {
+    const down = await zonelab('lab', 'down', '--dir', dir);
+    // A folder whose lab is gone already says so and exits 0.
+    if (down.code !== 0) problems.push(`lab down --dir ${dir} failed: ${down.stderr.trim()}`);
+  }
+  for (const dir of new Set([...running, ...more, ...labFolders(root)])) {
     const table = nftTableOf(dir);
     if (spawnSync('nft', ['list', 'table', 'inet', table], { stdio: 'ignore' }).status !== 0) continue;
-    tablesLeft.push(table);
+    problems.push(`nftables table ${table} of ${dir} outlived its lab`);
     spawnSync('nft', ['delete', 'table', 'inet', table]);
   }
-  return { tablesLeft };
+  if (problems.length > 0) throw new Error(`after the tests: ${problems.join('; ')}`);
 }
 
 /** Folders named `lab` under `root` (where failover runs keep their labs). */

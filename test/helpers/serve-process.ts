@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI_PATH } from './paths.js';
@@ -22,15 +22,19 @@ let started = 0;
 
 /**
  * Starts `zonelab serve` as a child process on 127.0.0.1 and a free port, and resolves once
- * its start-up line says where it listens. Unless the caller names one, no metadata server
- * is named, so off Google Cloud the zone lookup asks once and falls back to "local"
- * (naming one makes the server wait for it, as on a VM).
+ * its start-up line says where it listens. Unless the caller names a metadata server (in
+ * `GCE_METADATA_HOST`), the zone and instance are given as the server would find them off
+ * Google Cloud ("local", the hostname), so no test ever asks a real metadata server, even
+ * on a machine that has one.
  */
 export async function startServeProcess(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
   // Unless the test names a bus, events go to a database of their own in the temp folder.
   const ownDb = args.includes('--bus') ? null : join(tmpdir(), `zonelab-test-events-${process.pid}-${++started}`);
   const busArgs = ownDb ? ['--bus', `sqlite:${ownDb}`] : [];
-  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...busArgs, ...args], {
+  const identityArgs = env.GCE_METADATA_HOST
+    ? []
+    : [...(args.includes('--zone') ? [] : ['--zone', 'local']), ...(args.includes('--instance') ? [] : ['--instance', hostname()])];
+  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...busArgs, ...identityArgs, ...args], {
     env: { ...process.env, GCE_METADATA_HOST: '', ZONE: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -70,9 +70,12 @@ describe('soak: kill and restart zones under load with forbidden traffic mixed i
     dir = join(parent, 'lab');
   });
   after(async () => {
-    await endLabsUnder(parent, [dir]);
-    await bucket.remove();
-    await rm(parent, { recursive: true, force: true });
+    try {
+      await endLabsUnder(parent, [dir]);
+    } finally {
+      await bucket.remove();
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it(`${CYCLES} cycles of KILL/TERM and restart: every event id printed once, every backend UP, nothing left, the long-lived processes' memory flat`, async (t) => {

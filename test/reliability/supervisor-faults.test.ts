@@ -33,9 +33,12 @@ describe('supervisor faults: kill -9 of a detached lab’s processes in any orde
     bucket = await makeTempBucket(10);
   });
   after(async () => {
-    await endLabsUnder(parent, dirs);
-    await bucket.remove();
-    await rm(parent, { recursive: true, force: true });
+    try {
+      await endLabsUnder(parent, dirs);
+    } finally {
+      await bucket.remove();
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it(`leaves nothing running, for ${ROUNDS} random orders and subsets (seed ${SEED})`, async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
@@ -14,18 +14,25 @@ import { startServeProcess } from '../helpers/serve-process.js';
 import { makeTempBucket } from '../helpers/temp-bucket.js';
 
 describe('zone and instance discovery (stand-ins for the GCE metadata server on loopback; DMI product names from files)', () => {
-  // DMI product names as a file, the way /sys/class/dmi/id/product_name holds them.
+  // DMI strings as files, the way /sys/class/dmi/id holds them: a Compute Engine VM's, a
+  // Google BIOS alone, and a machine of another maker's.
   let dir: string;
   let google: string;
+  let googleBios: string;
   let notGoogle: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zonelab-dmi-'));
-    google = join(dir, 'google');
-    notGoogle = join(dir, 'not-google');
-    await writeFile(google, 'Google Compute Engine\n');
-    await writeFile(notGoogle, 'Standard PC (Q35 + ICH9, 2009)\n');
+    [google, googleBios, notGoogle] = ['google', 'google-bios', 'not-google'].map((name) => join(dir, name)) as [string, string, string];
+    for (const folder of [google, googleBios, notGoogle]) await mkdir(folder);
+    await writeFile(join(google, 'product_name'), 'Google Compute Engine\n');
+    await writeFile(join(googleBios, 'product_name'), 'Standard PC\n');
+    await writeFile(join(googleBios, 'bios_vendor'), 'Google\n');
+    await writeFile(join(notGoogle, 'product_name'), 'Standard PC (Q35 + ICH9, 2009)\n');
+    await writeFile(join(notGoogle, 'bios_vendor'), 'SeaBIOS\n');
   });
   after(() => rm(dir, { recursive: true, force: true }));
+  // Nothing listens on port 9 (discard) on loopback: a metadata host that never answers.
+  const NOWHERE = '127.0.0.1:9';
   it('reads zone and name from a metadata stand-in, keeping the last segment of the zone', async () => {
     const metadata = await startMetadataStandIn({ zone: 'projects/123456/zones/us-east1-c', name: 'zonelab-c' });
     try {
@@ -56,7 +63,7 @@ describe('zone and instance discovery (stand-ins for the GCE metadata server on 
 
   it('off Google Cloud (no metadata host named, not a Google machine, nothing answers) falls back at once to "local" and the hostname', async () => {
     const retries: MetadataRetry[] = [];
-    const identity = await discoverIdentity({ env: {}, productNamePath: notGoogle, onRetry: (retry) => retries.push(retry) });
+    const identity = await discoverIdentity({ env: {}, metadataHost: NOWHERE, dmiDir: notGoogle, onRetry: (retry) => retries.push(retry) });
     assert.equal(identity.zone, 'local');
     assert.equal(identity.source.instance, 'hostname');
     assert.equal(identity.googleCloud, null);
@@ -68,7 +75,7 @@ describe('zone and instance discovery (stand-ins for the GCE metadata server on 
     const metadata = await startMetadataStandIn({ zone: 'projects/1/zones/us-east1-c', name: 'zonelab-us-east1-c', lateMs: { zone: 1500 } });
     try {
       const retries: MetadataRetry[] = [];
-      const identity = await discoverIdentity({ env: { GCE_METADATA_HOST: metadata.host }, productNamePath: notGoogle, onRetry: (retry) => retries.push(retry) });
+      const identity = await discoverIdentity({ env: { GCE_METADATA_HOST: metadata.host }, dmiDir: notGoogle, onRetry: (retry) => retries.push(retry) });
       assert.deepEqual([identity.zone, identity.instance], ['us-east1-c', 'zonelab-us-east1-c']);
       assert.match(identity.googleCloud ?? '', /GCE_METADATA_HOST/);
       assert.ok(retries.length >= 1, 'asked again');
@@ -79,16 +86,19 @@ describe('zone and instance discovery (stand-ins for the GCE metadata server on 
     }
   });
 
-  it('on a Google machine (DMI product name) whose metadata stand-in never answers, refuses after its patience instead of making up a zone', async () => {
+  it('on a Google machine (DMI product name, or a Google BIOS) whose metadata stand-in never answers, keeps asking for its patience, then refuses instead of making up a zone', async () => {
     const metadata = await startMetadataStandIn({ silent: true });
     try {
-      const started = performance.now();
-      await assert.rejects(
-        discoverIdentity({ env: {}, productNamePath: google, metadataTimeoutMs: 100, metadataPatienceMs: 1500 }),
-        (error: unknown) => isZonelabError(error, 'E_NO_IDENTITY') && /Google Compute Engine/.test((error as Error).message) && /no zone and no name within 1.5 s/.test((error as Error).message),
-      );
-      const elapsed = performance.now() - started;
-      assert.ok(elapsed >= 1000, `waited ${elapsed} ms`);
+      for (const [dmiDir, why] of [[google, /the machine is a "Google Compute Engine"/], [googleBios, /its firmware is Google's/]] as const) {
+        const started = performance.now();
+        const before = metadata.requests.length;
+        await assert.rejects(
+          discoverIdentity({ env: {}, metadataHost: metadata.host, dmiDir, metadataTimeoutMs: 100, metadataPatienceMs: 1500 }),
+          (error: unknown) => isZonelabError(error, 'E_NO_IDENTITY') && why.test((error as Error).message) && /no zone and no name within 1.5 s/.test((error as Error).message),
+        );
+        assert.ok(performance.now() - started >= 1500, 'the whole patience');
+        assert.ok(metadata.requests.length - before >= 6, `asked again and again: ${metadata.requests.length - before} requests`);
+      }
     } finally {
       await metadata.close();
     }
@@ -98,7 +108,7 @@ describe('zone and instance discovery (stand-ins for the GCE metadata server on 
     const metadata = await startMetadataStandIn({ name: 'vm-x', lateMs: { zone: 60_000 } });
     try {
       await assert.rejects(
-        discoverIdentity({ env: { GCE_METADATA_HOST: metadata.host }, productNamePath: notGoogle, metadataTimeoutMs: 100, metadataPatienceMs: 800 }),
+        discoverIdentity({ env: {}, metadataHost: metadata.host, dmiDir: notGoogle, metadataTimeoutMs: 100, metadataPatienceMs: 800 }),
         (error: unknown) => isZonelabError(error, 'E_NO_IDENTITY') && /no zone within/.test((error as Error).message),
       );
     } finally {
@@ -117,7 +127,7 @@ describe('zone and instance discovery (stand-ins for the GCE metadata server on 
       const port = (impostor.address() as { port: number }).port;
       // Named as the metadata server, but its answers are not the metadata server's: never taken.
       await assert.rejects(
-        discoverIdentity({ env: { GCE_METADATA_HOST: `127.0.0.1:${port}` }, productNamePath: notGoogle, metadataTimeoutMs: 100, metadataPatienceMs: 600 }),
+        discoverIdentity({ env: { GCE_METADATA_HOST: `127.0.0.1:${port}` }, dmiDir: notGoogle, metadataTimeoutMs: 100, metadataPatienceMs: 600 }),
         (error: unknown) => isZonelabError(error, 'E_NO_IDENTITY'),
       );
     } finally {

@@ -3,9 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { availableEngines, openSqliteWith, type SqliteEngineName, SqliteError, sqliteEngine } from '../../src/sqlite/index.js';
+import { availableEngines, openSqliteWith, type SqliteEngineName, SqliteError, sqliteEngine, wantedEngine } from '../../src/sqlite/index.js';
 
 const ENGINES: SqliteEngineName[] = ['node:sqlite', 'better-sqlite3'];
+// Where Node.js has its own SQLite, better-sqlite3 is not loaded unless ZONELAB_SQLITE names it.
 const here = availableEngines();
 
 function isSqliteError(code: string) {
@@ -13,17 +14,22 @@ function isSqliteError(code: string) {
 }
 
 describe('SQLite engines on this runtime', () => {
-  it(`uses node:sqlite where Node.js has it, else better-sqlite3 (here ${process.version}: ${sqliteEngine()})`, () => {
+  it(`uses node:sqlite where Node.js has it, else better-sqlite3, unless ZONELAB_SQLITE says (here ${process.version}: ${sqliteEngine()})`, () => {
     assert.ok(here.length > 0, 'at least one engine loads');
-    assert.equal(sqliteEngine(), here[0]);
+    const wanted = wantedEngine();
+    assert.equal(sqliteEngine(), wanted ?? here[0]);
+    if (wanted !== undefined) return;
     const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-    if (major >= 23 || (major === 22 && minor >= 13)) assert.equal(sqliteEngine(), 'node:sqlite', 'no native addon where the runtime has its own');
+    if (major >= 23 || (major === 22 && minor >= 13)) {
+      assert.equal(sqliteEngine(), 'node:sqlite', 'no native addon where the runtime has its own');
+      assert.deepEqual(here, ['node:sqlite'], 'better-sqlite3 not even loaded');
+    }
     if (major === 20) assert.equal(sqliteEngine(), 'better-sqlite3');
   });
 });
 
 for (const engine of ENGINES) {
-  describe(`SQLite engine ${engine} (real database files)`, { skip: here.includes(engine) ? false : `${engine} does not load on Node.js ${process.version}` }, () => {
+  describe(`SQLite engine ${engine} (real database files)`, { skip: here.includes(engine) ? false : `${engine} is not used on Node.js ${process.version}` }, () => {
     let dir: string;
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'zonelab-sqlite-'));
@@ -62,6 +68,14 @@ for (const engine of ENGINES) {
         assert.deepEqual(db.prepare<{ v: string }>('SELECT v FROM t ORDER BY v').all().map((row) => row.v), ['a', 'b'], 'c rolled back with the duplicate');
         insertAll(['d']);
         assert.equal(db.prepare<{ n: number }>('SELECT count(*) AS n FROM t').get()?.n, 3, 'usable after a rollback');
+        // Inside another transaction a call is a savepoint: its failure undoes only itself.
+        const outer = db.transaction(() => {
+          insert.run('e');
+          assert.throws(() => insertAll(['f', 'e']), isSqliteError('SQLITE_CONSTRAINT'));
+          insert.run('g');
+        });
+        outer();
+        assert.deepEqual(db.prepare<{ v: string }>('SELECT v FROM t ORDER BY v').all().map((row) => row.v), ['a', 'b', 'd', 'e', 'g']);
       } finally {
         db.close();
       }

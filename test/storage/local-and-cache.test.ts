@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isZonelabError } from '../../src/errors.js';
-import { createCachedStore, createLocalDirStore, createObjectStore, parseGcsUrl, type ObjectStore } from '../../src/storage/index.js';
+import { availableMemoryBytes, createCachedStore, createLocalDirStore, createObjectStore, parseGcsUrl, resolveCacheSize, type ObjectStore } from '../../src/storage/index.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -79,5 +80,21 @@ describe('cached store', () => {
     const store = await createObjectStore(bucket.root, { cacheMb: 0 });
     t.after(() => store.close());
     assert.equal(store.bucketName, 'bucket');
+  });
+});
+
+describe('cache size from the machine', () => {
+  const MiB = 1024 * 1024;
+  it('takes an eighth of the memory, at most 256 MiB, and says why; a number as given', () => {
+    assert.deepEqual(resolveCacheSize('auto', 967 * MiB), { mb: 120, why: 'an eighth of 967 MiB of memory' });
+    assert.deepEqual(resolveCacheSize('auto', 24 * 1024 * MiB), { mb: 256, why: 'the most by default (an eighth of 24576 MiB of memory is more)' });
+    assert.deepEqual(resolveCacheSize(64), { mb: 64, why: '--cache-mb 64' });
+    assert.equal(resolveCacheSize(0).mb, 0);
+  });
+
+  it('counts a cgroup limit below the machine, and ignores "no limit" (0, or more than the machine)', () => {
+    assert.equal(availableMemoryBytes(512 * MiB), 512 * MiB);
+    assert.equal(availableMemoryBytes(0), totalmem());
+    assert.equal(availableMemoryBytes(2 ** 64), totalmem());
   });
 });

@@ -20,9 +20,12 @@ describe("the lab's live feed without a browser: what a page is sent, from a rea
     bucket = await makeTempBucket(50);
   });
   after(async () => {
-    await endLabsUnder(parent);
-    await bucket.remove();
-    await rm(parent, { recursive: true, force: true });
+    try {
+      await endLabsUnder(parent);
+    } finally {
+      await bucket.remove();
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it('counts every request per zone as HAProxy does, marks a stop and the return, and shows the zone down meanwhile', async () => {

@@ -84,9 +84,12 @@ describe('the live page in a real Chromium (real lab, real HAProxy)', { skip }, 
       await watched.exited;
       clearTimeout(timer);
     }
-    await endLabsUnder(parent, labDirs);
-    await bucket?.remove();
-    await rm(parent, { recursive: true, force: true });
+    try {
+      await endLabsUnder(parent, labDirs);
+    } finally {
+      await bucket?.remove();
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it('lab up --web: both zones serving; lab stop shows the zone down with its marks; the start button brings it back', async (t) => {
