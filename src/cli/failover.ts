@@ -20,7 +20,7 @@ import {
   verdictJUnit,
   writeReportPdf,
 } from '../failover/index.js';
-import { type LoadBalancerSpec, PROFILE_NAMES } from '../lb/index.js';
+import { type LbDriverKind, lbKinds, type LoadBalancerSpec, PROFILE_NAMES } from '../lb/index.js';
 import { type Fault, formatFault, parseFault } from '../records/index.js';
 import { shellQuote } from '../shell-quote.js';
 import { createStatusLine } from '../status-line.js';
@@ -45,9 +45,10 @@ import {
   zonesOption,
 } from './option-parsers.js';
 import { INTERRUPTED_EXIT_CODE, interruptible } from './signals.js';
-import { addSpecOptions, type SpecFlags, SPEC_OPTION_NAMES, specFromFlags } from './spec-options.js';
+import { addLbOptions, addSpecOptions, type LbFlags, lbFromFlags, type SpecFlags, SPEC_OPTION_NAMES, specFromFlags } from './spec-options.js';
 
-interface FailoverFlags extends SpecFlags {
+interface FailoverFlags extends SpecFlags, LbFlags {
+  lbs?: string[];
   zones: string[];
   instancesPerZone: number;
   port: number;
@@ -78,7 +79,7 @@ interface FailoverFlags extends SpecFlags {
   expect?: string;
 }
 
-const LAB_ONLY = ['zones', 'instancesPerZone', 'port', 'listen', 'listenPort', 'bucket', 'fault'] as const;
+const LAB_ONLY = ['zones', 'instancesPerZone', 'port', 'listen', 'listenPort', 'bucket', 'fault', 'lb', 'lbs', 'probers', 'proberRule', 'connectionPersistence'] as const;
 const TARGET_ONLY = ['kill', 'restart', 'commandTimeout', 'bucketName'] as const;
 
 /** `2026-11-26T13-29-40` (a folder name that sorts by time). */
@@ -122,7 +123,8 @@ function checkFlags(flags: FailoverFlags, self: Command): void {
       usageError(self, `--target "${flags.target}" is not a URL such as http://203.0.113.7`);
     }
   }
-  onlyWith(self, ['faults', 'profiles'], flags.matrix, 'applies to --matrix only');
+  onlyWith(self, ['faults', 'profiles', 'lbs'], flags.matrix, 'applies to --matrix only');
+  if (flags.matrix && typed(self, 'lb') && flags.lbs) usageError(self, '--matrix takes its load balancers from --lbs: leave out --lb');
   if (flags.matrix) {
     if (typed(self, 'fault')) usageError(self, '--matrix takes its faults from --faults');
     if (typed(self, 'profile')) usageError(self, '--matrix takes its profiles from --profiles');
@@ -137,7 +139,7 @@ function checkFlags(flags: FailoverFlags, self: Command): void {
 }
 
 export function registerFailover(program: Command): void {
-  addSpecOptions(
+  addLbOptions(addSpecOptions(
     program
       .command('failover')
       .summary('the failover experiment: fault a zone, measure reroute and return, write a report')
@@ -145,7 +147,7 @@ export function registerFailover(program: Command): void {
         'runs load at --rate on new connections through the load balancer, injects --fault into the servers of ' +
           'one zone, waits until traffic is rerouted and stable for --hold, heals them, waits until the zone ' +
           'serves again and --hold more, and writes reports/<time>-<profile>-<fault>/: setup.json, results.ndjson, events.ndjson, ' +
-          'summary.json, report.md, report.html and timeline.svg. Local by default (a lab with real HAProxy is started and ' +
+          'summary.json, report.md, report.html and timeline.svg. Local by default (a lab with a real load balancer, --lb, is started and ' +
           'stopped); with --target it measures any load balancer, with shell commands as the fault. With --target, ' +
           "state the load balancer's spec (--profile and the check flags, as zonelab gcp up prints them) to have the " +
           'report set the measurements against the bounds that spec implies. With --web it serves a live page of the run ' +
@@ -184,16 +186,19 @@ export function registerFailover(program: Command): void {
       .option('--matrix', 'run every --profiles × --faults pair, a lab each, and write one comparison (it says how long it will take)', false)
       .addOption(new Option('--faults <list>', 'with --matrix: faults (any --fault value)').argParser(faultList).default(['kill', 'term', 'stop'].map(parseFault), 'kill,term,stop'))
       .addOption(new Option('--profiles <list>', 'with --matrix: profiles').argParser(listOf(PROFILE_NAMES, 'profiles')).default([...PROFILE_NAMES], PROFILE_NAMES.join(',')))
+      .addOption(new Option('--lbs <list>', `with --matrix: load balancers (${lbKinds().join(', ')}); default: --lb's`).argParser(listOf(lbKinds(), 'load balancers')))
       .option('--trials <n>', 'run the experiment n times on one lab (a random extra wait of up to one check interval before each fault and each heal) and report the spread: median, min, max, p90, a 95% interval of the median, and whether every trial fell in the window the spec predicts', integerIn(1, 100), 1)
       .option('--seed <n>', 'with --trials: seeds the extra waits before each fault and each heal', integerIn(0, 2 ** 31 - 1), 1)
       .option('--expect <rules>', "pass/fail for CI: rules such as 'reroute<=3s, failed<=0, p90(return)<=4s' (measures: reroute, return, return-ready, down, up, gap, failed; with --trials the median unless min/max/p90 is named); exit 1 when one fails, with verdict.json and verdict.xml (JUnit); a malformed rule exits 2 before anything runs")
       .addOption(webOption('the run: requests per zone as they are answered, backend states, marks, phase and running measurements, then the report')),
-  )
+  ))
     .addHelpText(
       'after',
       examples([
         ['the assignment on this machine: kill a zone, measure, write a report', 'zonelab failover'],
         ['a frozen zone under Google Cloud\'s default checks, watched live', 'zonelab failover --profile gcp-default --fault stop --web'],
+        ["the assignment's balancer: passthrough, probed as Google Cloud probes (root)", 'zonelab failover --lb passthrough --profile gcp-default'],
+        ['two balancers side by side against two faults', 'zonelab failover --matrix --lbs haproxy,passthrough --profiles fast --faults kill,partition'],
         ['every profile against three faults (about 5 minutes; it prints its own estimate)', 'zonelab failover --matrix --faults kill,term,partition'],
         ['ten graceful stops under zero-error, failing CI when the median reroute is over 2 s or any request failed', "zonelab failover --profile zero-error --fault term --trials 10 --expect 'reroute<=2s, max(failed)<=0'"],
         [
@@ -221,10 +226,23 @@ export function registerFailover(program: Command): void {
       const stop = interruptible('interrupted: stopping the load and putting everything back…');
       const status = createStatusLine();
 
-      const experimentOptions = (profile: string, fault: Fault, dir: string, spec: LoadBalancerSpec) => ({
+      const lbChosen = lbFromFlags(self, flags);
+      const experimentOptions = (profile: string, fault: Fault, dir: string, spec: LoadBalancerSpec, lb: string = lbChosen.kind) => ({
         ...(flags.target
           ? { target: { url: flags.target, kill: flags.kill!, restart: flags.restart!, commandTimeoutMs: flags.commandTimeout, spec: specStated ? spec : null } }
-          : { lab: { zones: flags.zones, instancesPerZone: flags.instancesPerZone, spec, listenHost: flags.listen.host, listenPort: flags.listen.port, bucket: flags.bucket } }),
+          : {
+              lab: {
+                zones: flags.zones,
+                instancesPerZone: flags.instancesPerZone,
+                spec,
+                listenHost: flags.listen.host,
+                listenPort: flags.listen.port,
+                bucket: flags.bucket,
+                lb: lb as LbDriverKind,
+                // The passthrough settings apply to that balancer only (in a matrix of several).
+                lbSettings: lb === 'passthrough' ? (lbChosen.kind === 'passthrough' ? lbChosen.settings : lbFromFlags(self, { ...flags, lb }).settings) : {},
+              },
+            }),
         pages: { ...(flags.target ? { bucket: flags.bucketName } : {}), webdir: flags.webdir, index: flags.index },
         fault,
         faultZone,
@@ -239,13 +257,13 @@ export function registerFailover(program: Command): void {
         onStatus: (line: string) => status.update(line),
         onStep: (line: string) => status.line(line),
       });
-      const runOne = (profile: string, fault: Fault, dir: string, watcher?: ExperimentWatcher) =>
-        runExperiment({ ...experimentOptions(profile, fault, dir, { ...specFromFlags({ ...flags, profile }), port: flags.port }), watcher });
+      const runOne = (profile: string, fault: Fault, dir: string, watcher?: ExperimentWatcher, lb?: string) =>
+        runExperiment({ ...experimentOptions(profile, fault, dir, { ...specFromFlags({ ...flags, profile }), port: flags.port }, lb), watcher });
 
-      const trialsOf = (profile: string, fault: Fault, dir: string) => {
+      const trialsOf = (profile: string, fault: Fault, dir: string, lb?: string) => {
         const spec = { ...specFromFlags({ ...flags, profile }), port: flags.port };
         return runTrials({
-          ...experimentOptions(profile, fault, dir, spec),
+          ...experimentOptions(profile, fault, dir, spec, lb),
           trials: flags.trials,
           seed: flags.seed,
           onTrial: (trial, total, offsetMs) => status.line(`--- trial ${trial}/${total} (warm-up ${((flags.warmup + offsetMs) / 1000).toFixed(2)} s) ---`),
@@ -294,17 +312,20 @@ export function registerFailover(program: Command): void {
       const estimate = (profile: string, fault: Fault) =>
         flags.trials * estimateRunMs({ spec: specFromFlags({ ...flags, profile }), fault: formatFault(fault), where: 'lab', warmupMs: flags.warmup, holdMs: flags.hold, maxWaitMs: flags.maxWait });
       const estimates = new Map(flags.profiles.flatMap((profile) => flags.faults.map((fault) => [`${profile} × ${formatFault(fault)}`, estimate(profile, fault)] as const)));
-      const total = [...estimates.values()].reduce((sum, ms) => sum + ms, 0);
-      status.line(`matrix: ${estimates.size} runs, about ${minutes(total)} (each starts a lab of its own)`);
+      const lbCount = (flags.lbs ?? [flags.lb]).length;
+      const total = lbCount * [...estimates.values()].reduce((sum, ms) => sum + ms, 0);
+      status.line(`matrix: ${lbCount * estimates.size} runs, about ${minutes(total)} (each starts a lab of its own)`);
       const started = performance.now();
       let estimatedDone = 0;
+      const lbs = flags.lbs ?? [lbChosen.kind];
       const matrix = await runMatrix({
+        lbs,
         profiles: flags.profiles,
         faults: flags.faults.map(formatFault),
         dir: join(flags.outDir, `${stamp()}-matrix`),
-        run: async (profile, fault, dir) => {
-          if (flags.trials === 1) return { result: await runOne(profile, parseFault(fault), dir) };
-          const trials = await trialsOf(profile, parseFault(fault), dir);
+        run: async (lb, profile, fault, dir) => {
+          if (flags.trials === 1) return { result: await runOne(profile, parseFault(fault), dir, undefined, lb) };
+          const trials = await trialsOf(profile, parseFault(fault), dir, lb);
           if (trials.runs.length === 0) throw new ZonelabError('E_INTERRUPTED', 'interrupted before the first trial');
           return { result: trials.runs[0]!, summary: trials.summary };
         },

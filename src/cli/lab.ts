@@ -1,14 +1,15 @@
 import { type Command, Option } from 'commander';
 import { isZonelabError } from '../errors.js';
 import { type Lab, openLab, renderBackends, startLab, watchLab } from '../lab/index.js';
+import { lbDriver, lbName, readProberConfig, runProber } from '../lb/index.js';
 import { FAULT_FORMS, formatFault, parseFault } from '../records/index.js';
 import { createLabFeed, exposureWarning, feedFromLab, labControls, type LiveServer, startLiveServer } from '../web/index.js';
 import { interruptible } from './signals.js';
 import { examples } from './examples.js';
 import { busOption, integerIn, listenOption, parsePort, type SignalName, signalOption, usageError, type WebFlag, webAddress, webOption, zonesOption } from './option-parsers.js';
-import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
+import { addLbOptions, addSpecOptions, type LbFlags, lbFromFlags, type SpecFlags, specFromFlags } from './spec-options.js';
 
-interface UpFlags extends SpecFlags {
+interface UpFlags extends SpecFlags, LbFlags {
   zones: string[];
   instancesPerZone: number;
   port: number;
@@ -20,35 +21,38 @@ interface UpFlags extends SpecFlags {
   web: WebFlag;
 }
 
-const dirOption = () => new Option('--dir <dir>', "the lab's folder (state, HAProxy config and socket, logs)").default('./data/lab');
+const dirOption = () => new Option('--dir <dir>', "the lab's folder (state, the load balancer's files, logs)").default('./data/lab');
 
 function clock(): string {
   return new Date().toISOString().slice(11, 23);
 }
 
 async function printStatus(lab: Lab): Promise<void> {
-  console.log(`load balancer: ${lab.state.lbUrl} (profile ${lab.state.spec.profile}, mode ${lab.state.spec.mode})`);
-  console.log(renderBackends(await lab.status()));
+  const kind = lab.state.lb?.kind;
+  console.log(`load balancer: ${lbName(kind)} at ${lab.state.lbUrl} (profile ${lab.state.spec.profile}, mode ${lab.state.spec.mode})`);
+  const limits = kind ? lbDriver(kind).limitations(lab.state.spec, lab.state.lb?.settings) : [];
+  for (const limit of limits) console.log(`  note: ${limit.field}: ${limit.says}`);
+  console.log(renderBackends(await lab.status(), lab.state.spec, kind === 'nginx'));
 }
 
 export function registerLab(program: Command): void {
   const lab = program
     .command('lab')
-    .summary('zones behind a real HAProxy on this machine: up, status, stop, start, fault, heal, down')
+    .summary('zones behind a real load balancer on this machine: up, status, stop, start, fault, heal, down')
     .description(
       'the assignment\'s setup on one machine: one "VM" (a zonelab serve process) per zone × instance, each on ' +
         'its own loopback address and the same port (127.0.1.1:8080, 127.0.1.2:8080, …), the audit app, and ' +
-        'HAProxy in front with health checks from the load-balancer spec.',
+        'a load balancer in front (--lb: a passthrough one made of nftables and probers, as Google Cloud\'s, or a proxy: HAProxy) with health checks from the load-balancer spec.',
     );
 
-  addSpecOptions(
+  addLbOptions(addSpecOptions(
     lab
       .command('up')
       .description(
-        'start a lab and wait until HAProxy reports every backend UP. In the foreground it prints, in words, each ' +
+        'start a lab and wait until its load balancer reports every backend UP. In the foreground it prints, in words, each ' +
         'change of a backend\'s state and of its process (stopped, started, faulted, healed), and each second how ' +
-        'HAProxy split the connections between zones; Ctrl-C stops everything, and so does "lab down" from another shell. With --web it also ' +
-        'serves a live page (requests per zone from HAProxy\'s counters, backend states, marks, a stop and a start button per zone). With --detach it returns and leaves the ' +
+        'the load balancer split the connections between zones; Ctrl-C stops everything, and so does "lab down" from another shell. With --web it also ' +
+        'serves a live page (requests per zone from the load balancer\'s counters, backend states, marks, a stop and a start button per zone). With --detach it returns and leaves the ' +
         'lab running for "lab status | stop | start | down".',
       )
       .addOption(zonesOption(1))
@@ -59,19 +63,21 @@ export function registerLab(program: Command): void {
       .option('--bus <spec>', `event bus of servers and audit (default sqlite:<dir>/events; see serve --help)`, busOption)
       .addOption(dirOption())
       .option('--detach', 'leave the lab running and return', false)
-      .addOption(webOption('the lab: requests per zone from HAProxy\'s own counters, backend states, buttons to stop and start a zone')),
-  )
+      .addOption(webOption('the lab: requests per zone from the load balancer\'s own counters, backend states, buttons to stop and start a zone')),
+  ))
     .addHelpText(
       'after',
       examples([
         ['the two zones, watched in this terminal (Ctrl-C stops them)', 'zonelab lab up'],
         ['the same with a live page and stop/start buttons', 'zonelab lab up --web'],
+        ["behind a passthrough balancer like Google Cloud's (root): the servers see the client's own address", 'zonelab lab up --lb passthrough'],
         ['three zones of two servers each, left running for other commands', 'zonelab lab up --zones us-east1-b,us-east1-c,us-east1-d --instances-per-zone 2 --detach'],
       ]),
     )
     .action(async (flags: UpFlags, self: Command) => {
     if (flags.web && flags.detach) usageError(self, '--web serves its page from the foreground lab: leave out --detach');
       const spec = { ...specFromFlags(flags), port: flags.port };
+      const lb = lbFromFlags(self, flags);
     // The page starts first: a busy page port stops the command before any lab process starts.
     let running: Lab | null = null;
     let page: LiveServer | null = null;
@@ -99,6 +105,8 @@ export function registerLab(program: Command): void {
         bucket: flags.bucket,
         bus: flags.bus,
         dir: flags.dir,
+        lb: lb.kind,
+        lbSettings: lb.settings,
         onProgress: (message) => process.stderr.write(`${message}\n`),
       });
     } catch (error) {
@@ -134,7 +142,7 @@ export function registerLab(program: Command): void {
 
   lab
     .command('status')
-    .description('backends of a running lab: process and HAProxy state')
+    .description('backends of a running lab: its load balancer, each process, and the balancer\'s state of each in words')
     .addOption(dirOption())
     .addHelpText('after', examples([['the lab in ./data/lab', 'zonelab lab status'], ['a lab elsewhere', 'zonelab lab status --dir /tmp/lab2']]))
     .action(async (flags: { dir: string }) => printStatus(await openLab(flags.dir)));
@@ -212,6 +220,19 @@ export function registerLab(program: Command): void {
       const opened = await openLab(flags.dir);
       const healed = await opened.heal(target);
       console.log(`${clock()} ${healed.map((s) => s.name).join(', ')} healed, answering ${opened.state.spec.requestPath} again`);
+    });
+
+  // The passthrough balancer's prober, which its driver starts as a process of the lab's own.
+  lab
+    .command('prober', { hidden: true })
+    .description("the passthrough load balancer's prober (started by the lab, not by hand)")
+    .requiredOption('--config <file>', 'the prober configuration the driver wrote')
+    .action(async (flags: { config: string }) => {
+      // The configuration's path stays in the title: the lab knows its prober by it.
+      process.title = `zonelab lab prober ${flags.config}`;
+      const config = readProberConfig(flags.config);
+      const stop = interruptible();
+      await runProber(config, stop.signal, (line) => console.log(line));
     });
 
   lab

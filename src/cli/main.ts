@@ -21,9 +21,9 @@ const program = new Command('zonelab')
 
 // What ps and pgrep show: `zonelab failover`, `zonelab lab up` (serve and audit name their instance).
 program.hook('preAction', (_program, action) => {
-  // serve and audit name their instance themselves; a generic title first would, for a
-  // moment, hide the instance the lab recognises its servers by.
-  if (action.name() === 'serve' || action.name() === 'audit') return;
+  // serve, audit and the prober name themselves; a generic title first would, for a moment,
+  // hide what the lab recognises them by (the instance, the prober's configuration).
+  if (action.name() === 'serve' || action.name() === 'audit' || action.name() === 'prober') return;
   const names: string[] = [];
   for (let command: typeof action | null = action; command && command !== program; command = command.parent) names.unshift(command.name());
   process.title = `zonelab ${names.join(' ')}`;

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type LoadBalancerSpec, PROFILE_NAMES, resolveSpec } from '../lb/index.js';
+import { type LbDriverKind, lbDriver, lbKinds, type LoadBalancerSpec, PROBER_RULES, passthroughSettings, PROFILE_NAMES, resolveSpec } from '../lb/index.js';
 
 export interface SpecFlags {
   profile: string;
@@ -54,4 +54,47 @@ export function specFromFlags(flags: SpecFlags): LoadBalancerSpec {
     unhealthyThreshold: flags.unhealthyThreshold,
     requestPath: flags.requestPath,
   });
+}
+
+export interface LbFlags {
+  lb: string;
+  probers?: number;
+  proberRule?: string;
+  connectionPersistence?: string;
+}
+
+/** `--lb <driver>`: which load balancer. */
+export function lbOption(): Option {
+  return new Option('--lb <driver>', `load balancer: ${lbKinds().map((kind) => `${kind} (${lbDriver(kind).summary.split(':')[0]})`).join('; ')}`)
+    .choices(lbKinds())
+    .default('haproxy');
+}
+
+/** The load balancer's flags: which driver, and the passthrough balancer's own settings. */
+export function addLbOptions(command: Command): Command {
+  return command
+    .addOption(lbOption())
+    .addOption(new Option('--probers <n>', 'with --lb passthrough: probers that each check every backend every interval (1–16)').argParser(integer).default(3))
+    .addOption(
+      new Option('--prober-rule <rule>', 'with --lb passthrough: how many probers\' "unhealthy" take a backend out: any, majority, all (Google does not document it)')
+        .choices([...PROBER_RULES])
+        .default('majority'),
+    )
+    .addOption(
+      new Option('--connection-persistence <mode>', 'with --lb passthrough: established connections to a backend taken out: kept (default, as Google does) or reset (never)')
+        .choices(['default', 'never'])
+        .default('default'),
+    );
+}
+
+/** The driver and its settings from the flags; passthrough's flags on another driver are one usage error. */
+export function lbFromFlags(command: Command, flags: LbFlags): { kind: LbDriverKind; settings: Record<string, string | number | boolean> } {
+  const kind = flags.lb as LbDriverKind;
+  if (kind !== 'passthrough') {
+    const typedFlag = ['probers', 'proberRule', 'connectionPersistence'].find((name) => command.getOptionValueSource(name) === 'cli');
+    if (typedFlag) command.error(`error: --${typedFlag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --lb passthrough only`, { exitCode: 1 });
+    return { kind, settings: {} };
+  }
+  const settings = passthroughSettings({ probers: flags.probers ?? 3, proberRule: flags.proberRule ?? 'majority', persistence: flags.connectionPersistence ?? 'default' });
+  return { kind, settings: { ...settings } };
 }

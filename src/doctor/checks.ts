@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { findChromium } from '../failover/index.js';
 import { type CommandRunner, preflightCommands } from '../gcp/index.js';
 import { addressFree, haproxyVersion, holderOf } from '../lab/index.js';
+import { type LbDriverKind, lbDriver, lbKinds } from '../lb/index.js';
 import { availableEngines } from '../sqlite/index.js';
 
 /** One prerequisite: whether it holds, what was found, and the exact fix when it does not. */
@@ -52,6 +53,31 @@ export function sqliteCheck(engine: string | null = availableEngines()[0] ?? nul
     neededFor: 'the event bus and the audit',
     required: true,
   };
+}
+
+/**
+ * Every load balancer's program, the one the job runs with (`--lb`) required: HAProxy
+ * installed, nftables and root for the passthrough balancer, and so on.
+ */
+export function lbChecks(required: LbDriverKind = 'haproxy'): Check[] {
+  return lbKinds().map((kind) => {
+    const driver = lbDriver(kind);
+    const program = driver.program();
+    let problem: string | null = null;
+    try {
+      driver.check();
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+    return {
+      name: `--lb ${kind}`,
+      ok: problem === null,
+      found: problem === null ? `${program?.name ?? kind} ${program?.version ?? ''}`.trim() : program?.version ? `${program.name} ${program.version}, but: ${problem}` : 'not installed',
+      fix: problem === null ? null : (program?.install ?? problem),
+      neededFor: `the lab and failover with --lb ${kind}`,
+      required: kind === required,
+    };
+  });
 }
 
 export function haproxyCheck(version = haproxyVersion()): Check {

@@ -9,8 +9,8 @@ export const EXPECT_MEASURES = {
   reroute: 'time to reroute',
   return: 'time to return, from the restart',
   'return-ready': 'time to return, from the server being ready',
-  down: "HAProxy's DOWN after the fault",
-  up: "HAProxy's UP after ready",
+  down: "the load balancer's DOWN after the fault",
+  up: "the load balancer's UP after ready",
   gap: 'longest gap between two answers',
   failed: 'failed requests',
 } as const;
@@ -121,7 +121,7 @@ function holds(value: number, operator: ExpectOperator, limit: number): boolean 
   }
 }
 
-const NONE: Partial<Record<ExpectMeasure, string>> = { reroute: 'not rerouted', return: 'not returned', 'return-ready': 'not returned', down: 'HAProxy never marked it down', up: 'HAProxy never marked it up' };
+const NONE: Partial<Record<ExpectMeasure, string>> = { reroute: 'not rerouted', return: 'not returned', 'return-ready': 'not returned', down: 'the load balancer never marked it down', up: 'the load balancer never marked it up' };
 
 /** Each rule against the runs' metrics (one run, or the trials: aggregated as the rule says). Pure. */
 export function evaluateExpect(rules: readonly ExpectRule[], runs: readonly FailoverMetrics[]): RuleResult[] {

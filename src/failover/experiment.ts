@@ -4,8 +4,8 @@ import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequestModel, LiveStatus, runLoad } from '../client/index.js';
 import { isZonelabError, ZonelabError } from '../errors.js';
-import { checkLabAddresses, checkNetworkFaultsPossible, haproxyVersion, type Lab, type LabOptions, startLab } from '../lab/index.js';
-import { type LoadBalancerSpec, showServers } from '../lb/index.js';
+import { checkLabAddresses, checkNetworkFaultsPossible, type Lab, type LabOptions, startLab } from '../lab/index.js';
+import { lbDriver, type LoadBalancerSpec } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, type RequestResult, type RunEvent, type RunSetup } from '../records/index.js';
 import { parseGcsUrl } from '../storage/index.js';
 import { commandInjector, type FaultInjector, labFaultInjector } from './injectors/index.js';
@@ -342,7 +342,24 @@ function watched(recorder: RunRecorder, watcher: ExperimentWatcher | undefined):
   };
 }
 
+/** The lab's load balancer as the setup records it, or null with a target. */
+function balancerOf(lab: Lab | null) {
+  const state = lab?.state.lb;
+  if (!state) return null;
+  const driver = lbDriver(state.kind);
+  const program = driver.program();
+  return {
+    kind: state.kind,
+    summary: driver.summary,
+    settings: state.settings,
+    limitations: driver.limitations(lab!.state.spec, state.settings),
+    program: program?.name ?? state.kind,
+    version: program?.version ?? null,
+  };
+}
+
 function describeSetup(options: ExperimentOptions, lab: Lab | null): RunSetup {
+  const lb = balancerOf(lab);
   return {
     where: lab ? 'lab' : 'target',
     url: lab ? lab.state.lbUrl : options.target!.url,
@@ -363,25 +380,36 @@ function describeSetup(options: ExperimentOptions, lab: Lab | null): RunSetup {
     startedAt: new Date().toISOString(),
     command: options.command,
     backends: lab ? lab.state.servers.map((server) => ({ name: server.name, zone: server.zone, address: `${server.host}:${server.port}` })) : [],
-    versions: { zonelab: ZONELAB_VERSION, node: process.version, haproxy: lab ? haproxyVersion() : null },
+    versions: { zonelab: ZONELAB_VERSION, node: process.version, ...(lb ? { lb: { program: lb.program, version: lb.version } } : {}) },
+    ...(lb ? { lb: { kind: lb.kind, summary: lb.summary, settings: lb.settings, limitations: lb.limitations } } : {}),
   };
 }
 
-/** HAProxy's own view, every 100 ms, as lb-state events on each change. */
+/**
+ * The load balancer's own view as lb-state events: each backend's state when the run
+ * starts, then every change at the time the balancer itself gives it (HAProxy's log, the
+ * passthrough prober's record), not when a poll happened to see it. Changes are read every
+ * 50 ms, which only decides how soon the live page shows them.
+ */
 async function pollLoadBalancer(lab: Lab, recorder: RunRecorder, signal: AbortSignal): Promise<void> {
-  const last = new Map<string, string>();
+  const balancer = lab.balancer();
+  if (!balancer) return;
+  // The run's clock is performance.now() - epoch; the balancer's is the wall clock.
+  const wallAtEpoch = performance.timeOrigin + recorder.epoch;
+  let { cursor } = await balancer.changes(0);
+  const view = await balancer.view().catch(() => null);
+  const startedAt = recorder.now();
+  for (const stat of view ?? []) recorder.event({ at: startedAt, kind: 'lb-state', target: stat.server, detail: stat.status });
+  const last = new Map((view ?? []).map((stat) => [stat.server, stat.status]));
   while (!signal.aborted) {
-    try {
-      for (const stat of await showServers(lab.state.haproxy.socketPath)) {
-        if (last.get(stat.server) !== stat.status) {
-          last.set(stat.server, stat.status);
-          recorder.event({ at: recorder.now(), kind: 'lb-state', target: stat.server, detail: stat.status });
-        }
-      }
-    } catch {
-      // HAProxy busy or gone (at the end): try again.
+    await sleep(50, undefined, { signal }).catch(() => {});
+    const read = await balancer.changes(cursor);
+    cursor = read.cursor;
+    for (const change of read.changes) {
+      if (last.get(change.server) === change.status) continue;
+      last.set(change.server, change.status);
+      recorder.event({ at: Math.round((change.at - wallAtEpoch) * 1000) / 1000, kind: 'lb-state', target: change.server, detail: change.status });
     }
-    await sleep(100, undefined, { signal }).catch(() => {});
   }
 }
 

@@ -1,8 +1,14 @@
 import type { FailoverMetrics } from './metrics.js';
 import { join } from 'node:path';
+import { lbName } from '../lb/index.js';
 import type { RunSetup } from '../records/index.js';
 import { type RunBounds, runBounds } from './run-bounds.js';
 import { medianWithInterval, type TrialsSummary } from './trials.js';
+
+/** The text with its first letter upper-case ("the passthrough balancer" → "The …"). */
+export function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
 
 /** `1.49 s`, or `—` for a measure that has no value. */
 export function secondsText(ms: number | null): string {
@@ -29,7 +35,9 @@ export function resultLines(result: { dir: string; setup: RunSetup; metrics: Fai
     `time to reroute: ${rerouteText(m, runBounds(result.setup))}`,
     `failed requests: ${m.errors.count}${m.errors.count ? ` (${errorKindsText(m.errors.byKind)})` : ''}, longest gap ${secondsText(m.longestGapMs)}`,
     `time to return: ${m.returned ? `${secondsText(m.timeToReturnMs)} from the restart, ${secondsText(m.timeToReturnFromReadyMs)} from ready` : 'not returned'}`,
-    ...(result.setup.where === 'lab' ? [`HAProxy: DOWN ${secondsText(m.lb.downAfterFaultMs)} after the fault, UP ${secondsText(m.lb.upAfterReadyMs)} after ready`] : []),
+    ...(result.setup.where === 'lab' && result.setup.lb?.kind !== 'nginx'
+      ? [`${capitalized(lbName(result.setup.lb?.kind))}: DOWN ${secondsText(m.lb.downAfterFaultMs)} after the fault, UP ${secondsText(m.lb.upAfterReadyMs)} after ready`]
+      : []),
     `report: ${join(result.dir, 'report.md')}`,
   ];
 }

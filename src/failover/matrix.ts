@@ -7,6 +7,8 @@ import { runBounds } from './run-bounds.js';
 import { medianWithInterval, type TrialsSummary } from './trials.js';
 
 export interface MatrixRun {
+  /** The load balancer (its driver's name). */
+  lb: string;
   profile: string;
   fault: string;
   /** The run's folder, relative to the matrix folder. */
@@ -17,31 +19,39 @@ export interface MatrixRun {
 }
 
 export interface MatrixOptions {
+  /** Load balancers (drivers); one, for a matrix of profiles × faults on one balancer. */
+  lbs: readonly string[];
   profiles: readonly string[];
   faults: readonly string[];
   /** The matrix folder: one sub-folder per run, and matrix.md. */
   dir: string;
   /** Runs one experiment (or its trials) into `dir`. */
-  run: (profile: string, fault: string, dir: string) => Promise<{ result: ExperimentResult; summary?: TrialsSummary }>;
+  run: (lb: string, profile: string, fault: string, dir: string) => Promise<{ result: ExperimentResult; summary?: TrialsSummary }>;
   signal: AbortSignal;
   /** Told before each run: its position, the total and the name. */
   onRun?: (index: number, total: number, name: string) => void;
   onResult?: (run: MatrixRun) => void;
 }
 
-/** Every profile × fault, one after the other (each on a lab of its own); writes matrix.md. */
+/**
+ * Every load balancer × profile × fault, one after the other (each on a lab of its own);
+ * writes matrix.md. A cell's folder is `<profile>-<fault>`, led by its balancer's name
+ * when there are several.
+ */
 export async function runMatrix(options: MatrixOptions): Promise<{ runs: MatrixRun[]; markdown: string; path: string }> {
   const runs: MatrixRun[] = [];
-  const total = options.profiles.length * options.faults.length;
-  for (const profile of options.profiles) {
-    for (const fault of options.faults) {
-      if (options.signal.aborted) break;
-      const name = `${profile}-${fault.replace(/[^\w.-]/g, '_')}`;
-      options.onRun?.(runs.length + 1, total, `${profile} × ${fault}`);
-      const { result, summary } = await options.run(profile, fault, join(options.dir, name));
-      const run = { profile, fault, dir: name, result, ...(summary ? { summary } : {}) };
-      runs.push(run);
-      options.onResult?.(run);
+  const total = options.lbs.length * options.profiles.length * options.faults.length;
+  for (const lb of options.lbs) {
+    for (const profile of options.profiles) {
+      for (const fault of options.faults) {
+        if (options.signal.aborted) break;
+        const name = `${options.lbs.length > 1 ? `${lb}-` : ''}${profile}-${fault.replace(/[^\w.-]/g, '_')}`;
+        options.onRun?.(runs.length + 1, total, `${options.lbs.length > 1 ? `${lb} × ` : ''}${profile} × ${fault}`);
+        const { result, summary } = await options.run(lb, profile, fault, join(options.dir, name));
+        const run = { lb, profile, fault, dir: name, result, ...(summary ? { summary } : {}) };
+        runs.push(run);
+        options.onResult?.(run);
+      }
     }
   }
   const markdown = renderMatrixMarkdown(runs);
@@ -66,17 +76,17 @@ function s(ms: number | null): string {
   return ms === null ? '—' : (ms / 1000).toFixed(2);
 }
 
-/** matrix.md: one row per profile × fault, the key numbers side by side. Pure. */
+/** matrix.md: one row per load balancer × profile × fault, the key numbers side by side. Pure. */
 export function renderMatrixMarkdown(runs: readonly MatrixRun[]): string {
   const lines = [
     '# Failover matrix',
     '',
     'Times in seconds; "bound" is what the spec implies for that load balancer and fault (— when its health check cannot see the fault). With trials, a cell is the median and its 95% interval [low–high], and the error window and gap are the first trial\'s. Each row links to its own report.',
     '',
-    '| profile | mode | fault | time to reroute | bound | failed requests | error window | longest gap | return from restart | return from ready | LB down after fault | LB up after ready | report |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| load balancer | profile | mode | fault | time to reroute | bound | failed requests | error window | longest gap | return from restart | return from ready | LB down after fault | LB up after ready | report |',
+    '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
-  for (const { profile, fault, dir, result, summary } of runs) {
+  for (const { lb, profile, fault, dir, result, summary } of runs) {
     const m = result.metrics;
     const bound = runBounds(result.setup)?.detection;
     // With trials, a cell is the median and its 95% interval.
@@ -85,7 +95,7 @@ export function renderMatrixMarkdown(runs: readonly MatrixRun[]): string {
       return found ? medianWithInterval(found) : single;
     };
     lines.push(
-      `| ${profile} | ${result.setup.spec?.mode ?? '—'} | ${fault} | ${cell('reroute', m.rerouted ? s(m.timeToRerouteMs) : 'not rerouted')} | ${bound ? `≤ ${bound.sec}` : '—'} | ${cell('failed', String(m.errors.count))} | ${s(m.errorWindowMs)} | ${s(m.longestGapMs)} | ${cell('return', m.returned ? s(m.timeToReturnMs) : 'not returned')} | ${cell('return-ready', m.returned ? s(m.timeToReturnFromReadyMs) : '—')} | ${cell('down', s(m.lb.downAfterFaultMs))} | ${cell('up', s(m.lb.upAfterReadyMs))} | [${dir}](${dir}/report.md) |`,
+      `| ${lb} | ${profile} | ${result.setup.spec?.mode ?? '—'} | ${fault} | ${cell('reroute', m.rerouted ? s(m.timeToRerouteMs) : 'not rerouted')} | ${bound ? `≤ ${bound.sec}` : '—'} | ${cell('failed', String(m.errors.count))} | ${s(m.errorWindowMs)} | ${s(m.longestGapMs)} | ${cell('return', m.returned ? s(m.timeToReturnMs) : 'not returned')} | ${cell('return-ready', m.returned ? s(m.timeToReturnFromReadyMs) : '—')} | ${cell('down', s(m.lb.downAfterFaultMs))} | ${cell('up', s(m.lb.upAfterReadyMs))} | [${dir}](${dir}/report.md) |`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -41,7 +41,7 @@ export interface FailoverMetrics {
   timeToReturnMs: number | null;
   timeToReturnFromReadyMs: number | null;
   returned: boolean;
-  /** HAProxy's view: when it marked the faulted zone's servers DOWN, then UP again (null when not seen). */
+  /** The load balancer's own view: when it marked the faulted zone's servers DOWN, then UP again (null when not seen). */
   lb: { downAfterFaultMs: number | null; upAfterRestartMs: number | null; upAfterReadyMs: number | null };
   phases: PhaseRatio[];
   /** Failure rate and latency per phase and zone (what shows a fault a health check cannot see). */
@@ -66,7 +66,7 @@ function count(into: Record<string, number>, key: string | null): void {
 /**
  * The failover numbers, as the project's design defines them, from a run's records and
  * events. Pure: a saved run is re-analysed by calling it again. `faultZone` names the zone
- * whose servers were faulted, `instances` their instance names (for HAProxy's view),
+ * whose servers were faulted, `instances` their instance names (for the load balancer's view),
  * `holdMs` how long the outage must end clean to count as rerouted (the run's hold).
  */
 export function computeFailoverMetrics(

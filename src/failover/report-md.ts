@@ -1,3 +1,4 @@
+import { lbName } from '../lb/index.js';
 import { describeFault, parseFault, type RequestResult, type RunSetup } from '../records/index.js';
 import type { FailoverMetrics, PhaseRatio, ZonePhaseStats } from './metrics.js';
 import { errorKindsText, rerouteText, secondsText } from './format.js';
@@ -54,7 +55,9 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
     '',
     '| | |',
     '|---|---|',
-    `| load balancer | ${setup.where === 'lab' ? `HAProxy (local lab) at ${setup.url}` : setup.url} |`,
+    `| load balancer | ${setup.where === 'lab' ? `${lbName(setup.lb?.kind)} (local lab) at ${setup.url}${setup.lb ? `: ${setup.lb.summary}` : ''}` : setup.url} |`,
+    ...(setup.lb && Object.keys(setup.lb.settings).length > 0 ? [`| its settings | ${Object.entries(setup.lb.settings).map(([name, value]) => `${name} ${value}`).join(', ')} |`] : []),
+    ...(setup.lb?.limitations.length ? [`| what it cannot do of the spec | ${setup.lb.limitations.map((limit) => `${limit.field}: ${limit.says}`).join('; ')} |`] : []),
   ];
   if (setup.where === 'lab') {
     lines.push(`| zones | ${setup.zones.join(', ')} (${setup.instancesPerZone} instance${setup.instancesPerZone === 1 ? '' : 's'} each) |`);
@@ -71,7 +74,7 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
     `| load | ${setup.rate} requests/s, open loop, ${setup.keepalive ? 'keep-alive connections' : 'a new connection per request'}, timeout ${setup.timeoutMs / 1000} s |`,
     `| phases | warm-up ${setup.warmupMs / 1000} s, hold ${setup.holdMs / 1000} s, give up after ${setup.maxWaitMs / 1000} s |`,
     ...(setup.versions
-      ? [`| versions | zonelab ${setup.versions.zonelab}, Node.js ${setup.versions.node}${setup.versions.haproxy ? `, HAProxy ${setup.versions.haproxy}` : ''} |`]
+      ? [`| versions | zonelab ${setup.versions.zonelab}, Node.js ${setup.versions.node}${programVersion(setup.versions)} |`]
       : []),
     '',
     '## Results',
@@ -85,10 +88,11 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
     `| time to return, from the restart | ${metrics.returned ? secondsText(metrics.timeToReturnMs) : 'not returned'} | |`,
     `| time to return, from the server being ready (the load balancer's share) | ${metrics.returned ? secondsText(metrics.timeToReturnFromReadyMs) : 'not returned'} | ${returning} |`,
   );
-  if (setup.where === 'lab') {
+  // A balancer without a view of its own (nginx) has no DOWN or UP to report.
+  if (setup.where === 'lab' && setup.lb?.kind !== 'nginx') {
     lines.push(
-      `| HAProxy marked the zone DOWN, after the fault | ${secondsText(metrics.lb.downAfterFaultMs)} | ${detection} |`,
-      `| HAProxy marked the zone UP, after the restart / after ready | ${secondsText(metrics.lb.upAfterRestartMs)} / ${secondsText(metrics.lb.upAfterReadyMs)} | ${returning} |`,
+      `| ${lbName(setup.lb?.kind)} marked the zone DOWN, after the fault | ${secondsText(metrics.lb.downAfterFaultMs)} | ${detection} |`,
+      `| ${lbName(setup.lb?.kind)} marked the zone UP, after the restart / after ready | ${secondsText(metrics.lb.upAfterRestartMs)} / ${secondsText(metrics.lb.upAfterReadyMs)} | ${returning} |`,
     );
   }
   if (bounds) {
@@ -137,4 +141,10 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
     '',
   );
   return lines.join('\n');
+}
+
+/** The load balancer's program and version as the versions row shows them ('' with none). Pure. */
+function programVersion(versions: NonNullable<RunSetup['versions']>): string {
+  if (versions.lb) return `, ${versions.lb.program} ${versions.lb.version ?? '(version unknown)'}`;
+  return versions.haproxy ? `, HAProxy ${versions.haproxy}` : '';
 }

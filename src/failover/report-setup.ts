@@ -1,3 +1,4 @@
+import { lbName } from '../lb/index.js';
 import { verboseLine } from '../client/index.js';
 import { failed, finalAttempts, type RequestResult, type RunSetup } from '../records/index.js';
 
@@ -12,7 +13,7 @@ export function renderSetupPicture(setup: RunSetup): string[] {
     `client: ${setup.rate} requests/s, ${setup.keepalive ? 'keep-alive connections' : 'a new connection per request'}`,
     '  │',
     '  ▼',
-    `${setup.where === 'lab' ? 'HAProxy' : 'load balancer'} at ${setup.url}   (${check})`,
+    `${setup.where === 'lab' ? lbName(setup.lb?.kind) : 'load balancer'} at ${setup.url}   (${check})`,
   ];
   const backends = setup.backends ?? [];
   if (backends.length === 0) {

@@ -31,14 +31,16 @@ export interface RunBounds {
 }
 
 /**
- * The bounds a run's spec implies for its fault, or null without a spec. The lab's load
- * balancer is HAProxy; a target is taken to be Google Cloud's (what `gcp up` builds). A
+ * The bounds a run's spec implies for its fault, or null without a spec: by the lab's own
+ * load balancer (HAProxy, or the passthrough one with Google's probing model; runs saved
+ * before there were drivers had HAProxy); a target is taken to be Google Cloud's (what
+ * `gcp up` builds). A
  * fault command's effect is unknown, so its checks are assumed to time out (the larger
  * bound, which also holds when they fail at once).
  */
-export function runBounds(setup: Pick<RunSetup, 'spec' | 'fault' | 'where'>): RunBounds | null {
+export function runBounds(setup: Pick<RunSetup, 'spec' | 'fault' | 'where' | 'lb'>): RunBounds | null {
   if (!setup.spec) return null;
-  const lb: LbKind = setup.where === 'lab' ? 'haproxy' : 'gcp';
+  const lb: LbKind = setup.where === 'lab' ? (setup.lb?.kind === 'passthrough' ? 'passthrough' : 'haproxy') : 'gcp';
   const view = setup.fault === 'command' ? 'times-out' : checkViewOf(parseFault(setup.fault), setup.spec);
   return { lb, view, detection: detectionBound(setup.spec, lb, view), return: returnBound(setup.spec, lb, view) };
 }

@@ -40,7 +40,7 @@ export function timelineRows(records: readonly RequestResult[], binMs = 100): { 
 
 const MARK_LABEL: Partial<Record<RunEvent['kind'], string>> = { fault: 'fault', recover: 'restart', 'server-ready': 'ready' };
 
-/** Vertical marks: fault, restart, ready, and HAProxy's DOWN/UP of each server. */
+/** Vertical marks: fault, restart, ready, and the load balancer's DOWN/UP of each server. */
 export function timelineMarks(events: readonly RunEvent[]): { t: number; label: string }[] {
   const marks: { t: number; label: string }[] = [];
   for (const event of events) {
@@ -50,7 +50,7 @@ export function timelineMarks(events: readonly RunEvent[]): { t: number; label: 
       marks.push({ t: event.at / 1000, label: `LB ${event.detail} ${event.target}` });
     }
   }
-  // The first state HAProxy reports is where it starts, not a change.
+  // The first state the load balancer reports is where it starts, not a change.
   return marks.filter((mark, i) => !(mark.label.startsWith('LB UP') && marks.slice(0, i).every((m) => !m.label.startsWith('LB DOWN'))));
 }
 

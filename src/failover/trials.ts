@@ -10,10 +10,10 @@ export const TRIAL_MEASURES: readonly ExpectMeasure[] = ['reroute', 'down', 'ret
 
 const LABELS: Record<ExpectMeasure, string> = {
   reroute: 'time to reroute',
-  down: 'HAProxy DOWN after the fault',
+  down: 'load balancer DOWN after the fault',
   return: 'time to return, from the restart',
   'return-ready': 'time to return, from ready',
-  up: 'HAProxy UP after ready',
+  up: 'load balancer UP after ready',
   failed: 'failed requests',
   gap: 'longest gap',
 };
@@ -50,7 +50,7 @@ export function windowOf(setup: Pick<RunSetup, 'spec' | 'fault' | 'where'>, meas
 /** The trials' measures with their spread, the spec's window and whether each trial fell in it. Pure. */
 export function summarizeTrials(runs: readonly { setup: RunSetup; metrics: FailoverMetrics }[]): TrialsSummary {
   const setup = runs[0]?.setup;
-  // HAProxy's own view exists in a lab only.
+  // The load balancer's own view exists in a lab only.
   const kept = TRIAL_MEASURES.filter((measure) => setup?.where === 'lab' || (measure !== 'down' && measure !== 'up'));
   const measures = kept.map((measure) => {
     const values = runs.map((run) => measureOf(run.metrics, measure));

@@ -3,6 +3,6 @@ export { type LabOptions, type LabPlan, planLab } from './plan.js';
 export { type LabState, type ServerRecord, stateFile } from './state.js';
 export { renderBackends } from './render.js';
 export { checkNetworkFaultsPossible, nftTableOf, serversWithNetworkFault } from './network-faults.js';
-export { haproxyVersion } from './processes.js';
+export { haproxyVersion } from '../lb/index.js';
 export { type LabChange, type LabObservation, LabObserver, processInWords, splitLine, stateInWords, type WatchOptions, watchLab } from './watch.js';
 export { addressFree, busyMessage, checkLabAddresses, holderOf } from './addresses.js';

@@ -1,17 +1,17 @@
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { generateBucket } from '../content/index.js';
 import { ZonelabError } from '../errors.js';
 import { closestName } from '../suggest.js';
-import { drainSecondsFor, type LoadBalancerSpec, renderHaproxyConfig, type ServerStat, showServers } from '../lb/index.js';
+import { drainSecondsFor, type LbBackendView, lbDriver, type LoadBalancer, openLoadBalancer, startLoadBalancer } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, parseFault } from '../records/index.js';
 import { checkLabAddresses } from './addresses.js';
 import { callControl } from './control-client.js';
 import { applyNetworkFault, removeNetworkFault, removeNetworkTable } from './network-faults.js';
 import { type LabOptions, planLab } from './plan.js';
-import { checkHaproxyConfig, haproxyVersion, isOurs, signalIfOurs, spawnDetached, stopProcess, waitForExit } from './processes.js';
+import { isOurs, signalIfOurs, spawnDetached, stopProcess, waitForExit } from '../processes.js';
 import { initialState, type LabState, loadState, removeState, saveState, type ServerRecord } from './state.js';
 
 const CLI_PATH = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -22,8 +22,8 @@ export interface BackendStatus {
   server: ServerRecord;
   /** Whether the server process is there (and not paused). */
   process: 'running' | 'paused' | 'stopped';
-  /** HAProxy's view, or null when HAProxy cannot be asked. */
-  lb: ServerStat | null;
+  /** The load balancer's view, or null when it has none or cannot be asked. */
+  lb: LbBackendView | null;
 }
 
 export interface InjectOptions {
@@ -34,8 +34,10 @@ export interface InjectOptions {
 /** A running lab, started here or found again from its state file. */
 export interface Lab {
   readonly state: LabState;
-  /** Every backend with its process and HAProxy state. */
+  /** Every backend with its process and the load balancer's state of it. */
   status(): Promise<BackendStatus[]>;
+  /** The lab's load balancer (its view, its changes with their times), or null before it started. */
+  balancer(): LoadBalancer | null;
   /** Stops the servers of a zone or one instance with a signal (the assignment's "kill the web server"). */
   stop(target: string, signal: StopSignal, options?: InjectOptions): Promise<ServerRecord[]>;
   /** Starts them again (or continues them after STOP) and waits until each answers /healthz. */
@@ -131,11 +133,12 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
   // is the newest: reading the file then could put back a server's old pid mid-change.
   const lab: Lab = {
     state,
+    balancer: () => (state.lb ? openLoadBalancer(state.lb) : null),
     async status() {
       await refresh(true);
-      let stats: ServerStat[] | null = null;
+      let stats: LbBackendView[] | null = null;
       try {
-        stats = await showServers(state.haproxy.socketPath);
+        stats = state.lb ? await openLoadBalancer(state.lb).view() : null;
       } catch {
         stats = null;
       }
@@ -229,14 +232,10 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
           server.state = 'stopped';
         }),
       );
-      await Promise.all([
-        stopProcess(state.haproxy.pid, state.haproxy.configPath, 2000),
-        stopProcess(state.audit.pid, 'lab-audit', 2000),
-      ]);
-      // Also after the supervisor was killed: its network rules must not outlive the lab,
-      // nor sockets whose processes are gone.
+      await Promise.all([state.lb ? openLoadBalancer(state.lb).close() : undefined, stopProcess(state.audit.pid, 'lab-audit', 2000)]);
+      // Also after the supervisor was killed: its network rules (a passthrough balancer's
+      // and the faults') must not outlive the lab, nor sockets whose processes are gone.
       if (state.nftTable) removeNetworkTable(state.nftTable);
-      await rm(state.haproxy.socketPath, { force: true });
       await Promise.all(state.servers.map((server) => rm(server.control, { force: true })));
       await removeState(state.dir);
     },
@@ -272,18 +271,19 @@ export interface StartLabOptions extends LabOptions {
 
 /**
  * Starts a lab: bucket (generated when missing), one server per zone × instance, the audit
- * app, HAProxy; resolves once HAProxy reports every backend UP. The state file is written
- * after each process starts, so whatever happens `lab down` finds everything started.
- * If any step fails, what was started is stopped again before the error is thrown.
+ * app, the load balancer; resolves once it reports every backend UP. The state file is
+ * written after each process starts, so whatever happens `lab down` finds everything
+ * started. If any step fails, what was started is stopped again before the error is thrown.
  */
 export async function startLab(options: StartLabOptions): Promise<Lab> {
   const progress = options.onProgress ?? (() => {});
-  if (haproxyVersion() === null) {
-    throw new ZonelabError('E_NO_HAPROXY', 'HAProxy is not installed: install it with "apt-get install -y haproxy"');
-  }
   const plan = planLab(options);
+  const driver = lbDriver(plan.lb.kind);
+  // What the balancer needs (its program, root) is checked before anything starts.
+  driver.check();
   const existing = await loadState(plan.dir).catch(() => null);
-  if (existing && (isOurs(existing.haproxy.pid, existing.haproxy.configPath) || existing.servers.some((s) => isOurs(s.pid, serverMarker(s))))) {
+  const balancerRuns = existing?.lb?.processes.some((p) => isOurs(p.pid, p.marker)) ?? false;
+  if (existing && (balancerRuns || existing.servers.some((s) => isOurs(s.pid, serverMarker(s))))) {
     throw new ZonelabError('E_LAB_RUNNING', `a lab is already running in ${plan.dir} (stop it with "zonelab lab down")`);
   }
   // Every address is checked before anything is started or written.
@@ -298,15 +298,6 @@ export async function startLab(options: StartLabOptions): Promise<Lab> {
     const generated = await generateBucket({ out: options.bucket, webdir: 'webdir', count: 10_000, seed: 1, ifMissing: true });
     if (!generated.skipped) progress(`generated ${generated.pages} pages in ${options.bucket}`);
   }
-  const config = renderHaproxyConfig(options.spec, plan.servers, {
-    listenHost: options.listenHost,
-    listenPort: options.listenPort,
-    statsSocket: plan.haproxy.socketPath,
-  });
-  await writeFile(plan.haproxy.configPath, config);
-  const rejected = checkHaproxyConfig(plan.haproxy.configPath);
-  if (rejected) throw new ZonelabError('E_HAPROXY_CONFIG', `HAProxy rejects ${plan.haproxy.configPath}:\n${rejected}`);
-
   const state = initialState(plan, options.spec);
   await saveState(state);
   const { lab, startServer } = labFrom(state);
@@ -316,10 +307,24 @@ export async function startLab(options: StartLabOptions): Promise<Lab> {
     await Promise.all(state.servers.map((server) => startServer(server)));
     state.audit.pid = spawnDetached(process.execPath, [CLI_PATH, 'audit', ...plan.audit.args], plan.audit.log);
     await saveState(state);
-    progress(`starting HAProxy on ${plan.lbUrl}`);
-    state.haproxy.pid = spawnDetached('haproxy', ['-db', '-f', plan.haproxy.configPath], plan.haproxy.log);
+    progress(`starting the ${driver.kind} load balancer on ${plan.lbUrl}`);
+    const balancer = await startLoadBalancer(driver.kind, {
+      spec: options.spec,
+      backends: plan.servers,
+      listenHost: options.listenHost,
+      listenPort: options.listenPort,
+      dir: plan.lb.dir,
+      nftTable: plan.nftTable,
+      settings: options.lbSettings ?? {},
+      // Saved as soon as its process exists, so lab down finds it whatever happens next.
+      onProcess: async (lbState) => {
+        state.lb = lbState;
+        await saveState(state);
+      },
+    });
+    state.lb = balancer.state;
     await saveState(state);
-    await waitForAllUp(state, options.spec);
+    await waitForAllUp(balancer, state);
     return lab;
   } catch (error) {
     await lab.down().catch(() => {});
@@ -327,21 +332,17 @@ export async function startLab(options: StartLabOptions): Promise<Lab> {
   }
 }
 
-async function waitForAllUp(state: LabState, spec: LoadBalancerSpec): Promise<void> {
+async function waitForAllUp(balancer: LoadBalancer, state: LabState): Promise<void> {
+  const spec = state.spec;
   const timeoutMs = (spec.healthyThreshold * spec.checkIntervalSec + spec.timeoutSec + 10) * 1000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (!isOurs(state.haproxy.pid, state.haproxy.configPath)) {
-      const log = (await readFile(state.haproxy.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
-      throw new ZonelabError('E_HAPROXY_START', `HAProxy exited at start-up:\n${log}`);
-    }
-    try {
-      const stats = await showServers(state.haproxy.socketPath);
-      if (state.servers.every((server) => stats.find((stat) => stat.server === server.name)?.status === 'UP')) return;
-    } catch {
-      // The socket appears a moment after HAProxy starts.
-    }
-    if (Date.now() > deadline) throw new ZonelabError('E_LAB_START', `HAProxy did not report every backend UP within ${Math.round(timeoutMs / 1000)} s`);
-    await sleep(100);
+    if (!balancer.running()) throw new ZonelabError('E_LAB_START', `the ${balancer.kind} load balancer exited at start-up (see ${balancer.state.processes[0]?.log})`);
+    const view = await balancer.view().catch(() => undefined);
+    // A balancer with no view of its own (nginx) is as up as its servers are.
+    if (view === null) return;
+    if (view && state.servers.every((server) => view.find((stat) => stat.server === server.name)?.status === 'UP')) return;
+    if (Date.now() > deadline) throw new ZonelabError('E_LAB_START', `the ${balancer.kind} load balancer did not report every backend UP within ${Math.round(timeoutMs / 1000)} s`);
+    await sleep(50);
   }
 }

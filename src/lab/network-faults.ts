@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { ZonelabError } from '../errors.js';
+import { runNft } from '../nft.js';
 
 /** A server whose traffic a network fault cuts: its own address and port. */
 export interface NetworkFaultTarget {
@@ -14,17 +14,7 @@ export function nftTableOf(labDir: string): string {
   return `zonelab_${createHash('sha256').update(labDir).digest('hex').slice(0, 12)}`;
 }
 
-function nft(args: string[], input?: string): { ok: boolean; output: string } {
-  const result = spawnSync('nft', args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
-  if (result.error) {
-    const missing = (result.error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new ZonelabError(
-      missing ? 'E_NO_NFTABLES' : 'E_NETWORK_FAULT',
-      missing ? 'network faults need nftables: install it with "apt-get install -y nftables"' : `cannot run nft: ${result.error.message}`,
-    );
-  }
-  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}`.trim() };
-}
+const nft = runNft;
 
 /** Throws one clear line unless this process can change nftables rules (root and nft). */
 export function checkNetworkFaultsPossible(): void {

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { nftTableOf } from './network-faults.js';
-import { type Backend, drainSecondsFor, type LoadBalancerSpec } from '../lb/index.js';
+import { type Backend, drainSecondsFor, type LbDriverKind, type LoadBalancerSpec } from '../lb/index.js';
 
 export interface LabOptions {
   zones: string[];
@@ -13,8 +13,12 @@ export interface LabOptions {
   bucket: string;
   /** Event bus for servers and audit; default `sqlite:<dir>/events` (a file per server). */
   bus?: string | undefined;
-  /** The lab's folder: state file, HAProxy config and socket, logs. */
+  /** The lab's folder: state file, the load balancer's files, logs. */
   dir: string;
+  /** Which load balancer: passthrough, haproxy, caddy, nginx; default haproxy. */
+  lb?: LbDriverKind | undefined;
+  /** The balancer's own settings (`--probers`, `--prober-rule`, `--connection-persistence`). */
+  lbSettings?: Record<string, string | number | boolean> | undefined;
 }
 
 export interface PlannedServer extends Backend {
@@ -34,7 +38,7 @@ export interface LabPlan {
   /** The nftables table of the lab's network faults. */
   nftTable: string;
   servers: PlannedServer[];
-  haproxy: { configPath: string; socketPath: string; log: string };
+  lb: { kind: LbDriverKind; dir: string; listenHost: string; listenPort: number };
   audit: { args: string[]; log: string };
 }
 
@@ -71,7 +75,7 @@ export function planLab(options: LabOptions): LabPlan {
     controlDir,
     nftTable: nftTableOf(dir),
     servers,
-    haproxy: { configPath: join(dir, 'haproxy.cfg'), socketPath: join(dir, 'haproxy.sock'), log: join(dir, 'logs', 'haproxy.log') },
+    lb: { kind: options.lb ?? 'haproxy', dir: join(dir, 'lb'), listenHost: options.listenHost, listenPort: options.listenPort },
     audit: { args: ['--bus', bus, '--consumer', 'lab-audit'], log: join(dir, 'logs', 'audit.log') },
   };
 }

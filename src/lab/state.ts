@@ -1,7 +1,7 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ZonelabError } from '../errors.js';
-import type { LoadBalancerSpec } from '../lb/index.js';
+import type { LbState, LoadBalancerSpec } from '../lb/index.js';
 import type { LabPlan } from './plan.js';
 
 export type ProcessState = 'running' | 'paused' | 'stopped';
@@ -23,7 +23,7 @@ export interface ServerRecord {
 
 /** What a lab needs to be found again by a later command: written after every change. */
 export interface LabState {
-  version: 1;
+  version: 2;
   dir: string;
   lbUrl: string;
   bus: string;
@@ -34,7 +34,8 @@ export interface LabState {
   supervisorPid: number | null;
   /** Set by `lab down` before it stops anything, so a foreground supervisor ends quietly. */
   stopping?: boolean;
-  haproxy: { pid: number | null; configPath: string; socketPath: string; log: string };
+  /** The load balancer, as its driver wrote it (null until it starts). */
+  lb: LbState | null;
   audit: { pid: number | null; args: string[]; log: string };
   servers: ServerRecord[];
 }
@@ -45,14 +46,14 @@ export function stateFile(dir: string): string {
 
 export function initialState(plan: LabPlan, spec: LoadBalancerSpec): LabState {
   return {
-    version: 1,
+    version: 2,
     dir: plan.dir,
     lbUrl: plan.lbUrl,
     bus: plan.bus,
     nftTable: plan.nftTable,
     spec,
     supervisorPid: process.pid,
-    haproxy: { pid: null, ...plan.haproxy },
+    lb: null,
     audit: { pid: null, ...plan.audit },
     servers: plan.servers.map(({ name, zone, host, port, args, log, control }) => ({ name, zone, host, port, args, log, control, pid: null, state: 'stopped', fault: null })),
   };
@@ -84,7 +85,7 @@ export async function loadState(dir: string): Promise<LabState> {
   }
   try {
     const state = JSON.parse(text) as LabState;
-    if (state.version !== 1 || !Array.isArray(state.servers)) throw new Error('unknown layout');
+    if (state.version !== 2 || !Array.isArray(state.servers)) throw new Error(`unknown layout (version ${String(state.version)}: a lab of another zonelab release)`);
     return state;
   } catch (error) {
     throw new ZonelabError('E_BAD_LAB_STATE', `${stateFile(dir)} is not a lab state file: ${(error as Error).message}`);

@@ -5,14 +5,19 @@ import type { BackendStatus, Lab } from './lab.js';
 import type { ServerRecord } from './state.js';
 import { stateFile } from './state.js';
 
-/** HAProxy's state of a backend in words, with the spec's thresholds. Pure. */
+/**
+ * The load balancer's state of a backend in words. The notation is HAProxy's `show stat`,
+ * which every driver speaks: `UP n/m` is in service with n more failed checks (of m) to
+ * go, so m − n have failed; `DOWN n/m` is out of service with n of the m passes it needs.
+ * The passthrough balancer counts probers' verdicts the same way. Pure.
+ */
 export function stateInWords(status: string | null, spec: LoadBalancerSpec): string {
-  if (status === null) return 'unknown (HAProxy does not answer)';
+  void spec;
+  if (status === null) return 'unknown (the load balancer does not answer)';
   const transition = /^(UP|DOWN) (\d+)\/(\d+)$/.exec(status);
   if (transition) {
-    return transition[1] === 'UP'
-      ? `checks failing (${transition[2]} of ${spec.unhealthyThreshold})`
-      : `coming back (${transition[2]} of ${spec.healthyThreshold} checks passed)`;
+    const [n, m] = [Number(transition[2]), Number(transition[3])];
+    return transition[1] === 'UP' ? `checks failing (${m - n} of ${m})` : `coming back (${n} of ${m} checks passed)`;
   }
   if (status === 'UP') return 'serving';
   if (status === 'DOWN') return 'down';
@@ -37,10 +42,10 @@ export function splitLine(served: ReadonlyMap<string, number>, failedCount = 0):
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([zone, n]) => `${zone} ${n} (${total === 0 ? 0 : Math.round((n / total) * 100)}%)`);
   const failures = failedCount > 0 ? `; ${failedCount} failed` : '';
-  return `HAProxy sent in the last second: ${parts.join(', ') || 'nothing served'}${failures}`;
+  return `the load balancer sent in the last second: ${parts.join(', ') || 'nothing served'}${failures}`;
 }
 
-/** A backend's process or HAProxy state changed (`from` null: first seen). */
+/** A backend's process or its load balancer state changed (`from` null: first seen). */
 export interface LabChange {
   server: ServerRecord;
   kind: 'process' | 'lb';
@@ -52,7 +57,7 @@ export interface LabChange {
 export interface LabObservation {
   rows: BackendStatus[];
   changes: LabChange[];
-  /** Connections HAProxy completed per zone since the last look (its own counters: any client's traffic). */
+  /** Connections the load balancer completed per zone since the last look (its own counters: any client's traffic). */
   served: Map<string, number>;
   /** Connections that failed at a zone's servers since the last look (connection and response errors, 5xx). */
   failed: Map<string, number>;
@@ -66,7 +71,7 @@ interface Counters {
 
 /**
  * Turns successive looks at a lab (`lab.status()`) into changes and per-zone counts. A
- * connection HAProxy redispatched after a failed connect counts at the server that served
+ * connection the balancer redispatched after a failed connect counts at the server that served
  * it, not as a failure. The first look sets the baseline: no changes, no counts. Pure.
  */
 export class LabObserver {
@@ -87,10 +92,12 @@ export class LabObserver {
       const status = row.lb?.status ?? null;
       if (!this.#first && this.#lb.get(name) !== status) changes.push({ server: row.server, kind: 'lb', from: this.#lb.get(name) ?? null, to: status });
       this.#lb.set(name, status);
-      if (!row.lb) continue;
-      const now = { sessions: row.lb.sessionsTotal, failed: row.lb.failedTotal, redispatched: row.lb.redispatchedTotal };
+      // A balancer that counts nothing (nginx) puts no counts on the page.
+      if (!row.lb || row.lb.sessionsTotal === null) continue;
+      // Failures and redispatches a balancer does not count (the passthrough one) are none.
+      const now = { sessions: row.lb.sessionsTotal, failed: row.lb.failedTotal ?? 0, redispatched: row.lb.redispatchedTotal ?? 0 };
       const before = this.#counters.get(name);
-      // A restarted HAProxy starts its counters again: never count backwards.
+      // A restarted balancer starts its counters again: never count backwards.
       if (before && now.sessions >= before.sessions && now.failed >= before.failed && now.redispatched >= before.redispatched) {
         const failedNow = now.failed - before.failed;
         const servedNow = now.sessions - before.sessions - failedNow - (now.redispatched - before.redispatched);
@@ -120,9 +127,9 @@ function clock(): string {
 }
 
 /**
- * The foreground lab's terminal: a line for every change of a backend's HAProxy state and
+ * The foreground lab's terminal: a line for every change of a backend's load-balancer state and
  * of its process (stopped, started, faulted, healed, by whichever command or page did it),
- * and each second the split per zone of the connections HAProxy handed out (its own
+ * and each second the split per zone of the connections the balancer handed out (its own
  * counters, so any client's traffic counts). Resolves `'signal'` when stopped, or
  * `'down-elsewhere'` once the lab's state file is gone (`lab down` from another shell).
  */

@@ -1,7 +1,21 @@
 import type { LoadBalancerSpec } from './spec.js';
 
-/** Which load balancer runs the health checks: HAProxy (the lab) or Google Cloud's. */
-export type LbKind = 'haproxy' | 'gcp';
+/**
+ * Whose health checking a bound is about: HAProxy's (one check at a time per server), or
+ * fixed-rate probers, Google Cloud's own (`gcp`) or the lab's passthrough balancer, which
+ * follows the same documented model (`passthrough`, timed on this machine, with its timers'
+ * allowance).
+ */
+export type LbKind = 'haproxy' | 'gcp' | 'passthrough';
+
+/** The probers' model (Google Cloud's), whoever runs it. */
+function probes(lb: LbKind): boolean {
+  return lb === 'gcp' || lb === 'passthrough';
+}
+
+function probersName(lb: LbKind): string {
+  return lb === 'gcp' ? 'Google Cloud' : 'the passthrough balancer (Google Cloud\'s model)';
+}
 
 /**
  * How a faulted backend looks to its health check: it fails at once (refused, reset, 503),
@@ -36,7 +50,12 @@ function round(sec: number): number {
  *   more than the timeout here.)
  * - Google Cloud's probes are sent every interval whether or not the previous one has
  *   answered, so the last failing probe leaves at `unhealthy × interval` and fails `timeout`
- *   later at most (https://cloud.google.com/load-balancing/docs/health-check-concepts).
+ *   later at most ("Multiple probes and frequency",
+ *   https://cloud.google.com/load-balancing/docs/health-check-concepts). With several
+ *   probers each on its own such schedule, the bound holds for every one of them, so for
+ *   any rule that combines their verdicts. The lab's passthrough balancer probes the same
+ *   way and adds its timers' allowance; Google's own delay in applying a verdict is not
+ *   documented and not in the bound.
  */
 export function detectionBound(spec: LoadBalancerSpec, lb: LbKind, view: CheckView): Bound | null {
   if (view === 'passes' || view === 'alternates') return null;
@@ -48,9 +67,11 @@ export function detectionBound(spec: LoadBalancerSpec, lb: LbKind, view: CheckVi
       ? { sec: round(n * (i + t) + ALLOWANCE_SEC), formula: `HAProxy, checks that time out: unhealthy ${n} × (interval ${i} s + timeout ${t} s) + ${ALLOWANCE_SEC} s (one check at a time, each waiting for its timeout)` }
       : { sec: round(n * i + ALLOWANCE_SEC), formula: `HAProxy, checks that fail at once: unhealthy ${n} × interval ${i} s + ${ALLOWANCE_SEC} s` };
   }
+  const allowance = lb === 'passthrough' ? ALLOWANCE_SEC : 0;
+  const plus = allowance ? ` + ${allowance} s` : '';
   return view === 'times-out'
-    ? { sec: round(n * i + t), formula: `Google Cloud, probes that time out: unhealthy ${n} × interval ${i} s + timeout ${t} s (probes do not wait for each other)` }
-    : { sec: round(n * i), formula: `Google Cloud, probes that fail at once: unhealthy ${n} × interval ${i} s` };
+    ? { sec: round(n * i + t + allowance), formula: `${probersName(lb)}, probes that time out: unhealthy ${n} × interval ${i} s + timeout ${t} s${plus} (probes do not wait for each other)` }
+    : { sec: round(n * i + allowance), formula: `${probersName(lb)}, probes that fail at once: unhealthy ${n} × interval ${i} s${plus}` };
 }
 
 /**
@@ -67,7 +88,8 @@ export function returnBound(spec: LoadBalancerSpec, lb: LbKind, view: CheckView)
   if (lb === 'haproxy') {
     return { sec: round(n * i + inFlight + ALLOWANCE_SEC), formula: `HAProxy: healthy ${n} × interval ${i} s${extra} + ${ALLOWANCE_SEC} s` };
   }
-  return { sec: round(n * i + inFlight), formula: `Google Cloud: healthy ${n} × interval ${i} s${extra}` };
+  const allowance = lb === 'passthrough' ? ALLOWANCE_SEC : 0;
+  return { sec: round(n * i + inFlight + allowance), formula: `${probersName(lb)}: healthy ${n} × interval ${i} s${extra}${allowance ? ` + ${allowance} s` : ''}` };
 }
 
 /** Where a correct load balancer's time must fall, seconds, with how it is computed. */
@@ -91,8 +113,8 @@ export function detectionWindow(spec: LoadBalancerSpec, lb: LbKind, view: CheckV
   const t = spec.timeoutSec;
   const timesOut = view === 'times-out';
   // HAProxy waits `inter` after each check ends; Google Cloud's probes leave every interval.
-  const low = lb === 'haproxy' ? (timesOut ? n * t + (n - 1) * i : (n - 1) * i) : timesOut ? (n - 1) * i + t : (n - 1) * i;
-  const lowFormula = lb === 'haproxy' && timesOut ? `unhealthy ${n} × timeout ${t} s + ${n - 1} × interval ${i} s` : `${n - 1} × interval ${i} s${timesOut ? ` + timeout ${t} s` : ''}`;
+  const low = !probes(lb) ? (timesOut ? n * t + (n - 1) * i : (n - 1) * i) : timesOut ? (n - 1) * i + t : (n - 1) * i;
+  const lowFormula = !probes(lb) && timesOut ? `unhealthy ${n} × timeout ${t} s + ${n - 1} × interval ${i} s` : `${n - 1} × interval ${i} s${timesOut ? ` + timeout ${t} s` : ''}`;
   return { low: round(Math.max(0, low - ALLOWANCE_SEC)), high: high.sec, formula: `from ${lowFormula} − ${ALLOWANCE_SEC} s (the fault lands just before a check) to ${high.formula}` };
 }
 

@@ -3,3 +3,4 @@ export { PROFILE_NAMES, PROFILES, resolveSpec, type SpecOverrides } from './prof
 export { parseShowStat, runtimeCommand, type ServerStat, showServers } from './runtime-api.js';
 export { detectionBoundSec, drainSecondsFor, FLAG_OF, type LoadBalancerSpec, type ProfileName, returnBoundSec, validateSpec } from './spec.js';
 export { type Bound, type CheckView, detectionBound, detectionWindow, type LbKind, returnBound, returnWindow, type Window } from './bounds.js';
+export * from './drivers/index.js';

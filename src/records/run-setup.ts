@@ -27,6 +27,11 @@ export interface RunSetup {
   command: string;
   /** The lab's backends (none with a target). Absent in runs saved by older versions. */
   backends?: { name: string; zone: string; address: string }[];
-  /** What ran: zonelab, Node.js, and HAProxy in a lab. Absent in runs saved by older versions. */
-  versions?: { zonelab: string; node: string; haproxy: string | null };
+  /** What ran: zonelab, Node.js, and in a lab the load balancer's program. Absent in runs saved by older versions. */
+  versions?: { zonelab: string; node: string; haproxy?: string | null; lb?: { program: string; version: string | null } };
+  /**
+   * The lab's load balancer: its driver, settings (probers …), and what of the spec it could
+   * not express. Absent with a target, and in runs saved before there were drivers (HAProxy).
+   */
+  lb?: { kind: string; summary: string; settings: Record<string, string | number | boolean>; limitations: { field: string; says: string }[] };
 }

@@ -7,7 +7,7 @@ import { FAILED_SERIES, type LiveBackend, LiveFeed, type LiveMark } from './live
 
 const PHASES = new Set(['warm-up', 'outage', 'return']);
 
-/** The mark an event puts on the chart, or null. `started`: HAProxy's first report is where it starts, not a change. Pure. */
+/** The mark an event puts on the chart, or null. `started`: the balancer's first report is where it starts, not a change. Pure. */
 export function markOf(event: RunEvent, started: boolean): { kind: LiveMark['kind']; label: string } | null {
   switch (event.kind) {
     case 'fault':
@@ -33,7 +33,7 @@ interface Backend {
 
 /**
  * The live page of a failover run: the answers the run's own client got (by when they
- * arrived, per zone, failures apart), HAProxy's state of each backend, the run's marks and
+ * arrived, per zone, failures apart), the load balancer's state of each backend, the run's marks and
  * phases, and its running measurements. Returns the feed and the watcher to hand to
  * `runExperiment`.
  */

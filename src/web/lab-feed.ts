@@ -5,7 +5,7 @@ import { formatFault, parseFault } from '../records/index.js';
 import { FAILED_SERIES, type LiveBackend, type LiveControls, LiveFeed } from './live-feed.js';
 import type { LiveControlActions } from './live-server.js';
 
-/** HAProxy's state of a backend as the page colours it. Pure. */
+/** The load balancer's state of a backend as the page colours it. Pure. */
 export function backendState(status: string | null): LiveBackend['state'] {
   if (status === null) return 'unknown';
   if (status === 'UP' || status === 'NOLB') return 'serving';
@@ -36,9 +36,9 @@ export function createLabFeed(options: { zones: string[]; lbUrl: string; dirFlag
 }
 
 /**
- * What each look at the lab (`watchLab`'s observations) puts on the page: HAProxy's own
+ * What each look at the lab (`watchLab`'s observations) puts on the page: the balancer's own
  * counts per zone, the backends in words, and a mark for each process change and each
- * time HAProxy takes a backend out of rotation or back in.
+ * time the balancer takes a backend out of rotation or back in.
  */
 export function feedFromLab(feed: LiveFeed, spec: LoadBalancerSpec): (observation: LabObservation) => void {
   return (observation) => {

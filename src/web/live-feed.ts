@@ -1,10 +1,10 @@
-/** A backend as the page shows it: HAProxy's state and the process's, in words. */
+/** A backend as the page shows it: the load balancer's state and the process's, in words. */
 export interface LiveBackend {
   name: string;
   zone: string;
   /** For the page's colour: serving, failing (checks failing, still in rotation), down, coming-back, unknown. */
   state: 'serving' | 'failing' | 'down' | 'coming-back' | 'unknown';
-  /** HAProxy's state in words ("checks failing (1 of 2)"). */
+  /** The load balancer's state in words ("checks failing (1 of 2)"). */
   words: string;
   /** What the process is doing ("running", "stopped (kill)"). */
   process: string;

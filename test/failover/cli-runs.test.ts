@@ -55,8 +55,8 @@ describe('zonelab failover runs through the CLI: matrix, report, reset, flap, Ct
     const matrix = await onlyFolder(out);
     const comparison = await readFile(join(matrix, 'matrix.md'), 'utf8');
     // One row per cell, each with a time to reroute (a kill fails the checks at once, a stop makes them time out).
-    assert.match(comparison, /\| fast \| tcp \| kill \| \d+\.\d\d \|/);
-    assert.match(comparison, /\| fast \| tcp \| stop \| \d+\.\d\d \|/);
+    assert.match(comparison, /\| haproxy \| fast \| tcp \| kill \| \d+\.\d\d \|/);
+    assert.match(comparison, /\| haproxy \| fast \| tcp \| stop \| \d+\.\d\d \|/);
     const cells = (await readdir(matrix, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
     assert.deepEqual(cells, ['fast-kill', 'fast-stop']);
     for (const cell of cells) {
@@ -118,7 +118,7 @@ describe('zonelab failover runs through the CLI: matrix, report, reset, flap, Ct
       await waitFor(() => /^fault: kill us-east1-b at /m.test(output), 30_000, `the fault (${output})`);
       const run = await onlyFolder(out);
       const state = JSON.parse(await readFile(join(run, 'lab', 'state.json'), 'utf8'));
-      const pids: number[] = [state.haproxy.pid, state.audit.pid, ...state.servers.map((server: { pid: number | null }) => server.pid)].filter((pid) => pid !== null);
+      const pids: number[] = [...state.lb.processes.map((p: { pid: number | null }) => p.pid), state.audit.pid, ...state.servers.map((server: { pid: number | null }) => server.pid)].filter((pid) => pid !== null);
       child.kill('SIGINT');
       assert.equal(await exited, 130, output);
       const report = await readFile(join(run, 'report.md'), 'utf8');

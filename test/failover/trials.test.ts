@@ -48,8 +48,8 @@ describe('trials: spread and the window the spec predicts (fixed metrics)', () =
   it('shows median [95% interval] in the matrix cells of trials', () => {
     const runs = [metrics(1400, 1450, 70), metrics(1100, 1150, 55), metrics(1900, 1950, 95)].map((m) => ({ setup, metrics: m }));
     const summary = summarizeTrials(runs);
-    const markdown = renderMatrixMarkdown([{ profile: 'fast', fault: 'kill', dir: 'fast-kill', result: { dir: 'x', setup, metrics: runs[0]!.metrics, interrupted: false, maxLagMs: 0 }, summary }]);
-    assert.match(markdown, /\| fast \| tcp \| kill \| 1\.40 \[1\.10–1\.90\] \| ≤ 2\.2 \| 70 \[55–95\] \|/);
+    const markdown = renderMatrixMarkdown([{ lb: 'haproxy', profile: 'fast', fault: 'kill', dir: 'fast-kill', result: { dir: 'x', setup, metrics: runs[0]!.metrics, interrupted: false, maxLagMs: 0 }, summary }]);
+    assert.match(markdown, /\| haproxy \| fast \| tcp \| kill \| 1\.40 \[1\.10–1\.90\] \| ≤ 2\.2 \| 70 \[55–95\] \|/);
   });
 });
 

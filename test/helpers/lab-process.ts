@@ -83,10 +83,11 @@ function labFolders(root: string): string[] {
   }
 }
 
-/** Every pid a lab's state file names: HAProxy, the audit, the servers. */
+/** Every pid a lab's state file names: its load balancer's processes, the audit, the servers. */
 export async function labPids(dir: string): Promise<number[]> {
   const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8'));
-  return [state.haproxy.pid, state.audit.pid, ...state.servers.map((s: { pid: number }) => s.pid)].filter((pid) => pid !== null);
+  const balancer = (state.lb?.processes ?? []).map((p: { pid: number | null }) => p.pid);
+  return [...balancer, state.audit.pid, ...state.servers.map((s: { pid: number }) => s.pid)].filter((pid) => pid !== null);
 }
 
 /** Resident memory of a process in KiB, from /proc (null when it is gone). */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nftTableOf, openLab, serversWithNetworkFault } from '../../src/lab/index.js';
-import { detectionBound, resolveSpec, showServers } from '../../src/lb/index.js';
+import { detectionBound, resolveSpec } from '../../src/lb/index.js';
 import { freePort } from '../helpers/free-port.js';
 import { skipWithoutHaproxy, zonelab, endLabsUnder } from '../helpers/lab-process.js';
 import { CLI_PATH } from '../helpers/paths.js';
@@ -76,7 +76,8 @@ describe('lab faults: nftables rules and gray faults (real HAProxy, real nft, re
   async function msUntil(dir: string, server: string, status: RegExp, timeoutMs = 15_000): Promise<number> {
     const lab = await openLab(dir);
     const started = performance.now();
-    await waitFor(async () => status.test((await showServers(lab.state.haproxy.socketPath)).find((s) => s.server === server)?.status ?? ''), timeoutMs, `${server} ${status}`);
+    const balancer = lab.balancer()!;
+    await waitFor(async () => status.test((await balancer.view())?.find((s) => s.server === server)?.status ?? ''), timeoutMs, `${server} ${status}`);
     return performance.now() - started;
   }
 
@@ -92,7 +93,7 @@ describe('lab faults: nftables rules and gray faults (real HAProxy, real nft, re
     assert.ok(downMs <= bound.sec * 1000, `DOWN after ${Math.round(downMs)} ms, bound ${bound.sec} s`);
     assert.equal(await tryConnect(server.host, server.port, 800), 'TIMEOUT', 'a connect to a partitioned server hangs');
     assert.deepEqual(serversWithNetworkFault(lab.state.nftTable), [server.name]);
-    assert.match((await zonelab('lab', 'status', '--dir', dir)).stdout, /us-east1-b-vm1 .* partition +DOWN/);
+    assert.match((await zonelab('lab', 'status', '--dir', dir)).stdout, /us-east1-b-vm1 .* partition +down \[/);
     const heal = await zonelab('lab', 'heal', 'us-east1-b', '--dir', dir);
     assert.equal(heal.code, 0, heal.stderr);
     assert.deepEqual(serversWithNetworkFault(lab.state.nftTable), []);

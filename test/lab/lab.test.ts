@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRequestModel, type RequestResult, runLoad } from '../../src/client/index.js';
 import { openLab } from '../../src/lab/index.js';
-import { detectionBound, returnBound, showServers } from '../../src/lb/index.js';
+import { detectionBound, returnBound } from '../../src/lb/index.js';
 import { freePort } from '../helpers/free-port.js';
 import { alive, labPids, skipWithoutHaproxy, zonelab, endLabsUnder } from '../helpers/lab-process.js';
 import { assertWithin, withLoopDelay } from '../helpers/lag.js';
@@ -73,8 +73,8 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
   it('splits traffic, notices a killed zone and its return within the spec’s bounds, and leaves nothing behind', async (t) => {
     const { dir, lbPort, result } = await up('e2e');
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /us-east1-b-vm1 .* running +- +UP/);
-    assert.match(result.stdout, /us-east1-c-vm1 .* running +- +UP/);
+    assert.match(result.stdout, /us-east1-b-vm1 .* running +- +serving/);
+    assert.match(result.stdout, /us-east1-c-vm1 .* running +- +serving/);
 
     const records: RequestResult[] = [];
     await runLoad({
@@ -96,8 +96,8 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
     assert.ok(fromB >= 160 && fromB <= 240, `zone b served ${fromB} of 400`);
 
     const lab = await openLab(dir);
-    const socket = lab.state.haproxy.socketPath;
-    const stateOf = async (name: string) => (await showServers(socket)).find((s) => s.server === name)?.status ?? '';
+    const balancer = lab.balancer()!;
+    const stateOf = async (name: string) => (await balancer.view())?.find((s) => s.server === name)?.status ?? '';
     const spec = lab.state.spec;
     // DOWN from the kill, UP from the moment the restarted server answered its own check
     // (lab.start waits for that): what the spec bounds, the process's start-up aside.
@@ -152,7 +152,7 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
       signal: new AbortController().signal,
       onResult: () => {},
     });
-    await waitFor(() => /HAProxy sent in the last second: us-east1-b \d+ \(\d+%\), us-east1-c \d+ \(\d+%\)/.test(output()), 10_000, 'a split line');
+    await waitFor(() => /the load balancer sent in the last second: us-east1-b \d+ \(\d+%\), us-east1-c \d+ \(\d+%\)/.test(output()), 10_000, 'a split line');
     await traffic;
     assert.equal((await zonelab('lab', 'stop', 'us-east1-b', '--dir', dir)).code, 0);
     await waitFor(() => /us-east1-b-vm1 \(us-east1-b\) stopped\n/.test(output()), 5000, 'the stop in words');
@@ -226,7 +226,7 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
     const typo = await zonelab('lab', 'start', 'us-east1-x', '--dir', dir);
     assert.equal(typo.code, 1);
     assert.match(typo.stderr, /no zone or instance named "us-east1-x" in this lab: did you mean us-east1-b\?/);
-    const socket = join(dir, 'haproxy.sock');
+    const socket = join(dir, 'lb', 'haproxy.sock');
     assert.equal(existsSync(socket), true);
     assert.equal((await zonelab('lab', 'down', '--dir', dir)).code, 0);
     assert.equal(existsSync(socket), false, 'no stale HAProxy socket after lab down');
@@ -242,6 +242,6 @@ describe('zonelab lab (real HAProxy, real server processes)', { skip }, () => {
       child.on('exit', (exitCode) => resolve({ stderr: err, code: exitCode }));
     });
     assert.equal(code, 1);
-    assert.equal(stderr.trim(), 'zonelab: HAProxy is not installed: install it with "apt-get install -y haproxy"');
+    assert.equal(stderr.trim(), 'zonelab: HAProxy is not installed: install it with "apt-get install -y haproxy" (or choose another --lb)');
   });
 });

@@ -8,7 +8,8 @@ describe('the foreground lab in words', () => {
     const spec = { ...PROFILES.fast, unhealthyThreshold: 3, healthyThreshold: 2 };
     assert.deepEqual(
       ['UP', 'UP 1/3', 'UP 2/3', 'DOWN', 'DOWN 1/2', 'MAINT', 'NOLB', null].map((status) => stateInWords(status, spec)),
-      ['serving', 'checks failing (1 of 3)', 'checks failing (2 of 3)', 'down', 'coming back (1 of 2 checks passed)', 'in maintenance', 'draining (no new traffic)', 'unknown (HAProxy does not answer)'],
+      // HAProxy's UP n/m: n more failed checks of m to go, so UP 1/3 has failed two.
+      ['serving', 'checks failing (2 of 3)', 'checks failing (1 of 3)', 'down', 'coming back (1 of 2 checks passed)', 'in maintenance', 'draining (no new traffic)', 'unknown (the load balancer does not answer)'],
     );
   });
 
@@ -20,7 +21,7 @@ describe('the foreground lab in words', () => {
   });
 
   it('splits a second of connections per zone, and stays quiet without traffic', () => {
-    assert.equal(splitLine(new Map([['us-east1-c', 49], ['us-east1-b', 51]])), 'HAProxy sent in the last second: us-east1-b 51 (51%), us-east1-c 49 (49%)');
+    assert.equal(splitLine(new Map([['us-east1-c', 49], ['us-east1-b', 51]])), 'the load balancer sent in the last second: us-east1-b 51 (51%), us-east1-c 49 (49%)');
     assert.equal(splitLine(new Map([['us-east1-b', 0]])), null);
   });
 });
@@ -30,7 +31,7 @@ describe('looks at a lab turned into changes and counts (HAProxy counters)', () 
   const row = (name: string, zone: string, status: string, sessions: number, failedTotal = 0, redispatched = 0, process: BackendStatus['process'] = 'running'): BackendStatus => ({
     server: server(name, zone),
     process,
-    lb: { backend: 'zones', server: name, status, up: status.startsWith('UP'), lastChangeSec: 0, checkStatus: 'L7OK', sessionsTotal: sessions, failedTotal, redispatchedTotal: redispatched },
+    lb: { server: name, status, up: status.startsWith('UP'), checkStatus: 'L7OK', sessionsTotal: sessions, failedTotal, redispatchedTotal: redispatched },
   });
 
   it('takes the first look as the baseline, then counts served and failed per zone; a redispatched connection counts where it was served', () => {
@@ -60,6 +61,6 @@ describe('looks at a lab turned into changes and counts (HAProxy counters)', () 
   });
 
   it('says when a second had failures too', () => {
-    assert.equal(splitLine(new Map([['b', 0], ['c', 40]]), 7), 'HAProxy sent in the last second: b 0 (0%), c 40 (100%); 7 failed');
+    assert.equal(splitLine(new Map([['b', 0], ['c', 40]]), 7), 'the load balancer sent in the last second: b 0 (0%), c 40 (100%); 7 failed');
   });
 });

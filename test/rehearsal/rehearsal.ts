@@ -1,6 +1,5 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -8,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { generateBucket } from '../../src/content/index.js';
 import { failoverCommand, type GcpDeployment, type RemoteTransport, resourceNames, VM_ATTRIBUTES, VM_NODE_VERSION } from '../../src/gcp/index.js';
-import { type ProfileName, renderHaproxyConfig, resolveSpec, showServers } from '../../src/lb/index.js';
+import { nftTableOf } from '../../src/lab/index.js';
+import { type LoadBalancer, type ProfileName, resolveSpec, startLoadBalancer } from '../../src/lb/index.js';
 import { boxCacheDir, ensureRootfs } from '../helpers/debian-box.js';
 import { freePort } from '../helpers/free-port.js';
 import { type GcsStandIn, startGcsStandIn } from '../helpers/gcs-stand-in.js';
@@ -25,8 +25,9 @@ const PACKAGE_ROOT = new URL('../../../', import.meta.url).pathname;
  * The cloud deployment rehearsed on this machine: three VMs in boxes (an audit VM and one
  * serving VM in each of two zones), each booted from its own disk and given the startup
  * script exactly as `zonelab gcp plan` writes it, with stand-ins for what a VM talks to
- * (metadata server, Cloud Storage, Pub/Sub, the Node.js download site), and HAProxy in tcp
- * mode standing in for the passthrough network load balancer, with the plan's health check.
+ * (metadata server, Cloud Storage, Pub/Sub, the Node.js download site), and zonelab's own
+ * passthrough balancer (nftables forwarding, probers on Google's schedule) standing in for
+ * the passthrough network load balancer, with the plan's health check.
  *
  * What differs from Compute Engine, all of it configuration a real deployment could also
  * set or that the VM's surroundings provide:
@@ -60,8 +61,7 @@ const PAGES = 50;
 export class Rehearsal {
   readonly vms: Map<string, Vm> = new Map();
   readonly deployments: Map<string, GcpDeployment> = new Map();
-  private haproxy: ChildProcess | null = null;
-  private haproxyExit: Promise<void> | null = null;
+  private balancer: LoadBalancer | null = null;
   /** How long the VMs took to boot and run their startup scripts, ms. */
   bootMs = 0;
 
@@ -191,35 +191,39 @@ export class Rehearsal {
     return `http://127.0.0.1:${this.deployments.get(zone)!.spec.port}`;
   }
 
-  /** HAProxy in tcp mode in front of the serving VMs, with the plan's health check; resolves once both are UP. */
+  /**
+   * The passthrough balancer in front of the serving VMs, with the plan's health check and
+   * Google's probing model; resolves once both are in service. Its nftables table is the
+   * rehearsal's own.
+   */
   async startLoadBalancer(): Promise<string> {
     const port = await freePort();
-    const socket = join(this.options.workDir, 'haproxy.sock');
-    const config = renderHaproxyConfig(
-      { ...this.base.spec, mode: 'tcp' },
-      ZONES.map((zone) => ({ name: resourceNames(this.base).serverVm(zone), zone, host: '127.0.0.1', port: this.deployments.get(zone)!.spec.port })),
-      { listenHost: '127.0.0.1', listenPort: port, statsSocket: socket },
-    );
-    const configPath = join(this.options.workDir, 'haproxy.cfg');
-    await writeFile(configPath, config);
-    const log = openSync(join(this.options.workDir, 'haproxy.log'), 'a');
-    this.haproxy = spawn('haproxy', ['-db', '-f', configPath], { stdio: ['ignore', log, log] });
-    closeSync(log);
-    this.haproxyExit = new Promise((resolve) => this.haproxy!.on('exit', () => resolve()));
+    this.balancer = await startLoadBalancer('passthrough', {
+      spec: { ...this.base.spec, mode: 'tcp' },
+      backends: ZONES.map((zone) => ({ name: resourceNames(this.base).serverVm(zone), zone, host: '127.0.0.1', port: this.deployments.get(zone)!.spec.port })),
+      listenHost: '127.0.0.1',
+      listenPort: port,
+      dir: join(this.options.workDir, 'lb'),
+      nftTable: this.nftTable,
+    });
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const up = await showServers(socket).then((stats) => stats.filter((stat) => stat.status === 'UP').length, () => 0);
+      const up = await this.balancer.view().then((stats) => stats?.filter((stat) => stat.status === 'UP').length ?? 0, () => 0);
       if (up === ZONES.length) break;
-      if (Date.now() > deadline) throw new Error(`HAProxy did not see both VMs UP within 30 s (${await readFile(join(this.options.workDir, 'haproxy.log'), 'utf8')})`);
+      if (Date.now() > deadline) throw new Error(`the passthrough balancer did not see both VMs in service within 30 s (${await readFile(join(this.options.workDir, 'lb', 'prober.log'), 'utf8').catch(() => '')})`);
       await sleep(100);
     }
     return `http://127.0.0.1:${port}`;
   }
 
+  /** The balancer's table: named after the rehearsal's folder, as a lab's is after its own. */
+  get nftTable(): string {
+    return nftTableOf(this.options.workDir);
+  }
+
   async stopLoadBalancer(): Promise<void> {
-    if (!this.haproxy || this.haproxy.exitCode !== null) return;
-    this.haproxy.kill('SIGTERM');
-    await this.haproxyExit;
+    await this.balancer?.close();
+    this.balancer = null;
   }
 
   /**
@@ -248,7 +252,7 @@ export class Rehearsal {
     return { command, stdout, reportDir: resolve(report) };
   }
 
-  /** Everything off: HAProxy, the VMs (powered off, disks deleted), the stand-ins. */
+  /** Everything off: the balancer, the VMs (powered off, disks deleted), the stand-ins. */
   async close(): Promise<void> {
     await this.stopLoadBalancer();
     await Promise.all([...this.vms.values()].map((vm) => vm.close()));

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run rehearse: the two-zone cloud rehearsal for a person, on their own Linux machine
-// as root (systemd-nspawn, debootstrap, HAProxy). Boots the VMs, runs the failover that
-// `zonelab gcp up` prints against HAProxy standing in for the network load balancer,
+// as root (systemd-nspawn, debootstrap, nftables). Boots the VMs, runs the failover that
+// `zonelab gcp up` prints against the passthrough balancer standing in for Google's,
 // prints its measurements and keeps its report; then powers everything off.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,10 +14,11 @@ import { Rehearsal, ZONES } from './rehearsal.js';
 const USAGE = `usage: npm run rehearse -- [--profile fast|gcp-default|zero-error] [--out-dir reports]
 
 Rehearses the Google Cloud deployment on this machine (root, systemd-nspawn, debootstrap
-and HAProxy needed): three Debian 12 VMs in boxes boot the startup script zonelab gcp plan
-writes, HAProxy stands in for the network load balancer, and the failover command gcp up
-prints runs against it, its ssh transport swapped for nsenter. The first run builds a
-Debian root file system (about a minute); the report goes to <out-dir>/<time>/.`;
+and nftables needed): three Debian 12 VMs in boxes boot the startup script zonelab gcp plan
+writes, zonelab's passthrough balancer (nftables forwarding, probers on Google's schedule)
+stands in for the network load balancer, and the failover command gcp up prints runs
+against it, its ssh transport swapped for nsenter. The first run builds a Debian root file
+system (about a minute); the report goes to <out-dir>/<time>/.`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { profile: { type: 'string', default: 'fast' }, 'out-dir': { type: 'string', default: 'reports' }, help: { type: 'boolean' } } });
@@ -48,7 +49,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', stop).on('SIGTERM', stop);
   try {
     rehearsal = await Rehearsal.start({ workDir: work, profile: values.profile as ProfileName, onLine: say });
-    say('starting HAProxy in front of the serving VMs (tcp mode, the plan\'s health check)');
+    say("starting the passthrough balancer in front of the serving VMs (the plan's health check, Google's probing)");
     const lb = await rehearsal.startLoadBalancer();
     say(`running the failover gcp up prints, against ${lb}:`);
     console.error(rehearsal.failoverCommand(lb, ZONES[0]).replace(/^/gm, '    '));

@@ -90,7 +90,7 @@ describe('soak: kill and restart zones under load with forbidden traffic mixed i
     const stateOf = async (zone: string) => (await lab.status()).find((backend) => backend.server.zone === zone)?.lb?.status ?? '';
     // The processes that live through the whole soak: the untouched zone's server, the audit, HAProxy.
     const steadyPid = (await lab.status()).find((backend) => backend.server.zone === STEADY_ZONE)!.server.pid!;
-    const longLived = { [`${STEADY_ZONE} server`]: steadyPid, audit: lab.state.audit.pid!, HAProxy: lab.state.haproxy.pid! };
+    const longLived = { [`${STEADY_ZONE} server`]: steadyPid, audit: lab.state.audit.pid!, HAProxy: lab.state.lb!.processes[0]!.pid! };
     const memory = () =>
       Object.fromEntries(
         Object.entries(longLived).map(([name, pid]) => {

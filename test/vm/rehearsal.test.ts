@@ -6,22 +6,32 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FailoverMetrics } from '../../src/failover/index.js';
 import { OPS_AGENT_UNIT_PATTERN, VM_NODE_VERSION } from '../../src/gcp/index.js';
-import { detectionBoundSec, returnBoundSec } from '../../src/lb/index.js';
+import { detectionBoundSec, lbDriver, returnBoundSec } from '../../src/lb/index.js';
 import { boxUnavailable } from '../helpers/debian-box.js';
 import { httpRequest } from '../helpers/http.js';
 import { pollUntil } from '../helpers/wait.js';
 import { Rehearsal, ZONES } from '../rehearsal/rehearsal.js';
 
-const unavailable = boxUnavailable() ?? (spawnSync('sh', ['-c', 'command -v haproxy']).status === 0 ? null : 'HAProxy is not installed');
+const unavailable =
+  boxUnavailable() ??
+  (() => {
+    try {
+      lbDriver('passthrough').check();
+      return null;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  })();
 const [ZONE_B, ZONE_C] = ZONES;
 
 /**
  * The deployment rehearsed: three VMs in Debian 12 boxes booting the startup script exactly
  * as `zonelab gcp plan` writes it, stand-ins for the metadata server, Cloud Storage, Pub/Sub
- * and the Node.js download site, and HAProxy in front as the network load balancer. What
+ * and the Node.js download site, and the passthrough balancer in front as the network load
+ * balancer (nftables forwarding, probers on Google's schedule). What
  * differs from Compute Engine is listed in test/rehearsal/rehearsal.ts and docs/gcp.md.
  */
-describe('the cloud deployment rehearsed: VMs in boxes boot the plan\'s startup script, HAProxy as the network load balancer', { skip: unavailable ?? false }, () => {
+describe("the cloud deployment rehearsed: VMs in boxes boot the plan's startup script, behind a passthrough balancer probing as Google does", { skip: unavailable ?? false }, () => {
   let work: string;
   let rehearsal: Rehearsal | undefined;
   const started = performance.now();
@@ -124,17 +134,19 @@ describe('the cloud deployment rehearsed: VMs in boxes boot the plan\'s startup 
     assert.equal(health?.headers['x-zone'], ZONE_B);
   });
 
-  it('leaves nothing running: VMs powered off, HAProxy stopped', async () => {
+  it('leaves nothing running: VMs powered off, the balancer stopped, its rules gone', async () => {
     const boxes = [...rehearsal!.vms.values()].map((vm) => vm.box.pid);
+    const table = rehearsal!.nftTable;
     await rehearsal!.close();
     for (const pid of boxes) assert.equal(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => 'gone'), 'gone', `box ${pid}`);
-    assert.equal(spawnSync('pgrep', ['-f', `haproxy -db -f ${join(work, 'haproxy.cfg')}`]).status, 1);
+    assert.equal(spawnSync('pgrep', ['-f', `lab prober --config ${join(work, 'lb', 'prober.json')}`]).status, 1, 'no prober');
+    assert.equal(spawnSync('nft', ['list', 'table', 'inet', table]).status === 0, false, 'no table');
     rehearsal = undefined;
   });
 });
 
 if (unavailable) {
   describe('the cloud deployment rehearsed', () => {
-    it('needs Debian boxes and HAProxy', { skip: unavailable }, () => {});
+    it('needs Debian boxes and the passthrough balancer (root, nftables)', { skip: unavailable }, () => {});
   });
 }

@@ -145,7 +145,7 @@ describe('the live page in a real Chromium (real lab, real HAProxy)', { skip }, 
       assert.match(lab.output(), /us-east1-b-vm1 \(us-east1-b\) stopped/, 'the terminal said so too');
       // Bars for both zones again, from HAProxy's counters of the outside client.
       const since = () => lab.output().slice(lab.output().indexOf('us-east1-b-vm1 (us-east1-b) running'));
-      await waitFor(() => /HAProxy sent in the last second: us-east1-b [1-9]\d* /.test(since()), 10_000, 'zone b served again');
+      await waitFor(() => /the load balancer sent in the last second: us-east1-b [1-9]\d* /.test(since()), 10_000, 'zone b served again');
       await page.screenshot({ path: join(SCREENSHOTS, 'live-lab.png'), fullPage: true });
       assert.deepEqual(outside, [], 'no request to any other address');
       assert.deepEqual(problems, [], 'no console error');

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -61,17 +61,4 @@ export async function stopProcess(pid: number | null, marker: Marker, graceMs: n
   if (await waitForExit(pid, marker, graceMs)) return;
   signalIfOurs(pid, marker, 'SIGKILL');
   await waitForExit(pid, marker, 5000);
-}
-
-export function haproxyVersion(): string | null {
-  const result = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-  if (result.error || result.status !== 0) return null;
-  return /version (\S+)/i.exec(result.stdout)?.[1] ?? 'unknown';
-}
-
-/** `haproxy -c`: null when the config is valid, else HAProxy's own message. */
-export function checkHaproxyConfig(configPath: string): string | null {
-  const result = spawnSync('haproxy', ['-c', '-f', configPath], { encoding: 'utf8' });
-  if (result.status === 0) return null;
-  return `${result.stdout}${result.stderr}`.trim();
 }

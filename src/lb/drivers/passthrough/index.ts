@@ -1,0 +1,166 @@
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ZonelabError } from '../../../errors.js';
+import { canUseNft, runNft } from '../../../nft.js';
+import { isOurs, spawnDetached, stopProcess } from '../../../processes.js';
+import type { LoadBalancerSpec } from '../../spec.js';
+import { type LbDriver, type LbLimitation, type LbState, type LbStateChange, type LoadBalancer, pause } from '../driver.js';
+import { setupScript } from './data-plane.js';
+import type { ProberConfig, ProberView } from './prober-process.js';
+import { PROBER_RULES, type ProberRule } from './probers.js';
+
+export { parseCounters, serviceScript, setupScript, SLOTS } from './data-plane.js';
+export { readProberConfig, runProber, type ProberConfig, type ProberView } from './prober-process.js';
+export { BackendHealth, outAt, PROBER_RULES, type ProberPolicy, type ProberRule, proberOffsets } from './probers.js';
+
+const CLI_PATH = fileURLToPath(new URL('../../../cli/main.js', import.meta.url));
+
+/** The passthrough balancer's settings, with their defaults. */
+export interface PassthroughSettings {
+  /** Probers that each check every backend every interval; default 3. */
+  probers: number;
+  /** How many probers' "unhealthy" take a backend out; default majority. */
+  proberRule: ProberRule;
+  /** Established flows to a backend taken out of service: kept (default) or reset (never). */
+  persistence: 'default' | 'never';
+}
+
+export function passthroughSettings(settings: Record<string, string | number | boolean> = {}): PassthroughSettings {
+  const probers = Number(settings.probers ?? 3);
+  const proberRule = String(settings.proberRule ?? 'majority') as ProberRule;
+  const persistence = String(settings.persistence ?? 'default') as 'default' | 'never';
+  if (!Number.isInteger(probers) || probers < 1 || probers > 16) throw new ZonelabError('E_BAD_ARGUMENT', `--probers ${settings.probers}: expected an integer from 1 to 16`);
+  if (!PROBER_RULES.includes(proberRule)) throw new ZonelabError('E_BAD_ARGUMENT', `--prober-rule ${proberRule}: expected ${PROBER_RULES.join(', ')}`);
+  if (persistence !== 'default' && persistence !== 'never') throw new ZonelabError('E_BAD_ARGUMENT', `--connection-persistence ${persistence}: expected default or never`);
+  return { probers, proberRule, persistence };
+}
+
+function limitations(spec: LoadBalancerSpec): LbLimitation[] {
+  const found: LbLimitation[] = [];
+  if (spec.mode === 'http') found.push({ field: 'mode', says: 'it forwards packets and never reads HTTP: mode http is served as tcp' });
+  if (spec.retries > 0 || spec.redispatch) found.push({ field: 'retries', says: 'it retries nothing: a connection to a dead backend fails, as on Google Cloud' });
+  if (spec.observeErrors) found.push({ field: 'observeErrors', says: 'it watches no traffic: only its probes decide' });
+  if (spec.balance === 'leastconn') found.push({ field: 'balance', says: 'it cannot count connections: new ones go round robin' });
+  return found;
+}
+
+/** Reads whole lines of an append-only file from byte `cursor`. */
+async function readLinesFrom(path: string, cursor: number): Promise<{ lines: string[]; cursor: number }> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(path, 'r');
+    const { size } = await handle.stat();
+    if (size <= cursor) return { lines: [], cursor };
+    const buffer = Buffer.alloc(size - cursor);
+    await handle.read(buffer, 0, buffer.length, cursor);
+    const end = buffer.lastIndexOf(0x0a) + 1;
+    return { lines: buffer.subarray(0, end).toString('utf8').split('\n').filter(Boolean), cursor: cursor + end };
+  } catch {
+    return { lines: [], cursor };
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Removes the balancer's chains and map; the table too once nothing else is in it. */
+function removeDataPlane(table: string): void {
+  if (!canUseNft()) return;
+  for (const chain of ['lb_nat', 'lb_count', 'lb_persist']) runNft(['delete', 'chain', 'inet', table, chain]);
+  runNft(['delete', 'map', 'inet', table, 'lb_backends']);
+  const left = runNft(['list', 'table', 'inet', table]);
+  if (left.ok && !/\b(chain|map|set) \S+ \{/.test(left.output)) runNft(['delete', 'table', 'inet', table]);
+}
+
+function openPassthrough(state: LbState): LoadBalancer {
+  const process = state.processes[0]!;
+  const { view: viewPath, changes: changesPath, config: configPath } = state.files as { view: string; changes: string; config: string };
+  const table = state.files.table!;
+  return {
+    kind: 'passthrough',
+    state,
+    async view() {
+      const view = JSON.parse(await readFile(viewPath, 'utf8')) as ProberView;
+      return view.backends.map(({ since: _since, ...backend }) => backend);
+    },
+    async changes(cursor) {
+      const read = await readLinesFrom(changesPath, cursor);
+      return { changes: read.lines.map((line) => JSON.parse(line) as LbStateChange), cursor: read.cursor };
+    },
+    running: () => isOurs(process.pid, configPath),
+    async close() {
+      await stopProcess(process.pid, configPath, 2000);
+      removeDataPlane(table);
+    },
+  };
+}
+
+export const passthroughDriver: LbDriver = {
+  kind: 'passthrough',
+  summary: "a passthrough network load balancer like Google Cloud's: nftables forwards packets (the client's address kept, flows pinned), probers on Google's schedule decide",
+  program: () => {
+    let version: string | null = null;
+    try {
+      const result = runNft(['--version']);
+      version = result.ok ? (/v(\S+)/.exec(result.output)?.[1] ?? 'unknown') : null;
+    } catch {
+      version = null;
+    }
+    return { name: 'nftables', version, install: 'apt-get install -y nftables (and run as root)' };
+  },
+  limitations,
+  check() {
+    if (!canUseNft()) {
+      throw new ZonelabError('E_NEED_ROOT', 'the passthrough load balancer forwards packets with nftables rules: run as root (with nftables installed), or choose a proxy with --lb haproxy');
+    }
+  },
+  async start(options) {
+    passthroughDriver.check();
+    const settings = passthroughSettings(options.settings);
+    await mkdir(options.dir, { recursive: true });
+    const files = {
+      config: join(options.dir, 'prober.json'),
+      view: join(options.dir, 'view.json'),
+      changes: join(options.dir, 'changes.ndjson'),
+      log: join(options.dir, 'prober.log'),
+      table: options.nftTable,
+    };
+    const config: ProberConfig = {
+      table: options.nftTable,
+      backends: [...options.backends],
+      requestPath: options.spec.requestPath,
+      intervalMs: options.spec.checkIntervalSec * 1000,
+      timeoutMs: options.spec.timeoutSec * 1000,
+      policy: { probers: settings.probers, rule: settings.proberRule, healthyThreshold: options.spec.healthyThreshold, unhealthyThreshold: options.spec.unhealthyThreshold },
+      persistence: settings.persistence,
+      viewPath: files.view,
+      changesPath: files.changes,
+    };
+    await writeFile(files.config, `${JSON.stringify(config, null, 2)}\n`);
+    await rm(files.changes, { force: true });
+    await rm(files.view, { force: true });
+    const balance = options.spec.balance === 'source' ? 'source' : 'roundrobin';
+    const setup = runNft(['-f', '-'], `${setupScript({ table: options.nftTable, listenHost: options.listenHost, listenPort: options.listenPort, balance }, options.backends)}\n`);
+    if (!setup.ok) throw new ZonelabError('E_NETWORK_FAULT', `nft refused the passthrough balancer's rules: ${setup.output.split('\n')[0]}`);
+    const state: LbState = {
+      kind: 'passthrough',
+      processes: [{ pid: null, marker: files.config, log: files.log }],
+      listenHost: options.listenHost,
+      listenPort: options.listenPort,
+      files,
+      settings: { ...settings },
+    };
+    state.processes[0]!.pid = spawnDetached(process.execPath, [CLI_PATH, 'lab', 'prober', '--config', files.config], files.log);
+    await options.onProcess?.(state);
+    const balancer = openPassthrough(state);
+    for (const deadline = Date.now() + 10_000; ; await pause(20)) {
+      if (!balancer.running()) {
+        const tail = (await readFile(files.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
+        throw new ZonelabError('E_LAB_START', `the passthrough balancer's prober exited at start-up:\n${tail}`);
+      }
+      if (await balancer.view().then(() => true, () => false)) return balancer;
+      if (Date.now() > deadline) throw new ZonelabError('E_LAB_START', `the passthrough balancer's prober wrote no view within 10 s (see ${files.log})`);
+    }
+  },
+  open: openPassthrough,
+};

@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { callControl } from '../../src/lab/control-client.js';
+import { nftTableOf } from '../../src/lab/index.js';
+import { type LbBackend, type LbDriverKind, lbDriver, type LoadBalancer, resolveSpec, returnBound, detectionBound, startLoadBalancer } from '../../src/lb/index.js';
+import { canUseNft, runNft } from '../../src/nft.js';
+import { isOurs } from '../../src/processes.js';
+import { addressFree } from '../../src/lab/index.js';
+import { freePort, freeServerPort } from '../helpers/free-port.js';
+import { assertWithin, withLoopDelay } from '../helpers/lag.js';
+import { type ServeProcess, startServeProcess } from '../helpers/serve-process.js';
+import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
+import { pollUntil } from '../helpers/wait.js';
+
+/** One GET through the balancer on a new connection, from `source` when given; its zone, or the error's code. */
+function get(url: string, options: { source?: string; timeoutMs?: number } = {}): Promise<{ zone: string | null; error: string | null }> {
+  return new Promise((resolve) => {
+    const req = request(`${url}/bucket/webdir/1.html`, { agent: false, ...(options.source ? { localAddress: options.source } : {}), timeout: options.timeoutMs ?? 3000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ zone: (res.headers['x-zone'] as string | undefined) ?? null, error: null }));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })));
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ zone: null, error: error.code ?? error.message }));
+    req.end();
+  });
+}
+
+const statusOf = async (balancer: LoadBalancer, name: string) => (await balancer.view())?.find((stat) => stat.server === name)?.status ?? 'none';
+
+const drivers: { kind: LbDriverKind; skip: string | false }[] = (['haproxy', 'passthrough'] as const).map((kind) => {
+  let skip: string | false = false;
+  try {
+    lbDriver(kind).check();
+  } catch (error) {
+    skip = (error as Error).message;
+  }
+  return { kind, skip };
+});
+
+for (const { kind, skip } of drivers) {
+  describe(`load balancer driver contract: ${kind} (real ${kind === 'haproxy' ? 'HAProxy' : 'nftables and prober'}, real servers)`, { skip }, () => {
+    let dir: string;
+    let bucket: TempBucket;
+    let servers: ServeProcess[] = [];
+    let backends: LbBackend[];
+    let balancer: LoadBalancer | undefined;
+    const spec = { ...resolveSpec('fast', {}) };
+    let listenPort: number;
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), `zonelab-driver-${kind}-`));
+      bucket = await makeTempBucket(5);
+      spec.port = await freeServerPort();
+      listenPort = await freePort();
+      backends = [
+        { name: 'zone-a-vm1', zone: 'zone-a', host: '127.0.1.1', port: spec.port },
+        { name: 'zone-b-vm1', zone: 'zone-b', host: '127.0.1.2', port: spec.port },
+      ];
+      servers = await Promise.all(
+        backends.map((backend) =>
+          startServeProcess(['--bucket', bucket.root, '--host', backend.host, '--port', String(backend.port), '--zone', backend.zone, '--instance', backend.name, '--bus', 'log', '--control', join(dir, `${backend.name}.sock`), '--access-log']),
+        ),
+      );
+    });
+    after(async () => {
+      try {
+        await balancer?.close();
+      } finally {
+        await Promise.all(servers.map((server) => server.kill()));
+        await bucket.remove();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('starts with both backends in service and spreads new connections over both', async () => {
+      balancer = await startLoadBalancer(kind, { spec, backends, listenHost: '127.0.0.1', listenPort, dir: join(dir, 'lb'), nftTable: nftTableOf(join(dir, 'lab')) });
+      assert.equal(balancer.kind, kind);
+      assert.ok(balancer.running());
+      await pollUntil(async () => [await statusOf(balancer!, 'zone-a-vm1'), await statusOf(balancer!, 'zone-b-vm1')].join(), (both) => both === 'UP,UP', 10_000, 50);
+      const zones = await Promise.all(Array.from({ length: 20 }, () => get(`http://127.0.0.1:${listenPort}`)));
+      assert.deepEqual(zones.filter((answer) => answer.error !== null), [], 'every request answered');
+      const fromA = zones.filter((answer) => answer.zone === 'zone-a').length;
+      assert.ok(fromA >= 5 && fromA <= 15, `zone-a served ${fromA} of 20`);
+      // The balancer's own count of the connections it handed out (read as it refreshes it).
+      const counted = await pollUntil(async () => (await balancer!.view())!.reduce((sum, stat) => sum + (stat.sessionsTotal ?? 0), 0), (n) => n >= 20, 5000, 100);
+      assert.ok(counted >= 20, `the balancer counted ${counted} connections`);
+    });
+
+    it("takes a killed backend out within its bound, the change in its own log with its own time, and puts it back once it answers", async () => {
+      const [a] = servers;
+      const killedAt = Date.now();
+      const down = await withLoopDelay(async () => {
+        a!.child.kill('SIGKILL');
+        await a!.exited;
+        return pollUntil(() => statusOf(balancer!, 'zone-a-vm1'), (status) => status === 'DOWN', 10_000, 20);
+      });
+      const { changes } = await balancer!.changes(0);
+      const downChange = changes.filter((change) => change.server === 'zone-a-vm1' && change.status === 'DOWN').at(-1);
+      assert.ok(downChange, `a DOWN among the changes: ${JSON.stringify(changes.slice(-5))}`);
+      const model = kind === 'haproxy' ? 'haproxy' : 'passthrough';
+      assertWithin('DOWN after the kill, by the balancer\'s own clock', downChange.at - killedAt, { highMs: detectionBound(spec, model, 'fails-fast')!.sec * 1000 }, down.worstDelayMs);
+      // Nothing reaches the dead backend once it is out.
+      const after = await Promise.all(Array.from({ length: 10 }, () => get(`http://127.0.0.1:${listenPort}`)));
+      assert.deepEqual(after.map((answer) => answer.zone), Array(10).fill('zone-b'));
+
+      servers[0] = await startServeProcess(['--bucket', bucket.root, '--host', backends[0]!.host, '--port', String(spec.port), '--zone', 'zone-a', '--instance', 'zone-a-vm1', '--bus', 'log', '--control', join(dir, 'zone-a-vm1.sock'), '--access-log']);
+      const readyAt = Date.now();
+      const up = await withLoopDelay(() => pollUntil(() => statusOf(balancer!, 'zone-a-vm1'), (status) => status === 'UP', 10_000, 20));
+      const upChange = (await balancer!.changes(0)).changes.filter((change) => change.server === 'zone-a-vm1' && change.status === 'UP').at(-1)!;
+      assertWithin('UP after ready, by the balancer\'s own clock', upChange.at - readyAt, { highMs: returnBound(spec, model, 'fails-fast').sec * 1000 }, up.worstDelayMs);
+      void down.value;
+      void up.value;
+    });
+
+    it('close leaves no process, no listening port, no table and no rule', async () => {
+      const state = balancer!.state;
+      await balancer!.close();
+      await balancer!.close();
+      for (const process of state.processes) assert.equal(isOurs(process.pid, process.marker), false, `${process.marker} still runs`);
+      assert.equal(await addressFree('127.0.0.1', listenPort), true, 'the listening address is free');
+      if (canUseNft()) assert.equal(runNft(['list', 'table', 'inet', nftTableOf(join(dir, 'lab'))]).ok, false, 'the table is gone');
+      balancer = undefined;
+    });
+  });
+}
+
+describe('the passthrough balancer, as Google Cloud documents its passthrough network load balancer (real nftables, real servers)', { skip: drivers.find((d) => d.kind === 'passthrough')!.skip }, () => {
+  let dir: string;
+  let bucket: TempBucket;
+  let servers: ServeProcess[] = [];
+  let backends: LbBackend[];
+  const spec = { ...resolveSpec('fast', {}) };
+  const table = () => nftTableOf(join(dir, 'lab'));
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'zonelab-passthrough-'));
+    bucket = await makeTempBucket(5);
+    spec.port = await freeServerPort();
+    backends = [
+      { name: 'zone-a-vm1', zone: 'zone-a', host: '127.0.1.1', port: spec.port },
+      { name: 'zone-b-vm1', zone: 'zone-b', host: '127.0.1.2', port: spec.port },
+    ];
+  });
+  after(async () => {
+    await Promise.all(servers.map((server) => server.kill()));
+    await bucket.remove();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function serve(backend: LbBackend): Promise<ServeProcess> {
+    return startServeProcess(['--bucket', bucket.root, '--host', backend.host, '--port', String(backend.port), '--zone', backend.zone, '--instance', backend.name, '--bus', 'log', '--control', join(dir, `${backend.name}.sock`), '--access-log']);
+  }
+
+  async function balancerWith(settings: Record<string, string | number | boolean> = {}): Promise<{ balancer: LoadBalancer; url: string }> {
+    const listenPort = await freePort();
+    const balancer = await startLoadBalancer('passthrough', { spec, backends, listenHost: '127.0.0.1', listenPort, dir: join(dir, `lb-${listenPort}`), nftTable: table(), settings });
+    await pollUntil(async () => (await balancer.view())!.map((stat) => stat.status).join(), (all) => all === 'UP,UP', 10_000, 50);
+    return { balancer, url: `http://127.0.0.1:${listenPort}` };
+  }
+
+  it("forwards packets: the server sees the client's own address, and a killed server's connections are refused (not reset by a proxy)", async () => {
+    servers = await Promise.all(backends.map(serve));
+    const { balancer, url } = await balancerWith();
+    try {
+      const answer = await get(url, { source: '127.0.2.1' });
+      assert.ok(answer.zone !== null, answer.error ?? '');
+      const server = servers[answer.zone === 'zone-a' ? 0 : 1]!;
+      const remoteIp = (entry: Record<string, unknown>) => (entry.httpRequest as { remoteIp?: string } | undefined)?.remoteIp;
+      const line = await server.waitForLog((entry) => remoteIp(entry) === '127.0.2.1');
+      assert.equal(remoteIp(line), '127.0.2.1', 'the client address reached the server');
+
+      servers[0]!.child.kill('SIGKILL');
+      await servers[0]!.exited;
+      // Before the probers notice, half the new connections still go there: the kernel refuses them.
+      const answers = await Promise.all(Array.from({ length: 10 }, () => get(url)));
+      const errors = [...new Set(answers.flatMap((a) => (a.error ? [a.error] : [])))];
+      assert.deepEqual(errors, ['ECONNREFUSED'], `errors ${JSON.stringify(answers)}`);
+      servers[0] = await serve(backends[0]!);
+    } finally {
+      await balancer.close();
+    }
+  });
+
+  it("fails open: with every backend unhealthy, new connections go to all of them (Google's last resort)", async () => {
+    const { balancer, url } = await balancerWith();
+    try {
+      for (const backend of backends) await callControl(join(dir, `${backend.name}.sock`), 'PUT', { fault: 'health-fail' });
+      await pollUntil(async () => (await balancer.view())!.map((stat) => stat.status).join(), (all) => all === 'DOWN,DOWN', 10_000, 50);
+      const answers = await Promise.all(Array.from({ length: 10 }, () => get(url)));
+      const zones = new Set(answers.map((answer) => answer.zone));
+      assert.deepEqual([...zones].sort(), ['zone-a', 'zone-b'], `served by both though both are unhealthy: ${JSON.stringify(answers)}`);
+    } finally {
+      for (const backend of backends) await callControl(join(dir, `${backend.name}.sock`), 'DELETE');
+      await balancer.close();
+    }
+  });
+
+  for (const persistence of ['default', 'never'] as const) {
+    it(`a keep-alive connection to a backend taken out of service ${persistence === 'default' ? 'keeps going (connection persistence by default)' : 'is reset (--connection-persistence never)'}`, async () => {
+      const { balancer, url } = await balancerWith({ persistence });
+      const { port } = new URL(url);
+      const socket = connect(Number(port), '127.0.0.1');
+      const said: Buffer[] = [];
+      let error: string | null = null;
+      socket.on('data', (chunk) => said.push(chunk));
+      socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+      const ask = async () => {
+        const before = Buffer.concat(said).length;
+        socket.write('GET /bucket/webdir/2.html HTTP/1.1\r\nHost: t\r\n\r\n');
+        await pollUntil(async () => ({ grew: Buffer.concat(said).length > before, error }), (state) => state.grew || state.error !== null, 5000, 20);
+        return /x-zone: (\S+)/i.exec(Buffer.concat(said).subarray(before).toString())?.[1] ?? null;
+      };
+      try {
+        await new Promise((resolve) => socket.once('connect', resolve));
+        const zone = await ask();
+        assert.ok(zone, 'answered on the connection');
+        const pinned = backends.find((backend) => backend.zone === zone)!;
+        // The pinned backend fails its check but serves on: only the balancer's verdict changes.
+        await callControl(join(dir, `${pinned.name}.sock`), 'PUT', { fault: 'health-fail' });
+        await pollUntil(() => statusOf(balancer, pinned.name), (status) => status === 'DOWN', 10_000, 50);
+        const again = await ask();
+        if (persistence === 'default') assert.equal(again, zone, 'the same connection, the same backend');
+        else assert.equal(error, 'ECONNRESET', `the connection is reset (answered by ${again})`);
+      } finally {
+        socket.destroy();
+        for (const backend of backends) await callControl(join(dir, `${backend.name}.sock`), 'DELETE').catch(() => {});
+        await balancer.close();
+      }
+    });
+  }
+});
