@@ -45,20 +45,50 @@ export function signalIfOurs(pid: number | null, marker: Marker, signal: NodeJS.
   }
 }
 
-/** Waits until the process is gone; false after `timeoutMs`. */
+/** The state letter and start time (clock ticks after boot) the kernel gives `pid`, or null when there is no such process. */
+function procStat(pid: number): { state: string; startTicks: string } | null {
+  try {
+    // Fields after the command name, which ends with ") " and may itself hold spaces: state is field 3, starttime field 22.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+    return { state: fields[0]!, startTicks: fields[19]! };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Waits until the process is gone; false after `timeoutMs`. Once it is known to be ours,
+ * it is followed by its pid and start time, not its command line: an exiting process
+ * gives up its memory (and /proc shows an empty command line) before it closes its files,
+ * so "no longer ours" would come while it still holds its listening sockets.
+ */
 export async function waitForExit(pid: number, marker: Marker, timeoutMs: number): Promise<boolean> {
+  const first = isOurs(pid, marker) ? procStat(pid) : null;
+  return first === null || untilGone(pid, first.startTicks, timeoutMs);
+}
+
+async function untilGone(pid: number, startTicks: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (isOurs(pid, marker)) {
+  for (;;) {
+    const now = procStat(pid);
+    if (now === null || now.startTicks !== startTicks || now.state === 'Z' || now.state === 'X') return true;
     if (Date.now() > deadline) return false;
     await sleep(20);
   }
-  return true;
 }
 
 /** TERM, then (if still there after `graceMs`) KILL; resolves once it is gone. */
 export async function stopProcess(pid: number | null, marker: Marker, graceMs: number): Promise<void> {
-  if (pid === null || !signalIfOurs(pid, marker, 'SIGTERM')) return;
-  if (await waitForExit(pid, marker, graceMs)) return;
-  signalIfOurs(pid, marker, 'SIGKILL');
-  await waitForExit(pid, marker, 5000);
+  const first = pid !== null && isOurs(pid, marker) ? procStat(pid) : null;
+  if (pid === null || first === null || !signalIfOurs(pid, marker, 'SIGTERM')) return;
+  if (await untilGone(pid, first.startTicks, graceMs)) return;
+  // Still the same process (same start time), whatever its command line shows now.
+  if (procStat(pid)?.startTicks === first.startTicks) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // It ended between the two lines.
+    }
+  }
+  await untilGone(pid, first.startTicks, 5000);
 }

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { isOurs, stopProcess, waitForExit } from '../../src/processes.js';
+
+/** A real child that prints "ready" once `script` has run, and may rename itself (its /proc command line then loses the marker). */
+async function startChild(marker: string, script: string) {
+  const child = spawn(process.execPath, ['-e', `${script}; process.stdout.write('ready')`, marker], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const exited = once(child, 'exit');
+  await once(child.stdout!, 'data');
+  assert.ok(isOurs(child.pid!, marker), 'the child shows its marker');
+  return { child, exited };
+}
+
+/** Whether the kernel still runs `pid` (a zombie has closed its files and runs no more). */
+function running(pid: number): boolean {
+  try {
+    return !['Z', 'X'].includes(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)![0]!);
+  } catch {
+    return false;
+  }
+}
+
+describe('following a process of ours to its end (real child processes, real signals)', () => {
+  it('waits for the process itself, not for its command line to change', async () => {
+    const marker = `zonelab-test-rename-${process.pid}-${Date.now()}`;
+    const { child, exited } = await startChild(marker, "setTimeout(() => { process.title = 'renamed' }, 50); setTimeout(() => {}, 700)");
+    assert.equal(await waitForExit(child.pid!, marker, 10_000), true);
+    // Renamed 50 ms in, alive until 700 ms: at the moment waitForExit answers, it runs no more.
+    assert.equal(running(child.pid!), false, 'the child had ended when waitForExit resolved');
+    await exited;
+  });
+
+  it('stops a process that renames itself on SIGTERM and ignores it: SIGKILL after the grace', async () => {
+    const marker = `zonelab-test-stubborn-${process.pid}-${Date.now()}`;
+    const { child, exited } = await startChild(marker, "process.on('SIGTERM', () => { process.title = 'renamed' }); setInterval(() => {}, 1000)");
+    try {
+      await stopProcess(child.pid!, marker, 300);
+      assert.equal(running(child.pid!), false, 'stopped when stopProcess resolved');
+    } finally {
+      if (running(child.pid!)) child.kill('SIGKILL');
+      await exited;
+    }
+    assert.equal(child.signalCode, 'SIGKILL');
+  });
+
+  it('leaves alone a pid that is not ours', async () => {
+    assert.equal(await waitForExit(process.pid, 'no-such-marker-in-this-command-line', 10), true);
+    await stopProcess(process.pid, 'no-such-marker-in-this-command-line', 10);
+    assert.ok(running(process.pid));
+  });
+});
