@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   E_HOST: 'a host name that does not resolve',
   // What this machine lacks or holds
   E_NO_HAPROXY: 'HAProxy is not installed',
+  E_NO_PROGRAM: 'a program the chosen load balancer needs is not installed',
   E_NO_NFTABLES: 'nft is not installed',
   E_NEED_ROOT: 'the action needs root',
   E_NO_CHROMIUM: 'no Chromium to print with',

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequestModel, LiveStatus, runLoad } from '../client/index.js';
 import { isZonelabError, ZonelabError } from '../errors.js';
 import { checkLabAddresses, checkNetworkFaultsPossible, type Lab, type LabOptions, startLab } from '../lab/index.js';
-import { lbDriver, type LoadBalancerSpec } from '../lb/index.js';
+import { lbDriver, lbName, type LoadBalancerSpec } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, type RequestResult, type RunEvent, type RunSetup } from '../records/index.js';
 import { parseGcsUrl } from '../storage/index.js';
 import { commandInjector, type FaultInjector, labFaultInjector } from './injectors/index.js';
@@ -117,7 +117,7 @@ async function openBench(options: ExperimentOptions): Promise<Bench> {
   await mkdir(options.outDir, { recursive: true });
   let lab: Lab | null = null;
   if (options.lab) {
-    options.onStep?.(`starting the lab (profile ${options.lab.spec.profile}, mode ${options.lab.spec.mode})`);
+    options.onStep?.(`starting the lab (${lbName(options.lab.lb)}, profile ${options.lab.spec.profile}, mode ${options.lab.spec.mode})`);
     // A lab that fails to start leaves its logs here, which its error names.
     lab = await startLab({ ...options.lab, dir: labDir });
   }
@@ -351,6 +351,7 @@ function balancerOf(lab: Lab | null) {
   return {
     kind: state.kind,
     summary: driver.summary,
+    hasView: driver.hasView,
     settings: state.settings,
     limitations: driver.limitations(lab!.state.spec, state.settings),
     program: program?.name ?? state.kind,
@@ -381,7 +382,7 @@ function describeSetup(options: ExperimentOptions, lab: Lab | null): RunSetup {
     command: options.command,
     backends: lab ? lab.state.servers.map((server) => ({ name: server.name, zone: server.zone, address: `${server.host}:${server.port}` })) : [],
     versions: { zonelab: ZONELAB_VERSION, node: process.version, ...(lb ? { lb: { program: lb.program, version: lb.version } } : {}) },
-    ...(lb ? { lb: { kind: lb.kind, summary: lb.summary, settings: lb.settings, limitations: lb.limitations } } : {}),
+    ...(lb ? { lb: { kind: lb.kind, summary: lb.summary, hasView: lb.hasView, settings: lb.settings, limitations: lb.limitations } } : {}),
   };
 }
 

@@ -33,6 +33,12 @@ export interface FailoverMetrics {
   timeToRerouteMs: number | null;
   rerouted: boolean;
   errors: { count: number; byKind: Record<string, number> };
+  /**
+   * Failures that kept coming back during the outage, in bursts more than a second apart
+   * (a balancer that tries a zone it took out again with real requests): how many bursts
+   * and the median time between their starts; null with fewer than three bursts.
+   */
+  recurringFailures: { bursts: number; everyMs: number } | null;
   /** Last failure minus first failure (sentAt), 0 with one failure, null with none. */
   errorWindowMs: number | null;
   /** Longest time between two successful responses (by when they completed). */
@@ -53,6 +59,18 @@ export interface FailoverMetrics {
 }
 
 const NO_ANSWER = '(no answer)';
+const BURST_GAP_MS = 1000;
+
+/** Bursts of failures (sorted send times) more than a second apart, when there are three or more. Pure. */
+export function failureBursts(sentAts: readonly number[]): { bursts: number; everyMs: number } | null {
+  const starts = sentAts.filter((at, i) => i === 0 || at - sentAts[i - 1]! > BURST_GAP_MS);
+  if (starts.length < 3) return null;
+  const gaps = starts
+    .slice(1)
+    .map((at, i) => at - starts[i]!)
+    .sort((a, b) => a - b);
+  return { bursts: starts.length, everyMs: gaps[Math.floor(gaps.length / 2)]! };
+}
 
 function firstEvent(events: readonly RunEvent[], kind: RunEvent['kind']): RunEvent | undefined {
   return events.find((event) => event.kind === kind);
@@ -90,6 +108,8 @@ export function computeFailoverMetrics(
   const failures = requests.filter(failed);
   const byKind: Record<string, number> = {};
   for (const request of failures) count(byKind, request.error ?? `HTTP ${request.status}`);
+  const outageFailures = faultAt === null ? [] : failures.filter((request) => request.sentAt >= faultAt && (restartAt === null || request.sentAt < restartAt));
+  const recurringFailures = failureBursts(outageFailures.map((request) => request.sentAt));
   const errorWindowMs = failures.length === 0 ? null : failures.at(-1)!.sentAt - failures[0]!.sentAt;
 
   const completions = requests
@@ -137,6 +157,7 @@ export function computeFailoverMetrics(
     timeToRerouteMs: tracker.timeToRerouteMs,
     rerouted: tracker.rerouted,
     errors: { count: failures.length, byKind },
+    recurringFailures,
     errorWindowMs,
     longestGapMs,
     timeToReturnMs: tracker.timeToReturnMs,

@@ -20,6 +20,12 @@ function faultNoun(setup: RunSetup): string {
   return setup.fault === 'command' ? 'the fault command' : (FAULT_NOUN[parseFault(setup.fault).kind] ?? 'the fault');
 }
 
+function notReroutedBecause(metrics: FailoverMetrics, bounds: RunBounds | null): string {
+  const recurring = metrics.recurringFailures;
+  if (recurring) return `: the faulted zone failed requests again every ${secondsText(recurring.everyMs)} (${recurring.bursts} times), as the balancer kept trying it with real traffic`;
+  return bounds?.view === 'passes' ? ': the health check still passes' : '';
+}
+
 /**
  * The assignment's questions answered in sentences: when the load balancer noticed, when
  * traffic was rerouted, how many requests failed, when traffic returned. Pure.
@@ -30,15 +36,20 @@ export function renderAnswers(setup: RunSetup, metrics: FailoverMetrics, bounds:
   const noun = faultNoun(setup);
   const parts: string[] = [];
   if (setup.where === 'lab') {
+    const lbName = setup.versions?.lb?.program ? `The load balancer (${setup.versions.lb.program})` : 'The load balancer';
     parts.push(
-      metrics.lb.downAfterFaultMs === null
+      setup.lb?.hasView === false
+        ? `${lbName} keeps no view of its backends, so when it took ${zone} out is not known`
+        : metrics.lb.downAfterFaultMs === null && metrics.interrupted
+          ? `The load balancer had not marked ${zone} down when the run was interrupted`
+          : metrics.lb.downAfterFaultMs === null
         ? `The load balancer never marked ${zone} down`
         : `The load balancer marked ${zone} down ${secondsText(metrics.lb.downAfterFaultMs)} after ${noun}`,
     );
   }
   const reroute = metrics.rerouted
     ? `traffic was rerouted ${secondsText(metrics.timeToRerouteMs ?? 0)} after ${setup.where === 'lab' ? 'it' : noun}`
-    : `traffic was not rerouted within ${secondsText(setup.maxWaitMs)}${bounds?.view === 'passes' ? ': the health check still passes' : ''}`;
+    : `traffic was not rerouted within ${secondsText(setup.maxWaitMs)}${notReroutedBecause(metrics, bounds)}`;
   parts.push(reroute);
   parts.push(metrics.errors.count === 0 ? 'no request failed' : `${metrics.errors.count} request${metrics.errors.count === 1 ? '' : 's'} failed (${errorKindsText(metrics.errors.byKind)})`);
   const first = `${parts.join('; ')}.`;

@@ -35,7 +35,15 @@ const PHASE_TITLE: Record<PhaseRatio['phase'], string> = {
 export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, records: readonly RequestResult[] = []): string {
   const spec = setup.spec;
   const bounds = runBounds(setup);
-  const detection = !bounds ? '—' : bounds.detection ? `≤ ${bounds.detection.sec} s` : bounds.view === 'alternates' ? 'none: the health check alternates' : 'none: the health check still passes';
+  const detection = !bounds
+    ? '—'
+    : bounds.detection
+      ? `≤ ${bounds.detection.sec} s`
+      : bounds.lb === 'nginx'
+        ? 'none: nginx has no health check, only failed traffic takes a backend out'
+        : bounds.view === 'alternates'
+          ? 'none: the health check alternates'
+          : 'none: the health check still passes';
   const returning = bounds ? `≤ ${bounds.return.sec} s` : '—';
   const reroute = rerouteText(metrics, bounds);
   const errorKinds = errorKindsText(metrics.errors.byKind);

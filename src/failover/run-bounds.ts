@@ -40,7 +40,7 @@ export interface RunBounds {
  */
 export function runBounds(setup: Pick<RunSetup, 'spec' | 'fault' | 'where' | 'lb'>): RunBounds | null {
   if (!setup.spec) return null;
-  const lb: LbKind = setup.where === 'lab' ? (setup.lb?.kind === 'passthrough' ? 'passthrough' : 'haproxy') : 'gcp';
+  const lb: LbKind = setup.where === 'lab' ? ((setup.lb?.kind as LbKind | undefined) ?? 'haproxy') : 'gcp';
   const view = setup.fault === 'command' ? 'times-out' : checkViewOf(parseFault(setup.fault), setup.spec);
   return { lb, view, detection: detectionBound(setup.spec, lb, view), return: returnBound(setup.spec, lb, view) };
 }

@@ -1,4 +1,4 @@
-import { type CheckView, detectionWindow, returnWindow, type Window } from '../lb/index.js';
+import { type CheckView, detectionWindow, rerouteWindow, returnWindow, type Window } from '../lb/index.js';
 import type { RunSetup } from '../records/index.js';
 import { type ExpectMeasure, measureOf } from './expect.js';
 import type { FailoverMetrics } from './metrics.js';
@@ -38,11 +38,12 @@ export interface TrialsSummary {
 }
 
 /** The window of a measure: detection for reroute and DOWN, return for the times from ready. Pure. */
-export function windowOf(setup: Pick<RunSetup, 'spec' | 'fault' | 'where'>, measure: ExpectMeasure): Window | null {
+export function windowOf(setup: Pick<RunSetup, 'spec' | 'fault' | 'where' | 'lb' | 'timeoutMs'>, measure: ExpectMeasure): Window | null {
   const bounds = runBounds(setup);
   if (!bounds || !setup.spec) return null;
   const view: CheckView = bounds.view;
-  if (measure === 'reroute' || measure === 'down') return detectionWindow(setup.spec, bounds.lb, view);
+  if (measure === 'reroute') return rerouteWindow(setup.spec, bounds.lb, view, (setup.timeoutMs ?? 2000) / 1000);
+  if (measure === 'down') return detectionWindow(setup.spec, bounds.lb, view);
   if (measure === 'return-ready' || measure === 'up') return returnWindow(setup.spec, bounds.lb, view);
   return null;
 }

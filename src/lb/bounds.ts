@@ -6,7 +6,7 @@ import type { LoadBalancerSpec } from './spec.js';
  * follows the same documented model (`passthrough`, timed on this machine, with its timers'
  * allowance).
  */
-export type LbKind = 'haproxy' | 'gcp' | 'passthrough';
+export type LbKind = 'haproxy' | 'gcp' | 'passthrough' | 'caddy' | 'nginx';
 
 /** The probers' model (Google Cloud's), whoever runs it. */
 function probes(lb: LbKind): boolean {
@@ -62,6 +62,14 @@ export function detectionBound(spec: LoadBalancerSpec, lb: LbKind, view: CheckVi
   const n = spec.unhealthyThreshold;
   const i = spec.checkIntervalSec;
   const t = spec.timeoutSec;
+  // nginx has no active check: only traffic takes a backend out, so no time bounds it.
+  if (lb === 'nginx') return null;
+  // Caddy 2.6 checks every interval and one failed check decides (no thresholds).
+  if (lb === 'caddy') {
+    return view === 'times-out'
+      ? { sec: round(i + t + ALLOWANCE_SEC), formula: `Caddy 2.6, a check that times out decides: interval ${i} s + timeout ${t} s + ${ALLOWANCE_SEC} s (no thresholds)` }
+      : { sec: round(i + ALLOWANCE_SEC), formula: `Caddy 2.6, a check that fails decides: interval ${i} s + ${ALLOWANCE_SEC} s (no thresholds)` };
+  }
   if (lb === 'haproxy') {
     return view === 'times-out'
       ? { sec: round(n * (i + t) + ALLOWANCE_SEC), formula: `HAProxy, checks that time out: unhealthy ${n} × (interval ${i} s + timeout ${t} s) + ${ALLOWANCE_SEC} s (one check at a time, each waiting for its timeout)` }
@@ -85,6 +93,14 @@ export function returnBound(spec: LoadBalancerSpec, lb: LbKind, view: CheckView)
   const t = spec.timeoutSec;
   const inFlight = view === 'times-out' ? t : 0;
   const extra = inFlight ? ` + timeout ${t} s (the check in flight)` : '';
+  if (lb === 'nginx') {
+    // nginx keeps the time of a backend's last failure in whole seconds and skips it while
+    // `now - checked <= fail_timeout` (ngx_http_upstream_round_robin.c, get_peer): up to a
+    // second more than fail_timeout.
+    const failTimeout = i * n;
+    return { sec: round(failTimeout + 1 + ALLOWANCE_SEC), formula: `nginx tries a failed backend again after fail_timeout ${failTimeout} s (healthy ${n} × interval ${i} s), counted in whole seconds (+ 1 s), + ${ALLOWANCE_SEC} s` };
+  }
+  if (lb === 'caddy') return { sec: round(i + inFlight + ALLOWANCE_SEC), formula: `Caddy 2.6: one passing check, within interval ${i} s${extra} + ${ALLOWANCE_SEC} s` };
   if (lb === 'haproxy') {
     return { sec: round(n * i + inFlight + ALLOWANCE_SEC), formula: `HAProxy: healthy ${n} × interval ${i} s${extra} + ${ALLOWANCE_SEC} s` };
   }
@@ -108,6 +124,8 @@ export interface Window {
 export function detectionWindow(spec: LoadBalancerSpec, lb: LbKind, view: CheckView): Window | null {
   const high = detectionBound(spec, lb, view);
   if (!high) return null;
+  // One check decides, and the fault may land just before it.
+  if (lb === 'caddy') return { low: view === 'times-out' ? round(Math.max(0, spec.timeoutSec - ALLOWANCE_SEC)) : 0, high: high.sec, formula: `from ${view === 'times-out' ? `timeout ${spec.timeoutSec} s − ${ALLOWANCE_SEC} s` : '0 s'} (the fault lands just before a check) to ${high.formula}` };
   const n = spec.unhealthyThreshold;
   const i = spec.checkIntervalSec;
   const t = spec.timeoutSec;
@@ -119,11 +137,29 @@ export function detectionWindow(spec: LoadBalancerSpec, lb: LbKind, view: CheckV
 }
 
 /**
+ * The window for the time to reroute: the detection window, except that behind a
+ * balancer that forwards packets (Google's model) a connect already under way when a
+ * backend that drops packets goes out of service is saved by the client's own SYN
+ * retransmission, which the balancer then sends to a backend in service (with connection
+ * tracking PER_CONNECTION, "a TCP packet with the SYN flag always represents a new
+ * connection", https://cloud.google.com/load-balancing/docs/network/ext-netlb-traffic-distribution).
+ * So the last request that failed may have been sent up to one client timeout before the
+ * backend went out: the low end is that much earlier. Measured in the lab: DOWN 2.58 s,
+ * reroute 1.47 s, with Linux retransmitting a SYN every second (tcp_syn_linear_timeouts).
+ */
+export function rerouteWindow(spec: LoadBalancerSpec, lb: LbKind, view: CheckView, clientTimeoutSec: number): Window | null {
+  const window = detectionWindow(spec, lb, view);
+  if (!window || !probes(lb) || view !== 'times-out') return window;
+  return { ...window, low: round(Math.max(0, window.low - clientTimeoutSec)), formula: `${window.formula}; less the client's timeout ${clientTimeoutSec} s at the low end (a connect under way is saved by its SYN retransmitted after the backend went out)` };
+}
+
+/**
  * The window the spec predicts for marking a backend up again once it answers its check:
  * from `healthy − 1` intervals (it answers just before a check) to `returnBound`.
  */
 export function returnWindow(spec: LoadBalancerSpec, lb: LbKind, view: CheckView): Window {
   const high = returnBound(spec, lb, view);
+  if (lb === 'caddy' || lb === 'nginx') return { low: 0, high: high.sec, formula: `from 0 s to ${high.formula}` };
   const n = spec.healthyThreshold;
   const i = spec.checkIntervalSec;
   return { low: round(Math.max(0, (n - 1) * i - ALLOWANCE_SEC)), high: high.sec, formula: `from ${n - 1} × interval ${i} s − ${ALLOWANCE_SEC} s (ready just before a check) to ${high.formula}` };

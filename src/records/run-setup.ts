@@ -33,5 +33,5 @@ export interface RunSetup {
    * The lab's load balancer: its driver, settings (probers …), and what of the spec it could
    * not express. Absent with a target, and in runs saved before there were drivers (HAProxy).
    */
-  lb?: { kind: string; summary: string; settings: Record<string, string | number | boolean>; limitations: { field: string; says: string }[] };
+  lb?: { kind: string; summary: string; hasView?: boolean; settings: Record<string, string | number | boolean>; limitations: { field: string; says: string }[] };
 }

@@ -10,6 +10,7 @@ import { runCli } from '../helpers/cli.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { spawn } from 'node:child_process';
 import { waitFor } from '../helpers/wait.js';
+import { canUseNft, runNft } from '../../src/nft.js';
 
 /** A real HTTP server on loopback that counts the connections it accepts and notes when each request arrived. */
 async function countingServer(): Promise<{ port: number; connections: () => number; arrivals: number[]; close: () => Promise<void> }> {
@@ -91,6 +92,27 @@ describe('load generator against real loopback servers', () => {
     const gaps = arrivals.slice(1).map((at, i) => at - arrivals[i]!).sort((a, b) => a - b);
     const medianGap = gaps[Math.floor(gaps.length / 2)]!;
     assert.ok(medianGap >= 4 && medianGap <= 6, `median gap ${medianGap.toFixed(2)} ms between arrivals`);
+  });
+
+  it('gives every request its own connect: one black-holed connect holds no other request (real nftables)', { skip: canUseNft() ? false : 'needs root and nftables' }, async () => {
+    // Every connection from a source port with bit 1 clear (Linux gives connect() even ports) is dropped for good (its SYN retransmits
+    // too, from the same port): those requests time out; every other request connects at
+    // once and must be answered at once, never after waiting for a black-holed connect.
+    const table = `zonelab_test_blackhole_${process.pid}`;
+    const added = runNft(['-f', '-'], `add table inet ${table}\nadd chain inet ${table} out { type filter hook output priority 0 ; policy accept ; }\nadd rule inet ${table} out ip daddr 127.0.0.1 tcp dport ${server.port} tcp sport & 2 == 0 drop\n`);
+    assert.ok(added.ok, added.output);
+    try {
+      const records: RequestResult[] = [];
+      await runLoad({ ...baseOptions(server.port, records), timeoutMs: 1500, mode: { kind: 'open', rate: 100 }, durationMs: 1000 });
+      const answered = records.filter((r) => r.status === 200);
+      const timedOut = records.filter((r) => r.error === 'CONNECT_TIMEOUT');
+      assert.ok(timedOut.length >= 20 && answered.length >= 20, `${timedOut.length} timed out, ${answered.length} answered`);
+      assert.equal(answered.length + timedOut.length, records.length);
+      const held = answered.filter((r) => r.latencyMs > 1000);
+      assert.deepEqual(held.map((r) => Math.round(r.latencyMs)), [], 'answers that waited for another request\'s connect');
+    } finally {
+      runNft(['delete', 'table', 'inet', table]);
+    }
   });
 
   it('opens one connection per request without keep-alive, and a pool of them with it', async () => {

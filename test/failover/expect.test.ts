@@ -7,6 +7,7 @@ function metrics(rerouteMs: number | null, failed: number, returnMs = 1500): Fai
     faultAt: 5000, restartAt: 10_000, readyAt: 10_400,
     timeToRerouteMs: rerouteMs, rerouted: rerouteMs !== null,
     errors: { count: failed, byKind: failed ? { ECONNRESET: failed } : {} },
+    recurringFailures: null,
     errorWindowMs: null, longestGapMs: 40,
     timeToReturnMs: returnMs, timeToReturnFromReadyMs: returnMs - 400, returned: true,
     lb: { downAfterFaultMs: rerouteMs === null ? null : rerouteMs + 50, upAfterRestartMs: null, upAfterReadyMs: 1200 },

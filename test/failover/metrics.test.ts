@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { computeFailoverMetrics } from '../../src/failover/metrics.js';
+import { computeFailoverMetrics, failureBursts } from '../../src/failover/metrics.js';
 import type { RequestResult, RunEvent } from '../../src/records/index.js';
 
 const A = { zone: 'zone-a', instance: 'a-vm1' };
@@ -109,5 +109,15 @@ describe('failover metrics', () => {
     assert.deepEqual(m.errors.byKind, { 'HTTP 503': 1 });
     assert.equal(m.faultAt, null);
     assert.equal(m.phases[0]!.answered, 200);
+  });
+
+  it('finds failures that keep coming back in bursts more than a second apart, and nothing in one burst', () => {
+    // A burst at the fault, then one failed request every 3 s (a balancer retrying the zone with real traffic).
+    assert.deepEqual(failureBursts([0, 20, 40, 2400, 5400, 8400, 11_400]), { bursts: 5, everyMs: 3000 });
+    assert.equal(failureBursts([0, 20, 40, 900, 1800]), null);
+    assert.equal(failureBursts([0, 5000]), null);
+    assert.equal(failureBursts([]), null);
+    const retried = run(12_000, (t) => (t < 1000 ? alternate(t) : t % 3000 === 0 ? 'ECONNRESET' : A));
+    assert.deepEqual(computeFailoverMetrics(retried, events.slice(0, 2), FAULT).recurringFailures, { bursts: 3, everyMs: 3000 });
   });
 });

@@ -65,6 +65,15 @@ describe('failover report (fixture run)', () => {
     assert.match(renderAnswers(errors, { ...metrics, rerouted: false, timeToRerouteMs: null })[0]!, /traffic was not rerouted within 60\.00 s: the health check still passes; 75 requests failed/);
   });
 
+  it('says what a balancer without a view leaves unknown, and why traffic never left a zone it keeps retrying', () => {
+    const nginx = { ...setup, lb: { kind: 'nginx', summary: 'nginx', hasView: false, settings: {}, limitations: [] }, versions: { ...setup.versions!, lb: { program: 'nginx', version: '1.22.1' } } };
+    const retried = { ...metrics, rerouted: false, timeToRerouteMs: null, recurringFailures: { bursts: 20, everyMs: 3000 } };
+    const [first] = renderAnswers(nginx, retried);
+    assert.match(first!, /^- The load balancer \(nginx\) keeps no view of its backends, so when it took us-east1-c out is not known; traffic was not rerouted within 60\.00 s: the faulted zone failed requests again every 3\.00 s \(20 times\), as the balancer kept trying it with real traffic;/);
+    // With a view, a run cut short before DOWN says so, not "never".
+    assert.match(renderAnswers(setup, { ...metrics, interrupted: true, lb: { ...metrics.lb, downAfterFaultMs: null } })[0]!, /^- The load balancer had not marked us-east1-c down when the run was interrupted;/);
+  });
+
   it('keeps the timeline readable from 10 s to 10 min: bins that stay visible, labels that never overlap', () => {
     assert.deepEqual([10_000, 30_000, 60_000, 120_000, 600_000, 3_600_000].map(binMsFor), [100, 100, 200, 500, 2000, 30_000]);
     // Four marks within 0.2 s of a 60 s run, and one at its very end.

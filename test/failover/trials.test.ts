@@ -21,7 +21,7 @@ function metrics(rerouteMs: number, downMs: number, failed: number): FailoverMet
   return {
     faultAt: 5000, restartAt: 10_000, readyAt: 10_400,
     timeToRerouteMs: rerouteMs, rerouted: true,
-    errors: { count: failed, byKind: {} }, errorWindowMs: null, longestGapMs: 40,
+    errors: { count: failed, byKind: {} }, recurringFailures: null, errorWindowMs: null, longestGapMs: 40,
     timeToReturnMs: 1800, timeToReturnFromReadyMs: 1400, returned: true,
     lb: { downAfterFaultMs: downMs, upAfterRestartMs: null, upAfterReadyMs: 1450 },
     phases: [], zones: [], interrupted: false, loadBehindMs: null,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkViewOf, runBounds } from '../../src/failover/index.js';
-import { detectionBound, detectionWindow, PROFILES, resolveSpec, returnBound, returnWindow } from '../../src/lb/index.js';
+import { detectionBound, detectionWindow, PROFILES, rerouteWindow, resolveSpec, returnBound, returnWindow } from '../../src/lb/index.js';
 import { parseFault } from '../../src/records/index.js';
 
 describe('bounds per load balancer and fault', () => {
@@ -64,5 +64,17 @@ describe('the window the spec predicts (HAProxy\'s documented check schedule)', 
     assert.deepEqual([detectionWindow(spec, 'gcp', 'times-out')!.low, detectionWindow(spec, 'gcp', 'times-out')!.high], [9.8, 15]);
     assert.deepEqual([returnWindow(PROFILES.fast, 'haproxy', 'fails-fast').low, returnWindow(PROFILES.fast, 'haproxy', 'fails-fast').high], [0.8, 2.2]);
     assert.equal(detectionWindow(PROFILES.fast, 'haproxy', 'passes'), null);
+  });
+
+  it("behind a passthrough balancer, reroute may come a client timeout before DOWN when packets are dropped (a SYN retransmitted later is sent elsewhere), never otherwise", () => {
+    const fast = PROFILES.fast;
+    // DOWN from 1.8 s; the last failed connect may have started up to the client's 2 s before.
+    const saved = rerouteWindow(fast, 'passthrough', 'times-out', 2)!;
+    assert.deepEqual([saved.low, saved.high], [0, detectionWindow(fast, 'passthrough', 'times-out')!.high]);
+    assert.match(saved.formula, /less the client's timeout 2 s/);
+    assert.equal(rerouteWindow(PROFILES['gcp-default'], 'gcp', 'times-out', 2)!.low, 7.8);
+    // A proxy accepts the connection itself; a refused connect is never retransmitted.
+    assert.deepEqual(rerouteWindow(fast, 'haproxy', 'times-out', 2), detectionWindow(fast, 'haproxy', 'times-out'));
+    assert.deepEqual(rerouteWindow(fast, 'passthrough', 'fails-fast', 2), detectionWindow(fast, 'passthrough', 'fails-fast'));
   });
 });

@@ -50,6 +50,8 @@ export interface LbState {
   /** Where clients connect. */
   listenHost: string;
   listenPort: number;
+  /** The backends it balances. */
+  backends: LbBackend[];
   /** The driver's own files and settings (config path, sockets, nft table …). */
   files: Record<string, string>;
   settings: Record<string, string | number | boolean>;
@@ -101,6 +103,8 @@ export interface LbDriver {
   readonly kind: LbDriverKind;
   /** What it is, for `--help` and the report: one line. */
   readonly summary: string;
+  /** Whether it tells its backends' state (`view()` and `changes()`); nginx keeps it to itself. */
+  readonly hasView: boolean;
   /** The program it needs, or null (`doctor` checks it); its version when installed. */
   program(): { name: string; version: string | null; install: string } | null;
   /** Throws one clear line when this machine cannot run it (its program missing, no root). */

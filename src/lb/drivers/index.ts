@@ -1,11 +1,15 @@
 import { ZonelabError } from '../../errors.js';
 import { closestName } from '../../suggest.js';
 import { LB_KINDS, type LbDriver, type LbDriverKind, type LbState, type LbStartOptions, type LoadBalancer } from './driver.js';
+import { caddyDriver } from './caddy.js';
 import { haproxyDriver } from './haproxy.js';
+import { nginxDriver } from './nginx.js';
 import { passthroughDriver } from './passthrough/index.js';
 
 export * from './driver.js';
+export { caddyVersion, parseCaddyLogLine, renderCaddyConfig } from './caddy.js';
 export { checkHaproxyConfig, haproxyVersion, parseHaproxyLogLine } from './haproxy.js';
+export { failTimeoutSec, nginxVersion, renderNginxConfig } from './nginx.js';
 export {
   BackendHealth,
   outAt,
@@ -27,6 +31,8 @@ export {
 const DRIVERS: Partial<Record<LbDriverKind, LbDriver>> = {
   passthrough: passthroughDriver,
   haproxy: haproxyDriver,
+  caddy: caddyDriver,
+  nginx: nginxDriver,
 };
 
 /** The driver of a kind; a one-line error (with the closest name) for any other. */

@@ -9,8 +9,8 @@ import type { LbBackend } from '../driver.js';
  * server sees the client's own address: packets are forwarded, never proxied.
  */
 
-// Divisible by every count of backends from 1 to 6 (and close for more): round robin over
-// the slots is round robin over the backends.
+// Divisible by every count of backends from 1 to 6 (and close for more): a hash spread
+// evenly over the slots is spread evenly over the backends.
 export const SLOTS = 60;
 
 const MAP = 'lb_backends';
@@ -22,14 +22,20 @@ export interface DataPlaneOptions {
   table: string;
   listenHost: string;
   listenPort: number;
-  /** roundrobin: new connections in turn; source: by the client's address (a hash). */
-  balance: 'roundrobin' | 'source';
+  /**
+   * How a new connection picks its backend, as Google's session affinity does with a hash
+   * ("Backend selection and connection tracking",
+   * https://cloud.google.com/load-balancing/docs/network/ext-netlb-traffic-distribution):
+   * `five-tuple` (affinity NONE: addresses, ports and protocol, so a retransmitted SYN goes
+   * where the first one went), `client-ip` (CLIENT_IP: the client's address).
+   */
+  balance: 'five-tuple' | 'client-ip';
 }
 
 /** The script that creates the map, the DNAT rule and a counter per backend. Pure. */
 export function setupScript(options: DataPlaneOptions, backends: readonly LbBackend[]): string {
   const { table } = options;
-  const pick = options.balance === 'source' ? `jhash ip saddr mod ${SLOTS}` : `numgen inc mod ${SLOTS}`;
+  const pick = options.balance === 'client-ip' ? `jhash ip saddr mod ${SLOTS}` : `jhash ip saddr . tcp sport . ip daddr . tcp dport mod ${SLOTS}`;
   return [
     `add table inet ${table}`,
     `add map inet ${table} ${MAP} { typeof numgen inc mod ${SLOTS} : ip daddr . tcp dport ; }`,

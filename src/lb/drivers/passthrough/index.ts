@@ -41,7 +41,7 @@ function limitations(spec: LoadBalancerSpec): LbLimitation[] {
   if (spec.mode === 'http') found.push({ field: 'mode', says: 'it forwards packets and never reads HTTP: mode http is served as tcp' });
   if (spec.retries > 0 || spec.redispatch) found.push({ field: 'retries', says: 'it retries nothing: a connection to a dead backend fails, as on Google Cloud' });
   if (spec.observeErrors) found.push({ field: 'observeErrors', says: 'it watches no traffic: only its probes decide' });
-  if (spec.balance === 'leastconn') found.push({ field: 'balance', says: 'it cannot count connections: new ones go round robin' });
+  if (spec.balance !== 'source') found.push({ field: 'balance', says: `no ${spec.balance}: as Google Cloud's (session affinity NONE), it hashes each new connection's addresses and ports, so the zones' shares are near, not exactly, equal` });
   return found;
 }
 
@@ -98,6 +98,7 @@ function openPassthrough(state: LbState): LoadBalancer {
 export const passthroughDriver: LbDriver = {
   kind: 'passthrough',
   summary: "a passthrough network load balancer like Google Cloud's: nftables forwards packets (the client's address kept, flows pinned), probers on Google's schedule decide",
+  hasView: true,
   program: () => {
     let version: string | null = null;
     try {
@@ -139,7 +140,7 @@ export const passthroughDriver: LbDriver = {
     await writeFile(files.config, `${JSON.stringify(config, null, 2)}\n`);
     await rm(files.changes, { force: true });
     await rm(files.view, { force: true });
-    const balance = options.spec.balance === 'source' ? 'source' : 'roundrobin';
+    const balance = options.spec.balance === 'source' ? 'client-ip' : 'five-tuple';
     const setup = runNft(['-f', '-'], `${setupScript({ table: options.nftTable, listenHost: options.listenHost, listenPort: options.listenPort, balance }, options.backends)}\n`);
     if (!setup.ok) throw new ZonelabError('E_NETWORK_FAULT', `nft refused the passthrough balancer's rules: ${setup.output.split('\n')[0]}`);
     const state: LbState = {
@@ -147,6 +148,7 @@ export const passthroughDriver: LbDriver = {
       processes: [{ pid: null, marker: files.config, log: files.log }],
       listenHost: options.listenHost,
       listenPort: options.listenPort,
+      backends: [...options.backends],
       files,
       settings: { ...settings },
     };
