@@ -42,7 +42,7 @@ export function registerLab(program: Command): void {
     .description(
       'the assignment\'s setup on one machine: one "VM" (a zonelab serve process) per zone × instance, each on ' +
         'its own loopback address and the same port (127.0.1.1:8080, 127.0.1.2:8080, …), the audit app, and ' +
-        'a load balancer in front (--lb: a passthrough one made of nftables and probers, as Google Cloud\'s, or a proxy: HAProxy) with health checks from the load-balancer spec.',
+        'a load balancer in front (--lb: a passthrough one made of nftables and probers, as Google Cloud\'s, or a proxy: HAProxy, Caddy or nginx) with health checks from the load-balancer spec.',
     );
 
   addLbOptions(addSpecOptions(
@@ -82,7 +82,12 @@ export function registerLab(program: Command): void {
     let running: Lab | null = null;
     let page: LiveServer | null = null;
     const feed = flags.web
-      ? createLabFeed({ zones: flags.zones, lbUrl: `http://${flags.listen.host}:${flags.listen.port}`, dirFlag: flags.dir === './data/lab' ? null : flags.dir })
+      ? createLabFeed({
+          zones: flags.zones,
+          lbUrl: `http://${flags.listen.host}:${flags.listen.port}`,
+          dirFlag: flags.dir === './data/lab' ? null : flags.dir,
+          lb: { name: lbDriver(lb.kind).program()?.name ?? lb.kind, hasCounters: lbDriver(lb.kind).hasCounters },
+        })
       : null;
     if (feed && flags.web) {
       const address = webAddress(flags.web);
@@ -127,7 +132,7 @@ export function registerLab(program: Command): void {
       print: (line) => console.log(line),
       // The page's bins are 100 ms wide: look as often.
       intervalMs: feed ? 100 : 250,
-      onObservation: feed ? feedFromLab(feed, started.state.spec) : undefined,
+      onObservation: feed ? feedFromLab(feed, started.state.spec, !lbDriver(lb.kind).hasView) : undefined,
     });
     await page?.close();
     feed?.close();

@@ -15,12 +15,12 @@ export function backendState(status: string | null): LiveBackend['state'] {
 }
 
 /** The backends as the page shows them. Pure. */
-export function liveBackends(rows: readonly BackendStatus[], spec: LoadBalancerSpec): LiveBackend[] {
+export function liveBackends(rows: readonly BackendStatus[], spec: LoadBalancerSpec, noView = false): LiveBackend[] {
   return rows.map((row) => ({
     name: row.server.name,
     zone: row.server.zone,
     state: backendState(row.lb?.status ?? null),
-    words: stateInWords(row.lb?.status ?? null, spec),
+    words: noView ? 'the load balancer keeps no view of its backends' : stateInWords(row.lb?.status ?? null, spec),
     process: processInWords(row),
   }));
 }
@@ -29,10 +29,12 @@ export function liveBackends(rows: readonly BackendStatus[], spec: LoadBalancerS
 export const PAGE_FAULTS = ['kill', 'term', 'stop', 'partition', 'reset', 'latency:500', 'errors:0.5', 'health-fail', 'flap:2s'];
 
 /** A feed for a lab (made before it starts, so a busy page port stops nothing): a sliding two-minute window, with controls. */
-export function createLabFeed(options: { zones: string[]; lbUrl: string; dirFlag: string | null }): LiveFeed {
+export function createLabFeed(options: { zones: string[]; lbUrl: string; dirFlag: string | null; lb?: { name: string; hasCounters: boolean } }): LiveFeed {
   const { zones } = options;
   const controls: LiveControls = { zones, faults: PAGE_FAULTS, command: `zonelab lab${options.dirFlag ? ` --dir ${options.dirFlag}` : ''}` };
-  return new LiveFeed({ title: `zonelab lab: ${zones.join(', ')} behind ${options.lbUrl}`, view: 'lab', zones, windowSec: 120, controls });
+  // The requests drawn are the balancer's own counts: say so when it keeps none.
+  const uncounted = options.lb && !options.lb.hasCounters ? ` (${options.lb.name} counts no connections: no requests are drawn; failover --web draws the client's)` : '';
+  return new LiveFeed({ title: `zonelab lab: ${zones.join(', ')} behind ${options.lbUrl}${uncounted}`, view: 'lab', zones, windowSec: 120, controls });
 }
 
 /**
@@ -40,11 +42,11 @@ export function createLabFeed(options: { zones: string[]; lbUrl: string; dirFlag
  * counts per zone, the backends in words, and a mark for each process change and each
  * time the balancer takes a backend out of rotation or back in.
  */
-export function feedFromLab(feed: LiveFeed, spec: LoadBalancerSpec): (observation: LabObservation) => void {
+export function feedFromLab(feed: LiveFeed, spec: LoadBalancerSpec, noView = false): (observation: LabObservation) => void {
   return (observation) => {
     for (const [zone, n] of observation.served) feed.count(zone, n);
     feed.count(FAILED_SERIES, [...observation.failed.values()].reduce((sum, n) => sum + n, 0));
-    feed.backends(liveBackends(observation.rows, spec));
+    feed.backends(liveBackends(observation.rows, spec, noView));
     for (const change of observation.changes) {
       const who = change.server.name;
       if (change.kind === 'process') {

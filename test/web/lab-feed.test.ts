@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRequestModel, type RequestResult, runLoad } from '../../src/client/index.js';
-import { type Lab, startLab, watchLab } from '../../src/lab/index.js';
+import { type BackendStatus, type Lab, startLab, watchLab } from '../../src/lab/index.js';
 import { resolveSpec } from '../../src/lb/index.js';
-import { createLabFeed, feedFromLab } from '../../src/web/index.js';
+import { createLabFeed, feedFromLab, liveBackends } from '../../src/web/index.js';
 import { freePort, freeServerPort } from '../helpers/free-port.js';
 import { endLabsUnder, skipWithoutHaproxy } from '../helpers/lab-process.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
@@ -94,5 +94,20 @@ describe("the lab's live feed without a browser: what a page is sent, from a rea
       feed.close();
       await lab.down();
     }
+  });
+});
+
+describe('the lab page for a balancer that keeps no view or no counts (pure)', () => {
+  it('says nginx keeps no view instead of "unknown", and that Caddy and nginx count nothing to draw', () => {
+    const spec = resolveSpec('fast', {});
+    const row = { server: { name: 'us-east1-b-vm1', zone: 'us-east1-b' }, process: 'running', lb: null } as unknown as BackendStatus;
+    assert.equal(liveBackends([row], spec, true)[0]!.words, 'the load balancer keeps no view of its backends');
+    assert.match(liveBackends([row], spec)[0]!.words, /^unknown/);
+    const feed = createLabFeed({ zones: ['us-east1-b'], lbUrl: 'http://127.0.0.1:8080', dirFlag: null, lb: { name: 'nginx', hasCounters: false } });
+    assert.match(feed.snapshot().title, /nginx counts no connections: no requests are drawn/);
+    feed.close();
+    const counted = createLabFeed({ zones: ['us-east1-b'], lbUrl: 'http://127.0.0.1:8080', dirFlag: null, lb: { name: 'HAProxy', hasCounters: true } });
+    assert.equal(counted.snapshot().title, 'zonelab lab: us-east1-b behind http://127.0.0.1:8080');
+    counted.close();
   });
 });

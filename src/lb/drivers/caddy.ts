@@ -134,6 +134,7 @@ export const caddyDriver: LbDriver = {
   kind: 'caddy',
   summary: "Caddy 2.6, an HTTP proxy: its active check decides on a single check (it has no thresholds)",
   hasView: true,
+  hasCounters: false,
   program: () => ({ name: 'Caddy', version: caddyVersion(), install: 'apt-get install -y caddy' }),
   check() {
     if (caddyVersion() === null) throw new ZonelabError('E_NO_PROGRAM', 'Caddy is not installed: install it with "apt-get install -y caddy" (or choose another --lb)');

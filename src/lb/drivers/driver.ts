@@ -105,6 +105,8 @@ export interface LbDriver {
   readonly summary: string;
   /** Whether it tells its backends' state (`view()` and `changes()`); nginx keeps it to itself. */
   readonly hasView: boolean;
+  /** Whether it counts the connections it hands each backend (the lab's live page draws them). */
+  readonly hasCounters: boolean;
   /** The program it needs, or null (`doctor` checks it); its version when installed. */
   program(): { name: string; version: string | null; install: string } | null;
   /** Throws one clear line when this machine cannot run it (its program missing, no root). */

@@ -99,6 +99,7 @@ export const haproxyDriver: LbDriver = {
   kind: 'haproxy',
   summary: 'HAProxy, a proxy: it accepts each connection and opens its own to a backend; one check at a time per server',
   hasView: true,
+  hasCounters: true,
   program: () => ({ name: 'HAProxy', version: haproxyVersion(), install: 'apt-get install -y haproxy' }),
   check() {
     if (haproxyVersion() === null) throw new ZonelabError('E_NO_HAPROXY', 'HAProxy is not installed: install it with "apt-get install -y haproxy" (or choose another --lb)');

@@ -114,6 +114,7 @@ export const nginxDriver: LbDriver = {
   kind: 'nginx',
   summary: 'nginx 1.22 (open source), a proxy with passive checks only: real traffic that fails takes a backend out',
   hasView: false,
+  hasCounters: false,
   program: () => ({ name: 'nginx', version: nginxVersion(), install: 'apt-get install -y nginx libnginx-mod-stream' }),
   check() {
     if (nginxVersion() === null) throw new ZonelabError('E_NO_PROGRAM', 'nginx is not installed: install it with "apt-get install -y nginx libnginx-mod-stream" (or choose another --lb)');

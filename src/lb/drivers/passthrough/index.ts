@@ -99,6 +99,7 @@ export const passthroughDriver: LbDriver = {
   kind: 'passthrough',
   summary: "a passthrough network load balancer like Google Cloud's: nftables forwards packets (the client's address kept, flows pinned), probers on Google's schedule decide",
   hasView: true,
+  hasCounters: true,
   program: () => {
     let version: string | null = null;
     try {
