@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ZonelabError } from '../../errors.js';
 import { isOurs, spawnDetached, stopProcess } from '../../processes.js';
 import type { LoadBalancerSpec } from '../spec.js';
 import type { LbBackend, LbBackendView, LbDriver, LbLimitation, LbState, LbStateChange, LoadBalancer } from './driver.js';
-import { pause } from './driver.js';
+import { readLinesFrom, untilStarted } from './start-helpers.js';
 
 export function caddyVersion(): string | null {
   const result = spawnSync('caddy', ['version'], { encoding: 'utf8' });
@@ -72,23 +72,6 @@ function limitations(spec: LoadBalancerSpec): LbLimitation[] {
   if (spec.mode === 'tcp') found.push({ field: 'mode', says: "Caddy's core proxies HTTP only: mode tcp is served as http" });
   if (spec.retries > 0) found.push({ field: 'retries', says: 'Caddy retries a failed connection on another upstream for a time (try_duration), not a number of times' });
   return found;
-}
-
-async function readLinesFrom(path: string, cursor: number): Promise<{ lines: string[]; cursor: number }> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    handle = await open(path, 'r');
-    const { size } = await handle.stat();
-    if (size <= cursor) return { lines: [], cursor };
-    const buffer = Buffer.alloc(size - cursor);
-    await handle.read(buffer, 0, buffer.length, cursor);
-    const end = buffer.lastIndexOf(0x0a) + 1;
-    return { lines: buffer.subarray(0, end).toString('utf8').split('\n').filter(Boolean), cursor: cursor + end };
-  } catch {
-    return { lines: [], cursor };
-  } finally {
-    await handle?.close();
-  }
 }
 
 function openCaddy(state: LbState): LoadBalancer {
@@ -159,16 +142,14 @@ export const caddyDriver: LbDriver = {
     // HOME: Caddy keeps its data (certificates, which it makes none of here) in the lab's folder.
     state.processes[0]!.pid = spawnDetached('caddy', ['run', '--config', files.config], files.out, { ...process.env, HOME: options.dir, XDG_DATA_HOME: options.dir, XDG_CONFIG_HOME: options.dir });
     await options.onProcess?.(state);
-    const balancer = openCaddy(state);
-    for (const deadline = Date.now() + 10_000; ; await pause(50)) {
-      if (!balancer.running()) {
-        const tail = (await readFile(files.out, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
-        throw new ZonelabError('E_LAB_START', `Caddy exited at start-up:\n${tail}`);
-      }
+    return untilStarted(openCaddy(state), {
       // Serving once its log says the server started.
-      if ((await readFile(files.log, 'utf8').catch(() => '')).includes(SERVING)) return balancer;
-      if (Date.now() > deadline) throw new ZonelabError('E_LAB_START', `Caddy did not start within 10 s (see ${files.out})`);
-    }
+      ready: async () => (await readFile(files.log, 'utf8').catch(() => '')).includes(SERVING),
+      log: files.out,
+      pollMs: 50,
+      exited: (tail) => new ZonelabError('E_LAB_START', `Caddy exited at start-up:\n${tail}`),
+      late: () => new ZonelabError('E_LAB_START', `Caddy did not start within 10 s (see ${files.out})`),
+    });
   },
   open: openCaddy,
 };

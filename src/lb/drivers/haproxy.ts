@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ZonelabError } from '../../errors.js';
 import { isOurs, spawnDetached, stopProcess } from '../../processes.js';
 import { renderHaproxyConfig } from '../haproxy-config.js';
 import { showServers } from '../runtime-api.js';
 import type { LoadBalancerSpec } from '../spec.js';
-import { type LbBackendView, type LbDriver, type LbLimitation, type LbState, type LbStateChange, type LoadBalancer, pause } from './driver.js';
+import type { LbBackendView, LbDriver, LbLimitation, LbState, LbStateChange, LoadBalancer } from './driver.js';
+import { readLinesFrom, untilStarted } from './start-helpers.js';
 
 export function haproxyVersion(): string | null {
   const result = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
@@ -65,27 +66,8 @@ function openHaproxy(state: LbState): LoadBalancer {
       return (await showServers(socket)).map(({ backend: _backend, lastChangeSec: _since, ...view }) => view);
     },
     async changes(cursor) {
-      // The log grows while we read it: only whole lines are taken, the cursor after the last.
-      let handle: Awaited<ReturnType<typeof open>> | undefined;
-      try {
-        handle = await open(log, 'r');
-        const { size } = await handle.stat();
-        if (size <= cursor) return { changes: [], cursor };
-        const buffer = Buffer.alloc(size - cursor);
-        await handle.read(buffer, 0, buffer.length, cursor);
-        const text = buffer.toString('utf8');
-        const end = text.lastIndexOf('\n') + 1;
-        const changes = text
-          .slice(0, end)
-          .split('\n')
-          .map(parseHaproxyLogLine)
-          .filter((change): change is LbStateChange => change !== null);
-        return { changes, cursor: cursor + Buffer.byteLength(text.slice(0, end)) };
-      } catch {
-        return { changes: [], cursor };
-      } finally {
-        await handle?.close();
-      }
+      const read = await readLinesFrom(log, cursor);
+      return { changes: read.lines.map(parseHaproxyLogLine).filter((change): change is LbStateChange => change !== null), cursor: read.cursor };
     },
     running: () => isOurs(process.pid, config),
     async close() {
@@ -125,19 +107,14 @@ export const haproxyDriver: LbDriver = {
     state.processes[0]!.pid = spawnDetached('haproxy', ['-db', '-f', files.config], files.log);
     await options.onProcess?.(state);
     const balancer = openHaproxy(state);
-    // The runtime API's socket appears a moment after HAProxy starts.
-    for (const deadline = Date.now() + 10_000; ; await pause(50)) {
-      if (!balancer.running()) {
-        const tail = await readTail(files.log);
-        throw new ZonelabError('E_HAPROXY_START', `HAProxy exited at start-up:\n${tail}`);
-      }
-      if (await balancer.view().then(() => true, () => false)) return balancer;
-      if (Date.now() > deadline) throw new ZonelabError('E_HAPROXY_API', `HAProxy's runtime API at ${files.socket} did not answer within 10 s`);
-    }
+    return untilStarted(balancer, {
+      // The runtime API's socket appears a moment after HAProxy starts.
+      ready: () => balancer.view().then(() => true, () => false),
+      log: files.log,
+      pollMs: 50,
+      exited: (tail) => new ZonelabError('E_HAPROXY_START', `HAProxy exited at start-up:\n${tail}`),
+      late: () => new ZonelabError('E_HAPROXY_API', `HAProxy's runtime API at ${files.socket} did not answer within 10 s`),
+    });
   },
   open: openHaproxy,
 };
-
-async function readTail(path: string): Promise<string> {
-  return (await readFile(path, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
-}

@@ -6,7 +6,7 @@ import { ZonelabError } from '../../errors.js';
 import { isOurs, spawnDetached, stopProcess } from '../../processes.js';
 import type { LoadBalancerSpec } from '../spec.js';
 import type { LbBackend, LbDriver, LbLimitation, LbState, LoadBalancer } from './driver.js';
-import { pause } from './driver.js';
+import { untilStarted } from './start-helpers.js';
 
 /** Where Debian's libnginx-mod-stream puts the TCP proxy module. */
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
@@ -142,16 +142,14 @@ export const nginxDriver: LbDriver = {
     };
     state.processes[0]!.pid = spawnDetached('nginx', ['-p', options.dir, '-c', files.config], files.out);
     await options.onProcess?.(state);
-    const balancer = openNginx(state);
-    // Listening once its master wrote its pid (nginx binds its sockets first).
-    for (const deadline = Date.now() + 10_000; ; await pause(20)) {
-      if (!balancer.running()) {
-        const tail = (await readFile(files.errors, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
-        throw new ZonelabError('E_LAB_START', `nginx exited at start-up:\n${tail}`);
-      }
-      if ((await readFile(pidFile, 'utf8').catch(() => '')).trim() === String(state.processes[0]!.pid)) return balancer;
-      if (Date.now() > deadline) throw new ZonelabError('E_LAB_START', `nginx did not start within 10 s (see ${files.errors})`);
-    }
+    return untilStarted(openNginx(state), {
+      // Listening once its master wrote its pid (nginx binds its sockets first).
+      ready: async () => (await readFile(pidFile, 'utf8').catch(() => '')).trim() === String(state.processes[0]!.pid),
+      log: files.errors,
+      pollMs: 20,
+      exited: (tail) => new ZonelabError('E_LAB_START', `nginx exited at start-up:\n${tail}`),
+      late: () => new ZonelabError('E_LAB_START', `nginx did not start within 10 s (see ${files.errors})`),
+    });
   },
   open: openNginx,
 };

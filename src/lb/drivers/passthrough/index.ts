@@ -1,11 +1,12 @@
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZonelabError } from '../../../errors.js';
 import { canUseNft, runNft } from '../../../nft.js';
 import { isOurs, spawnDetached, stopProcess } from '../../../processes.js';
 import type { LoadBalancerSpec } from '../../spec.js';
-import { type LbDriver, type LbLimitation, type LbState, type LbStateChange, type LoadBalancer, pause } from '../driver.js';
+import type { LbDriver, LbLimitation, LbState, LbStateChange, LoadBalancer } from '../driver.js';
+import { readLinesFrom, untilStarted } from '../start-helpers.js';
 import { setupScript } from './data-plane.js';
 import type { ProberConfig, ProberView } from './prober-process.js';
 import { PROBER_RULES, type ProberRule } from './probers.js';
@@ -43,24 +44,6 @@ function limitations(spec: LoadBalancerSpec): LbLimitation[] {
   if (spec.observeErrors) found.push({ field: 'observeErrors', says: 'it watches no traffic: only its probes decide' });
   if (spec.balance !== 'source') found.push({ field: 'balance', says: `no ${spec.balance}: as Google Cloud's (session affinity NONE), it hashes each new connection's addresses and ports, so the zones' shares are near, not exactly, equal` });
   return found;
-}
-
-/** Reads whole lines of an append-only file from byte `cursor`. */
-async function readLinesFrom(path: string, cursor: number): Promise<{ lines: string[]; cursor: number }> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    handle = await open(path, 'r');
-    const { size } = await handle.stat();
-    if (size <= cursor) return { lines: [], cursor };
-    const buffer = Buffer.alloc(size - cursor);
-    await handle.read(buffer, 0, buffer.length, cursor);
-    const end = buffer.lastIndexOf(0x0a) + 1;
-    return { lines: buffer.subarray(0, end).toString('utf8').split('\n').filter(Boolean), cursor: cursor + end };
-  } catch {
-    return { lines: [], cursor };
-  } finally {
-    await handle?.close();
-  }
 }
 
 /** Removes the balancer's chains and map; the table too once nothing else is in it. */
@@ -156,14 +139,13 @@ export const passthroughDriver: LbDriver = {
     state.processes[0]!.pid = spawnDetached(process.execPath, [CLI_PATH, 'lab', 'prober', '--config', files.config], files.log);
     await options.onProcess?.(state);
     const balancer = openPassthrough(state);
-    for (const deadline = Date.now() + 10_000; ; await pause(20)) {
-      if (!balancer.running()) {
-        const tail = (await readFile(files.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
-        throw new ZonelabError('E_LAB_START', `the passthrough balancer's prober exited at start-up:\n${tail}`);
-      }
-      if (await balancer.view().then(() => true, () => false)) return balancer;
-      if (Date.now() > deadline) throw new ZonelabError('E_LAB_START', `the passthrough balancer's prober wrote no view within 10 s (see ${files.log})`);
-    }
+    return untilStarted(balancer, {
+      ready: () => balancer.view().then(() => true, () => false),
+      log: files.log,
+      pollMs: 20,
+      exited: (tail) => new ZonelabError('E_LAB_START', `the passthrough balancer's prober exited at start-up:\n${tail}`),
+      late: () => new ZonelabError('E_LAB_START', `the passthrough balancer's prober wrote no view within 10 s (see ${files.log})`),
+    });
   },
   open: openPassthrough,
 };
