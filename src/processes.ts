@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -67,11 +67,28 @@ export async function waitForExit(pid: number, marker: Marker, timeoutMs: number
   return first === null || untilGone(pid, first.startTicks, timeoutMs);
 }
 
+/**
+ * Whether the process has closed its files: no such pid, another process under it, or a
+ * zombie with no thread left. A multi-threaded process (HAProxy, Node) that is ending can
+ * show its main thread as a zombie while another thread, sharing its file table, still
+ * holds every socket: the main thread waits as a zombie until its last sibling is gone
+ * (the kernel's "delayed group leader"), and /proc/<pid>/task lists the siblings until then.
+ */
+function hasEnded(pid: number, startTicks: string): boolean {
+  const now = procStat(pid);
+  if (now === null || now.startTicks !== startTicks) return true;
+  if (now.state !== 'Z' && now.state !== 'X') return false;
+  try {
+    return readdirSync(`/proc/${pid}/task`).length <= 1;
+  } catch {
+    return true;
+  }
+}
+
 async function untilGone(pid: number, startTicks: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const now = procStat(pid);
-    if (now === null || now.startTicks !== startTicks || now.state === 'Z' || now.state === 'X') return true;
+    if (hasEnded(pid, startTicks)) return true;
     if (Date.now() > deadline) return false;
     await sleep(20);
   }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { addressFree } from '../../src/lab/addresses.js';
 import { isOurs, stopProcess, waitForExit } from '../../src/processes.js';
 
 /** A real child that prints "ready" once `script` has run, and may rename itself (its /proc command line then loses the marker). */
@@ -44,6 +45,31 @@ describe('following a process of ours to its end (real child processes, real sig
       await exited;
     }
     assert.equal(child.signalCode, 'SIGKILL');
+  });
+
+  it('waits for the last thread: a main thread that ended first leaves its sockets open until the others end', async () => {
+    // Python ends its main thread alone (pthread_exit) once told on its standard input, while a
+    // second thread holds a listening socket for 600 ms more: the kernel then shows the main
+    // thread as a zombie. HAProxy and Node run several threads and can end in this order.
+    const marker = `zonelab-test-threads-${process.pid}-${Date.now()}`;
+    const script = [
+      'import ctypes, os, socket, sys, threading, time',
+      "listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()",
+      'print(listener.getsockname()[1], flush=True)',
+      'sys.stdin.readline()',
+      'threading.Thread(target=lambda: (time.sleep(0.6), os._exit(0))).start()',
+      'ctypes.CDLL(None).pthread_exit(None)',
+    ].join('\n');
+    const child = spawn('python3', ['-c', script, marker], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const exited = once(child, 'exit');
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const port = Number(line.toString().trim());
+    // waitForExit knows the process as ours at once, before the main thread is told to end.
+    const waited = waitForExit(child.pid!, marker, 10_000);
+    child.stdin!.end('end\n');
+    assert.equal(await waited, true);
+    assert.equal(await addressFree('127.0.0.1', port), true, 'the listening socket was closed when waitForExit resolved');
+    await exited;
   });
 
   it('leaves alone a pid that is not ours', async () => {
