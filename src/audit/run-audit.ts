@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs';
+import { accessRetryLine, untilPermitted } from '../access-wait.js';
 import { createEventSubscriber } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import { formatEventJson, formatEventLine } from './format.js';
@@ -14,6 +15,8 @@ export interface AuditOptions {
   /** File descriptor lines are written to; default 1 (standard output). */
   fd?: number;
   logger?: Logger;
+  /** Seconds to keep trying while Pub/Sub refuses the credentials (a role not arrived yet); default 0. */
+  accessWaitSeconds?: number;
 }
 
 /**
@@ -22,11 +25,19 @@ export interface AuditOptions {
  * Resolves with the number of events printed.
  */
 export async function runAudit(options: AuditOptions): Promise<number> {
-  const subscriber = await createEventSubscriber(options.bus, {
-    consumer: options.consumer,
-    fromStart: options.fromStart,
-    ...(options.logger ? { logger: options.logger } : {}),
-  });
+  const subscriber = await untilPermitted(
+    () =>
+      createEventSubscriber(options.bus, {
+        consumer: options.consumer,
+        fromStart: options.fromStart,
+        ...(options.logger ? { logger: options.logger } : {}),
+      }),
+    {
+      waitMs: (options.accessWaitSeconds ?? 0) * 1000,
+      signal: options.signal,
+      onRetry: (retry) => options.logger?.warn({ attempt: retry.attempt, elapsedMs: Math.round(retry.elapsedMs), cause: retry.cause }, accessRetryLine(options.bus, retry)),
+    },
+  );
   const format = options.json ? formatEventJson : formatEventLine;
   const fd = options.fd ?? 1;
   let printed = 0;

@@ -59,7 +59,11 @@ export async function createPubsubRemote(options: { project: string; topic: stri
     if (!exists) throw new ZonelabError('E_PUBSUB_NOT_FOUND', `${name} does not exist`);
   } catch (error) {
     const problem = error instanceof ZonelabError ? error : cloudError(name, error, { permission: 'pubsub.topics.get', role: 'roles/pubsub.viewer' });
-    if (problem.code !== 'E_PUBSUB_UNAVAILABLE') throw problem;
+    if (problem.code !== 'E_PUBSUB_UNAVAILABLE') {
+      // The caller may try again (a role still on its way): this client is not kept.
+      await pubsub.close().catch(() => {});
+      throw problem;
+    }
     // The outbox keeps every event until the service is back.
     options.logger?.warn({ cause: problem.message }, `${name} cannot be checked now; events wait in the outbox`);
   }
@@ -98,6 +102,7 @@ export async function createPubsubSubscriber(options: PubsubSubscriberOptions): 
     const [exists] = await subscription.exists();
     if (!exists) throw new ZonelabError('E_PUBSUB_NOT_FOUND', `${name} does not exist`);
   } catch (error) {
+    await pubsub.close().catch(() => {});
     throw error instanceof ZonelabError ? error : cloudError(name, error, { permission: 'pubsub.subscriptions.get', role: 'roles/pubsub.viewer' });
   }
   const seen = new LRUCache<string, true>({ max: options.dedupWindow ?? 100_000 });

@@ -4,13 +4,14 @@ import { DEFAULT_BUS } from '../bus/index.js';
 import { createLogger } from '../log.js';
 import { examples } from './examples.js';
 import { interruptible } from './signals.js';
-import { busOption, usageError } from './option-parsers.js';
+import { busOption, numberIn, usageError } from './option-parsers.js';
 
 interface AuditFlags {
   bus: string;
   consumer: string;
   json: boolean;
   fromStart: boolean;
+  accessWait: number;
 }
 
 export function registerAudit(program: Command): void {
@@ -26,6 +27,12 @@ export function registerAudit(program: Command): void {
     .option('--consumer <name>', 'consumer name; its position is kept (sqlite) so a restart resumes', 'audit')
     .option('--json', 'one JSON object per line instead of text', false)
     .option('--from-start', 'print every event again from the first one (sqlite)', false)
+    .option(
+      '--access-wait <s>',
+      'seconds to keep trying, with a log line each time, while Pub/Sub refuses this machine\'s credentials (a role just granted takes minutes to arrive; the VMs use 600); 0: stop at the first refusal',
+      numberIn(0, 3600),
+      0,
+    )
     .addHelpText(
       'after',
       examples([
@@ -41,7 +48,7 @@ export function registerAudit(program: Command): void {
       const logger = createLogger({ bindings: { component: 'audit' }, destination: process.stderr });
       // The first signal lets the event in hand finish (exit 0: a service's normal stop); a second one does not wait.
       const stop = interruptible();
-      const printed = await runAudit({ ...flags, signal: stop.signal, logger });
+      const printed = await runAudit({ ...flags, accessWaitSeconds: flags.accessWait, signal: stop.signal, logger });
       stop.release();
       logger.info({ printed }, `audit stopped after printing ${printed} events`);
     });

@@ -44,6 +44,7 @@ interface GcpFlags extends SpecFlags {
   pages: number;
   port: number;
   sshFrom: string;
+  connectionPersistence: 'default' | 'never';
 }
 
 function addDeploymentOptions(command: Command): Command {
@@ -67,6 +68,14 @@ function addDeploymentOptions(command: Command): Command {
         '--ssh-from <iap|cidr>',
         'who may reach the VMs\' ssh port, which the fault commands use: iap (IAP TCP forwarding from 35.235.240.0/20, gcloud compute ssh --tunnel-through-iap) or an IPv4 range such as 203.0.113.0/24',
         'iap',
+      )
+      .addOption(
+        new Option(
+          '--connection-persistence <when>',
+          'what a backend service does with established connections on a VM its health check marks unhealthy: default (they persist, so a keep-alive client stays on a dead VM until its own timeout) or never (NEVER_PERSIST: they are dropped and new ones go to a healthy VM); backend-service only',
+        )
+          .choices(['default', 'never'])
+          .default('default'),
       ),
     'gcp-default',
   );
@@ -89,6 +98,7 @@ function deploymentFromFlags(flags: GcpFlags): GcpDeployment {
     nodeVersion: VM_NODE_VERSION,
     packageFile: `zonelab-${version}.tgz`,
     sshFrom: flags.sshFrom,
+    connectionPersistence: flags.connectionPersistence,
   });
 }
 

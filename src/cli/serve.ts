@@ -14,6 +14,7 @@ interface ServeFlags {
   zone?: string;
   instance?: string;
   metadataWait: number;
+  accessWait: number;
   drainSeconds: number;
   cacheMb: number | 'auto';
   revalidateSeconds: number;
@@ -55,6 +56,12 @@ export function registerServe(program: Command): void {
       'on Google Cloud, seconds to keep asking the metadata server for the zone and VM name before refusing to start (off Google Cloud one short ask, then "local" and the hostname)',
       numberIn(1, 3600),
       60,
+    )
+    .option(
+      '--access-wait <s>',
+      'seconds to keep trying, with a log line each time, while Cloud Storage or Pub/Sub refuse this machine\'s credentials (a role just granted takes minutes to arrive; the VMs use 600); 0: stop at the first refusal',
+      numberIn(0, 3600),
+      0,
     )
     .option('--drain-seconds <s>', 'seconds to keep serving after SIGTERM while /healthz answers 503', numberIn(0, 3600), 3)
     .option(
@@ -103,6 +110,6 @@ export function registerServe(program: Command): void {
           },
         );
       });
-      running = await serve({ ...flags, metadataWaitSeconds: flags.metadataWait, logger });
+      running = await serve({ ...flags, metadataWaitSeconds: flags.metadataWait, accessWaitSeconds: flags.accessWait, logger });
     });
 }

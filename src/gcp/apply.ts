@@ -5,7 +5,7 @@ import { ZonelabError } from '../errors.js';
 import type { CommandResult, CommandRunner } from './command-runner.js';
 import { resourceNames } from './deployment.js';
 import { type BackendHealth, parseBackendHealth } from './health.js';
-import { addressCommand, commandsOf, type GcpPlan, healthCommand, instancesCommand, type PlanCommand, type PlanStep, preflightCommands, WORK } from './plan.js';
+import { addressCommand, commandsOf, GRANT_RETRY_DELAYS_MS, type GcpPlan, healthCommand, instancesCommand, type PlanCommand, type PlanStep, preflightCommands, WORK } from './plan.js';
 import { shellCommand } from './plan-script.js';
 
 export interface ApplyOptions {
@@ -21,10 +21,10 @@ export interface UpOptions extends ApplyOptions {
   /** Give up waiting for healthy backends after this long. */
   healthWaitMs: number;
   healthPollMs?: number;
+  /** The waits between tries of a step that may be retried (default GRANT_RETRY_DELAYS_MS). */
+  retryDelaysMs?: readonly number[];
 }
 
-const RETRY_ATTEMPTS = 6;
-const RETRY_DELAY_MS = 5000;
 const NOT_FOUND = /not found|NOT_FOUND|was not found|does not exist|404/i;
 
 /**
@@ -115,9 +115,11 @@ export async function runPlan(plan: GcpPlan, options: UpOptions): Promise<void> 
     let result: CommandResult = { code: 0, stdout: '', stderr: '' };
     for (const command of commandsOf(step)) {
       result = await runner.run(command);
-      for (let attempt = 2; step.retries && result.code !== 0 && attempt <= RETRY_ATTEMPTS; attempt++) {
-        onLine(`${label}: failed (${failureMessage(result)}); trying again in ${RETRY_DELAY_MS / 1000} s (${attempt}/${RETRY_ATTEMPTS})`);
-        await sleep(RETRY_DELAY_MS, undefined, { signal: options.signal }).catch(() => {});
+      const delays = step.retries ? (options.retryDelaysMs ?? GRANT_RETRY_DELAYS_MS) : [];
+      for (const [retry, delayMs] of delays.entries()) {
+        if (result.code === 0) break;
+        onLine(`${label}: failed (${failureMessage(result)}); trying again in ${delayMs / 1000} s (try ${retry + 2} of ${delays.length + 1})`);
+        await sleep(delayMs, undefined, { signal: options.signal }).catch(() => {});
         aborted(options.signal);
         result = await runner.run(command);
       }

@@ -28,6 +28,13 @@ export interface GcpDeployment {
    * address on the internet can) or a CIDR range such as `203.0.113.0/24`.
    */
   sshFrom: 'iap' | string;
+  /**
+   * What happens to established connections on a VM the health check marks unhealthy:
+   * `default` (DEFAULT_FOR_PROTOCOL: TCP connections persist, so a keep-alive client keeps
+   * talking to a dead or partitioned VM until its own timeout) or `never` (NEVER_PERSIST:
+   * they are dropped). Backend services only; target pools have no such setting.
+   */
+  connectionPersistence?: 'default' | 'never';
 }
 
 /**
@@ -91,6 +98,7 @@ export function resourceNames(deployment: Pick<GcpDeployment, 'namePrefix' | 'zo
     firewallApp: `${p}-allow-app`,
     firewallHealthChecks: `${p}-allow-health-checks`,
     firewallSsh: `${p}-allow-ssh`,
+    firewallSshDeny: `${p}-deny-ssh`,
     address: `${p}-ip`,
     topic: `${p}-forbidden`,
     subscription: `${p}-audit`,
@@ -160,6 +168,9 @@ export function validateDeployment(deployment: GcpDeployment): GcpDeployment {
   // no least-connections. The spec's health-check fields are the ones Google Cloud has.
   if (spec.mode !== 'tcp') throw bad('--mode', `${spec.mode} needs a proxy; a network load balancer is tcp only`);
   if (spec.balance === 'leastconn') throw bad('--balance', 'leastconn is not offered by a network load balancer (use roundrobin or source)');
+  if (deployment.connectionPersistence === 'never' && deployment.lb !== 'backend-service') {
+    throw bad('--connection-persistence', 'never needs --lb backend-service: a target pool has no connection tracking policy');
+  }
   return deployment;
 }
 

@@ -1,6 +1,6 @@
 import { shellQuote } from '../shell-quote.js';
 import { resourceNames } from './deployment.js';
-import { commandsOf, EACH, type GcpPlan, healthCommand, type PlanCommand, type PlanStep, WORK } from './plan.js';
+import { commandsOf, EACH, type GcpPlan, GRANT_RETRY_DELAYS_MS, healthCommand, type PlanCommand, type PlanStep, WORK } from './plan.js';
 import { planNotes, planSummary } from './summary.js';
 
 /** One argument for the shell; the WORK placeholder becomes "$work", EACH the loop's variable. */
@@ -58,8 +58,8 @@ export function renderPlanScript(plan: GcpPlan): string {
     'zonelab() { node "${ZONELAB_HOME:-.}/dist/src/cli/main.js" "$@"; }',
     'work=$(mktemp -d)',
     'trap \'rm -rf "$work"\' EXIT',
-    '# IAM takes a few seconds to know a new service account: a grant is tried up to 6 times, 5 s apart.',
-    'retry() { local attempt; for attempt in 1 2 3 4 5 6; do "$@" && return 0; [ "$attempt" = 6 ] || sleep 5; done; return 1; }',
+    `# IAM can take a minute or more to know a new service account: a grant is tried again after ${GRANT_RETRY_DELAYS_MS.map((ms) => ms / 1000).join(', ')} s.`,
+    `retry() { local wait; for wait in ${GRANT_RETRY_DELAYS_MS.map((ms) => ms / 1000).join(' ')}; do "$@" && return 0; echo "failed; trying again in $wait s" >&2; sleep "$wait"; done; "$@"; }`,
   ];
   for (const file of plan.files) {
     lines.push('', `cat > "$work/${file.name}" <<'ZONELAB_FILE'`, file.content.trimEnd(), 'ZONELAB_FILE');

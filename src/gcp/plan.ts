@@ -30,8 +30,8 @@ export interface PlanStep {
   /** How `down` deletes the resource (when the probe finds it). */
   remove?: PlanCommand;
   /**
-   * Tried again (every 5 s, 6 times in all) when it fails: IAM needs a few seconds before a
-   * new service account can be granted roles.
+   * Tried again for 90 s when it fails (GRANT_RETRY_DELAYS_MS): IAM needs up to a minute or
+   * more before a new service account can be granted roles.
    */
   retries?: boolean;
   /** Run once per value, with EACH in `run` replaced by it (a shell loop over `$<name>` in the script). */
@@ -48,6 +48,31 @@ export interface GcpPlan {
 }
 
 const gcloud = (...args: string[]): PlanCommand => ({ program: 'gcloud', args });
+
+/**
+ * Firewall rules are evaluated by priority, the lowest number first, and the first match
+ * decides. The `default` network comes with default-allow-ssh (tcp:22 from 0.0.0.0/0,
+ * priority 65534), and the VMs have external addresses, so without a deny of its own a
+ * deployment's ssh port would be open to the internet whatever its allow rule says. The
+ * allow (IAP or --ssh-from) comes first, then the deny, then the default rule.
+ * https://cloud.google.com/vpc/docs/firewalls
+ */
+export const SSH_ALLOW_PRIORITY = 1000;
+export const SSH_DENY_PRIORITY = 1100;
+
+/**
+ * The VMs' boot disk: balanced persistent disk, the type the cost line prices. Without the
+ * flag, `instances create` makes a pd-standard disk.
+ * https://cloud.google.com/sdk/gcloud/reference/compute/instances/create
+ */
+export const BOOT_DISK_TYPE = 'pd-balanced';
+
+/**
+ * The waits before each new try of a grant: 90 s in all. A new service account "might not
+ * be usable for 60 seconds or more" (https://cloud.google.com/iam/docs/service-accounts-create),
+ * and until it is, granting it a role fails with "does not exist".
+ */
+export const GRANT_RETRY_DELAYS_MS: readonly number[] = [5000, 10_000, 15_000, 20_000, 20_000, 20_000];
 
 /** Pure: the ordered commands that build the deployment, with how to probe and delete each resource. */
 export function planGcp(deployment: GcpDeployment): GcpPlan {
@@ -138,32 +163,38 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
     remove: gcloud('pubsub', 'subscriptions', 'delete', names.subscription, p, '--quiet'),
   });
   grant(`subscription ${names.subscription}`, VM_GRANTS.subscription, 'pull, and check the subscription exists, on this subscription only', 'pubsub', 'subscriptions', 'add-iam-policy-binding', names.subscription);
-  const firewall = (name: string, why: string, ports: string, sources: string[], tags: string[]) =>
+  const firewall = (name: string, why: string, rule: { action?: 'ALLOW' | 'DENY'; priority?: number; ports: string; sources: string[]; tags: string[] }) =>
     add({
       title: `firewall rule ${name}`,
       why,
       run: gcloud(
-        'compute', 'firewall-rules', 'create', name, p, `--network=${deployment.network}`, '--direction=INGRESS', '--action=ALLOW',
-        `--rules=${ports}`, `--source-ranges=${sources.join(',')}`, `--target-tags=${tags.join(',')}`,
+        'compute', 'firewall-rules', 'create', name, p, `--network=${deployment.network}`, '--direction=INGRESS', `--action=${rule.action ?? 'ALLOW'}`,
+        `--rules=${rule.ports}`, `--source-ranges=${rule.sources.join(',')}`, `--target-tags=${rule.tags.join(',')}`,
+        ...(rule.priority === undefined ? [] : [`--priority=${rule.priority}`]),
       ),
       ...global('firewall-rules', name),
     });
   firewall(
     names.firewallApp,
     'a network load balancer passes packets through with the client address kept, so the app port is open to clients',
-    `tcp:${spec.port}`, ['0.0.0.0/0'], [names.serverTag],
+    { ports: `tcp:${spec.port}`, sources: ['0.0.0.0/0'], tags: [names.serverTag] },
   );
   firewall(
     names.firewallHealthChecks,
     "Google's health-check probers, from the ranges documented for this load balancer kind",
-    `tcp:${spec.port}`, HEALTH_CHECK_RANGES[deployment.lb], [names.serverTag],
+    { ports: `tcp:${spec.port}`, sources: HEALTH_CHECK_RANGES[deployment.lb], tags: [names.serverTag] },
   );
   firewall(
     names.firewallSsh,
     iap
       ? 'gcloud compute ssh, which the fault and restart commands use, through IAP TCP forwarding only'
       : `gcloud compute ssh, which the fault and restart commands use, from ${deployment.sshFrom} only`,
-    'tcp:22', [iap ? IAP_TCP_RANGE : deployment.sshFrom], [names.serverTag, names.auditTag],
+    { priority: SSH_ALLOW_PRIORITY, ports: 'tcp:22', sources: [iap ? IAP_TCP_RANGE : deployment.sshFrom], tags: [names.serverTag, names.auditTag] },
+  );
+  firewall(
+    names.firewallSshDeny,
+    "the default network's default-allow-ssh opens port 22 to the internet (priority 65534); this rule, between it and the allow above, closes it on these VMs",
+    { action: 'DENY', priority: SSH_DENY_PRIORITY, ports: 'tcp:22', sources: ['0.0.0.0/0'], tags: [names.serverTag, names.auditTag] },
   );
   add({
     title: `static regional IP ${names.address}`,
@@ -177,7 +208,7 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
       why,
       run: gcloud(
         'compute', 'instances', 'create', name, p, `--zone=${zone}`, `--machine-type=${deployment.machineType}`,
-        `--network=${deployment.network}`, '--image-family=debian-12', '--image-project=debian-cloud', `--tags=${tag}`,
+        `--network=${deployment.network}`, '--image-family=debian-12', '--image-project=debian-cloud', `--boot-disk-type=${BOOT_DISK_TYPE}`, `--tags=${tag}`,
         `--service-account=${account}`, '--scopes=cloud-platform',
         `--metadata-from-file=startup-script=${WORK}/startup-${role}.sh`, `--labels=zonelab=${deployment.namePrefix}`,
       ),
@@ -196,6 +227,11 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
     `--unhealthy-threshold=${spec.unhealthyThreshold}`,
   ];
   const affinity = spec.balance === 'source' ? ['--session-affinity=CLIENT_IP'] : [];
+  // The backend service's connection tracking policy: without it, TCP connections on a VM
+  // marked unhealthy persist (DEFAULT_FOR_PROTOCOL). NEVER_PERSIST drops them, so a client
+  // that keeps its connections open is moved as soon as the health check decides.
+  // https://cloud.google.com/load-balancing/docs/network/ext-netlb-traffic-distribution
+  const persistence = deployment.connectionPersistence === 'never' ? ['--connection-persistence-on-unhealthy-backends=NEVER_PERSIST'] : [];
   if (deployment.lb === 'backend-service') {
     add({
       title: `regional health check ${names.healthCheck}`,
@@ -227,7 +263,7 @@ export function planGcp(deployment: GcpDeployment): GcpPlan {
       why: 'the network load balancer: external, TCP, pass-through, with the health check',
       run: gcloud(
         'compute', 'backend-services', 'create', names.backendService, r, p, '--load-balancing-scheme=EXTERNAL', '--protocol=TCP',
-        `--health-checks=${names.healthCheck}`, `--health-checks-region=${region}`, ...affinity,
+        `--health-checks=${names.healthCheck}`, `--health-checks-region=${region}`, ...affinity, ...persistence,
       ),
       ...regional('backend-services', names.backendService),
     });

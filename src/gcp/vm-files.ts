@@ -10,14 +10,22 @@ export interface UnitOptions {
 
 const ZONELAB_BIN = '/usr/local/bin/zonelab';
 
+/**
+ * How long a VM waits out "permission denied" from Cloud Storage and Pub/Sub, in the startup
+ * script and in the servers: role grants "typically propagate in 2 minutes, but could
+ * potentially take 7 minutes or longer" (https://cloud.google.com/iam/docs/access-change-propagation),
+ * and `gcp up` creates the VMs seconds after granting their roles.
+ */
+export const ACCESS_WAIT_SEC = 600;
+
 /** The command line each role's service runs. Zone and instance come from the metadata server. */
 export function serviceCommand(deployment: GcpDeployment, role: VmRole, zonelabBin = ZONELAB_BIN): string {
   const names = resourceNames(deployment);
-  if (role === 'audit') return `${zonelabBin} audit --bus pubsub:projects/${deployment.project}/subscriptions/${names.subscription}`;
+  if (role === 'audit') return `${zonelabBin} audit --bus pubsub:projects/${deployment.project}/subscriptions/${names.subscription} --access-wait ${ACCESS_WAIT_SEC}`;
   return (
     `${zonelabBin} serve --bucket gs://${deployment.bucket} --port ${deployment.spec.port}` +
     ` --bus pubsub:projects/${deployment.project}/topics/${names.topic} --outbox /var/lib/zonelab/outbox.db` +
-    ` --drain-seconds ${drainSecondsFor(deployment.spec)}`
+    ` --drain-seconds ${drainSecondsFor(deployment.spec)} --access-wait ${ACCESS_WAIT_SEC}`
   );
 }
 
@@ -149,6 +157,7 @@ set -euo pipefail
 
 NODE_VERSION='${deployment.nodeVersion}'
 UNIT='${unitName}'
+ACCESS_WAIT_SEC=${ACCESS_WAIT_SEC}
 PACKAGE_CHANGED=0
 
 metadata() {
@@ -182,13 +191,45 @@ install_node() {
   rm -rf "$dir"
 }
 
+access_token() {
+  metadata instance/service-accounts/default/token \\
+    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(JSON.parse(s).access_token))'
+}
+
+# Downloads $1 to $2 with the VM's service account. Until the account's role on the bucket
+# has arrived (grants "typically propagate in 2 minutes, but could potentially take 7
+# minutes or longer": https://cloud.google.com/iam/docs/access-change-propagation) Cloud
+# Storage answers 401 or 403, which curl --retry does not retry: those are waited out for
+# ACCESS_WAIT_SEC, with a line per try. Any other failure stops the script.
+download_authorized() {
+  local url=$1 out=$2 wait=3 status
+  local deadline=$((SECONDS + ACCESS_WAIT_SEC))
+  while :; do
+    status=$(curl -sSL --retry 5 -H "Authorization: Bearer $(access_token)" -o "$out" -w '%{http_code}' "$url")
+    case "$status" in
+      2??) return 0 ;;
+      401 | 403)
+        if [ "$SECONDS" -ge "$deadline" ]; then
+          echo "zonelab: $url still answers $status after $ACCESS_WAIT_SEC s: grant the VM's service account roles/storage.objectViewer on the bucket" >&2
+          return 1
+        fi
+        echo "zonelab: $url answered $status: the VM's role on the bucket may not have arrived yet; trying again in $wait s"
+        sleep "$wait"
+        wait=$((wait * 2 > 30 ? 30 : wait * 2))
+        ;;
+      *)
+        echo "zonelab: $url answered HTTP $status: $(head -c 300 "$out")" >&2
+        return 1
+        ;;
+    esac
+  done
+}
+
 install_zonelab() {
   # The package "zonelab gcp up" uploaded, read with the VM's service account.
-  local token dir
-  token=$(metadata instance/service-accounts/default/token \\
-    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(JSON.parse(s).access_token))')
+  local dir
   dir=$(mktemp -d)
-  curl -fsSL --retry 5 -H "Authorization: Bearer $token" -o "$dir/zonelab.tgz" "$PACKAGE_URL"
+  download_authorized "$PACKAGE_URL" "$dir/zonelab.tgz"
   if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
     # npm ci installs exactly the tree in the package's npm-shrinkwrap.json, the one zonelab
     # was built and tested with (npm install --global of a package file would resolve the

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { accessRetryLine, untilPermitted } from '../access-wait.js';
 import { createEventPublisher } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import { createObjectStore, resolveCacheSize } from '../storage/index.js';
@@ -33,6 +34,8 @@ export interface ServeOptions {
   outbox?: string | undefined;
   /** A unix socket (mode 0600) through which the lab injects gray faults; none by default. */
   control?: string | undefined;
+  /** Seconds to keep trying while Cloud Storage or Pub/Sub refuse the credentials (a role not arrived yet); default 0. */
+  accessWaitSeconds?: number | undefined;
 }
 
 export interface RunningServer {
@@ -45,6 +48,11 @@ export interface RunningServer {
 /** App 1 as one call: identity, store, sink and listener, with the start-up log line. */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const cache = resolveCacheSize(options.cacheMb);
+  const permitted = <T>(what: string, attempt: () => Promise<T>) =>
+    untilPermitted(attempt, {
+      waitMs: (options.accessWaitSeconds ?? 0) * 1000,
+      onRetry: (retry) => options.logger.warn({ attempt: retry.attempt, elapsedMs: Math.round(retry.elapsedMs), cause: retry.cause }, accessRetryLine(what, retry)),
+    });
   const [identity, store] = await Promise.all([
     discoverIdentity({
       zone: options.zone,
@@ -57,16 +65,18 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
           `the metadata server has not given this VM's ${retry.missing.join(' and ')} yet: asking again in ${(retry.waitMs / 1000).toFixed(2)} s`,
         ),
     }),
-    createObjectStore(options.bucket, { cacheMb: cache.mb, revalidateMs: options.revalidateSeconds * 1000 }),
+    permitted(options.bucket, () => createObjectStore(options.bucket, { cacheMb: cache.mb, revalidateMs: options.revalidateSeconds * 1000 })),
   ]);
   const logger = options.logger.child({
     'logging.googleapis.com/labels': { zone: identity.zone, instance: identity.instance },
   });
-  const publisher = await createEventPublisher(options.bus, {
-    outboxPath: options.outbox ?? join('data', `outbox-${identity.instance.replace(/[^\w.-]/g, '_')}.db`),
-    instance: identity.instance,
-    logger,
-  });
+  const publisher = await permitted(options.bus, () =>
+    createEventPublisher(options.bus, {
+      outboxPath: options.outbox ?? join('data', `outbox-${identity.instance.replace(/[^\w.-]/g, '_')}.db`),
+      instance: identity.instance,
+      logger,
+    }),
+  );
   const sink = publisher ? createPublisherSink(publisher) : createLogSink(logger);
   const grayFaults = options.control ? new GrayFaults() : undefined;
   const server = await startZoneServer({

@@ -109,12 +109,12 @@ describe("the VMs' grants against the client libraries' start-up checks (stand-i
 
   it('zonelab serve as a VM runs it: starts with the grants, and without one exits 1 with one line naming the permission', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'zonelab-iam-'));
-    const run = (wait: (line: string) => boolean) =>
+    const run = (wait: (line: string) => boolean, ...extra: string[]) =>
       new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
         const child = spawn(
           process.execPath,
           [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', '--zone', 'us-east1-b', '--instance', 'zonelab-us-east1-b',
-            '--bucket', 'gs://zonelab-iam', '--bus', 'pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden', '--outbox', join(dir, 'outbox.db')],
+            '--bucket', 'gs://zonelab-iam', '--bus', 'pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden', '--outbox', join(dir, 'outbox.db'), ...extra],
           { env: { ...process.env, GCE_METADATA_HOST: '127.0.0.1:9' }, stdio: ['ignore', 'pipe', 'pipe'] },
         );
         let stdout = '';
@@ -145,6 +145,30 @@ describe("the VMs' grants against the client libraries' start-up checks (stand-i
       const refused = await run(() => false);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /^zonelab: the credentials in use lack pubsub\.topics\.get on topic projects\/zonelab-demo-1\/topics\/zonelab-forbidden \(grant roles\/pubsub\.viewer on it; zonelab gcp up does so for its VMs\)\n$/);
+      // As on a VM (--access-wait): a grant still on its way is waited out, a line per try.
+      pubsub.granted = GRANTED;
+      gcs.grantDelayMs = 1500;
+      pubsub.grantDelayMs = 1500;
+      const waited = await run((out) => out.includes('"message":"serving gs://zonelab-iam'), '--access-wait', '60');
+      assert.match(waited.stdout, /serving gs:\/\/zonelab-iam/, waited.stderr);
+      const retries = waited.stdout.split('\n').filter((line) => line.includes('refused these credentials'));
+      assert.ok(retries.some((line) => line.includes('"message":"gs://zonelab-iam refused these credentials')), waited.stdout);
+      assert.ok(retries.some((line) => line.includes('"message":"pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden refused these credentials')), waited.stdout);
+      assert.ok(retries.every((line) => JSON.parse(line).severity === 'WARNING'), waited.stdout);
+      assert.ok(gcs.refusedBeforeGrant > 0 && pubsub.refusedBeforeGrant > 0);
+      // A wait that ends before the grant arrives stops the server as before, saying how long it tried.
+      const later = await startPubsubStandIn();
+      try {
+        later.addTopic('zonelab-demo-1', 'zonelab-forbidden');
+        later.grantDelayMs = 60_000;
+        process.env.PUBSUB_EMULATOR_HOST = later.host;
+        const gaveUp = await run(() => false, '--access-wait', '1');
+        assert.equal(gaveUp.code, 1);
+        assert.match(gaveUp.stderr, /^zonelab: the credentials in use lack pubsub\.topics\.get .* \(still refused after \d+ s and \d+ tr(y|ies)\)\n$/);
+      } finally {
+        process.env.PUBSUB_EMULATOR_HOST = pubsub.host;
+        await later.close();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -125,7 +125,7 @@ describe('gcp plan', () => {
   it('the script opens with what it creates, the cost and the down line, defines the retry once and grants in loops', () => {
     const script = renderPlanScript(planGcp(testDeployment('backend-service', 'gcp-default')));
     const head = script.slice(0, script.indexOf('cat > '));
-    assert.match(head, /^# zonelab on Google Cloud: project zonelab-demo-1, region us-east1, zones us-east1-b, us-east1-c; 29 steps\.$/m);
+    assert.match(head, /^# zonelab on Google Cloud: project zonelab-demo-1, region us-east1, zones us-east1-b, us-east1-c; 30 steps\.$/m);
     assert.match(head, /^# creates: 3 e2-micro VMs \(zonelab-us-east1-b, zonelab-us-east1-c, zonelab-audit\)/m);
     assert.match(head, /^# costs: about \$0\.074 per hour while it exists/m);
     assert.match(head, /^# delete it: zonelab gcp down --project zonelab-demo-1 \(the bucket stays unless --delete-bucket\)$/m);

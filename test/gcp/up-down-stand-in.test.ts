@@ -122,7 +122,7 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
       /--kill "gcloud compute ssh zonelab-us-east1-b --zone=us-east1-b --project=zonelab-test-1 --tunnel-through-iap --quiet --command='sudo systemctl kill --signal=SIGKILL zonelab-serve\.service'"/,
     );
     // Before step 1: what is created, what it costs, how to delete it, and who gcloud is.
-    assert.match(result.stderr, /^zonelab on Google Cloud: project zonelab-test-1, region us-east1, zones us-east1-b, us-east1-c; 29 steps\.$/m);
+    assert.match(result.stderr, /^zonelab on Google Cloud: project zonelab-test-1, region us-east1, zones us-east1-b, us-east1-c; 30 steps\.$/m);
     assert.match(result.stderr, /^costs: about \$0\.0\d\d per hour/m);
     assert.match(result.stderr, /^gcloud acts as student@example\.com$/m);
     assert.deepEqual(result.calls.slice(0, 3).map((call) => call.slice(0, 2).join(' ')), ['--version', 'auth list', 'projects describe']);
@@ -167,7 +167,7 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
     // Only the steps that are safe to repeat ran again: enabling APIs, granting roles, packing and uploading zonelab.
     const creates = result.calls.filter((call) => call.includes('create') || call.includes('add-instances') || call.includes('add-backend'));
     assert.deepEqual(creates, []);
-    assert.match(result.stderr, /\[18\/29\] VM zonelab-us-east1-b in us-east1-b: exists, kept/);
+    assert.match(result.stderr, /\[19\/30\] VM zonelab-us-east1-b in us-east1-b: exists, kept/);
     assert.match(result.stderr, /already holds objects; nothing uploaded/);
     assert.equal(gcs.names().length, objectsBefore);
   });
@@ -189,7 +189,7 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
     assert.deepEqual(deleted, created.filter((name) => !name.startsWith('gs://')).reverse());
     assert.equal(deleted[0], 'zonelab-fr');
     assert.equal(deleted.at(-1), 'zonelab-vms');
-    assert.match(result.stdout, /^deleted 15 resources: forwarding rule zonelab-fr; /);
+    assert.match(result.stdout, /^deleted 16 resources: forwarding rule zonelab-fr; /);
     assert.match(result.stdout, new RegExp(`kept: bucket gs://${BUCKET}`));
     assert.deepEqual(Object.keys((await readState()).resources), [`storage buckets/gs://${BUCKET}`]);
 
@@ -216,7 +216,7 @@ describe('zonelab gcp up/status/down against a stand-in gcloud on PATH (not Goog
     // gcloud's first error line (what went wrong) and its last line, not only the tail.
     assert.match(
       failed.stderr,
-      /zonelab: step 26\/29 \(backend service zonelab-bs\) failed: gcloud compute backend-services create zonelab-bs --region=us-east1 .*: ERROR: \(gcloud\.compute\.backend-services\.create\) Could not fetch resource: … a last line of detail\. Fix the cause/,
+      /zonelab: step 27\/30 \(backend service zonelab-bs\) failed: gcloud compute backend-services create zonelab-bs --region=us-east1 .*: ERROR: \(gcloud\.compute\.backend-services\.create\) Could not fetch resource: … a last line of detail\. Fix the cause/,
     );
     assert.ok(!failed.calls.some((call) => call.includes('forwarding-rules') && call.includes('create')), 'nothing after the failing step ran');
     assert.equal(failed.stdout, '');

@@ -32,6 +32,13 @@ export interface GcsStandIn {
    * a request needing another one answers 403 naming it. null: every permission.
    */
   granted: Set<string> | null;
+  /**
+   * A grant on its way, as IAM's propagation delay makes it: every request that needs a
+   * permission is refused (403) until this many ms after the first such request. 0: none.
+   */
+  grantDelayMs: number;
+  /** Requests refused while the grant was on its way. */
+  refusedBeforeGrant: number;
   /** Media downloads of these objects are delayed by the given ms. */
   delays: Map<string, number>;
   close(): Promise<void>;
@@ -73,6 +80,8 @@ export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
     get: (name) => objects.get(name)?.body,
     failWith: null,
     granted: null,
+    grantDelayMs: 0,
+    refusedBeforeGrant: 0,
     delays: new Map(),
     put(name, body, contentType = 'text/html') {
       objects.set(name, { body: Buffer.from(body), generation: ++generation, contentType, updated: new Date() });
@@ -112,6 +121,13 @@ export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
     json(res, 200, metadataOf(name, objects.get(name)!));
   }
 
+  let firstAskedAt: number | null = null;
+  function grantArriving(): boolean {
+    if (standIn.grantDelayMs <= 0) return false;
+    firstAskedAt ??= Date.now();
+    return Date.now() - firstAskedAt < standIn.grantDelayMs;
+  }
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     requests.push(`${req.method} ${url.pathname}${url.search}`);
@@ -120,7 +136,9 @@ export async function startGcsStandIn(bucketName: string): Promise<GcsStandIn> {
       return;
     }
     const permission = permissionFor(req.method ?? 'GET', url.pathname);
-    if (standIn.granted !== null && permission !== null && !standIn.granted.has(permission)) {
+    const arriving = permission !== null && grantArriving();
+    if (arriving) standIn.refusedBeforeGrant++;
+    if (permission !== null && (arriving || (standIn.granted !== null && !standIn.granted.has(permission)))) {
       const message = `stand-in@zonelab-test.iam.gserviceaccount.com does not have ${permission} access to the Google Cloud Storage bucket. Permission '${permission}' denied on resource (or it may not exist).`;
       json(res, 403, { error: { code: 403, message, errors: [{ message, domain: 'global', reason: 'forbidden' }] } });
       return;

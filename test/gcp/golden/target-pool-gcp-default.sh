@@ -1,15 +1,17 @@
 #!/bin/bash
-# zonelab on Google Cloud: project zonelab-demo-1, region us-east1, zones us-east1-b, us-east1-c; 25 steps.
+# zonelab on Google Cloud: project zonelab-demo-1, region us-east1, zones us-east1-b, us-east1-c; 26 steps.
 # creates: 3 e2-micro VMs (zonelab-us-east1-b, zonelab-us-east1-c, zonelab-audit); service account zonelab-vms; bucket gs://zonelab-demo-1-zonelab;
-#   Pub/Sub topic zonelab-forbidden and subscription zonelab-audit; 3 firewall rules; static IP zonelab-ip;
+#   Pub/Sub topic zonelab-forbidden and subscription zonelab-audit; 4 firewall rules; static IP zonelab-ip;
 #   legacy health check zonelab-hc, target pool zonelab-pool; forwarding rule zonelab-fr.
 # costs: about $0.074 per hour while it exists (us-east1 list prices), $1.78 per day
+#   measuring adds, per hour at 100 requests/s: about $0.26 of internet egress (2.2 GB of pages) and at most $0.14 of Cloud Storage reads (fewer once the servers have the pages cached)
 # delete it: zonelab gcp down --project zonelab-demo-1 --lb target-pool (the bucket stays unless --delete-bucket)
 #
 # load balancer: target pool (legacy network load balancer)
 # profile gcp-default: health check every 5 s, timeout 5 s, healthy after 2, unhealthy after 2
 # expected: a dead zone is noticed within 15 s, a restarted one within 15 s
 # ssh (the fault commands): through IAP TCP forwarding only; your account needs roles/iap.tunnelResourceAccessor
+# established connections on a VM marked unhealthy persist (the default; target pools likewise): a failover with --keepalive measures the client's own timeout there, not the load balancer (--connection-persistence never, backend service only)
 #
 # Run it from a zonelab checkout after "npm ci && npm run build" (or set ZONELAB_HOME to one).
 # "zonelab gcp up" runs the same steps, skips resources that exist, and waits until every
@@ -19,8 +21,8 @@ set -euo pipefail
 zonelab() { node "${ZONELAB_HOME:-.}/dist/src/cli/main.js" "$@"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# IAM takes a few seconds to know a new service account: a grant is tried up to 6 times, 5 s apart.
-retry() { local attempt; for attempt in 1 2 3 4 5 6; do "$@" && return 0; [ "$attempt" = 6 ] || sleep 5; done; return 1; }
+# IAM can take a minute or more to know a new service account: a grant is tried again after 5, 10, 15, 20, 20, 20 s.
+retry() { local wait; for wait in 5 10 15 20 20 20; do "$@" && return 0; echo "failed; trying again in $wait s" >&2; sleep "$wait"; done; "$@"; }
 
 cat > "$work/startup-serve.sh" <<'ZONELAB_FILE'
 #!/bin/bash
@@ -30,6 +32,7 @@ set -euo pipefail
 
 NODE_VERSION='24.21.0'
 UNIT='zonelab-serve.service'
+ACCESS_WAIT_SEC=600
 PACKAGE_CHANGED=0
 
 metadata() {
@@ -63,13 +66,45 @@ install_node() {
   rm -rf "$dir"
 }
 
+access_token() {
+  metadata instance/service-accounts/default/token \
+    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(JSON.parse(s).access_token))'
+}
+
+# Downloads $1 to $2 with the VM's service account. Until the account's role on the bucket
+# has arrived (grants "typically propagate in 2 minutes, but could potentially take 7
+# minutes or longer": https://cloud.google.com/iam/docs/access-change-propagation) Cloud
+# Storage answers 401 or 403, which curl --retry does not retry: those are waited out for
+# ACCESS_WAIT_SEC, with a line per try. Any other failure stops the script.
+download_authorized() {
+  local url=$1 out=$2 wait=3 status
+  local deadline=$((SECONDS + ACCESS_WAIT_SEC))
+  while :; do
+    status=$(curl -sSL --retry 5 -H "Authorization: Bearer $(access_token)" -o "$out" -w '%{http_code}' "$url")
+    case "$status" in
+      2??) return 0 ;;
+      401 | 403)
+        if [ "$SECONDS" -ge "$deadline" ]; then
+          echo "zonelab: $url still answers $status after $ACCESS_WAIT_SEC s: grant the VM's service account roles/storage.objectViewer on the bucket" >&2
+          return 1
+        fi
+        echo "zonelab: $url answered $status: the VM's role on the bucket may not have arrived yet; trying again in $wait s"
+        sleep "$wait"
+        wait=$((wait * 2 > 30 ? 30 : wait * 2))
+        ;;
+      *)
+        echo "zonelab: $url answered HTTP $status: $(head -c 300 "$out")" >&2
+        return 1
+        ;;
+    esac
+  done
+}
+
 install_zonelab() {
   # The package "zonelab gcp up" uploaded, read with the VM's service account.
-  local token dir
-  token=$(metadata instance/service-accounts/default/token \
-    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(JSON.parse(s).access_token))')
+  local dir
   dir=$(mktemp -d)
-  curl -fsSL --retry 5 -H "Authorization: Bearer $token" -o "$dir/zonelab.tgz" "$PACKAGE_URL"
+  download_authorized "$PACKAGE_URL" "$dir/zonelab.tgz"
   if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
     # npm ci installs exactly the tree in the package's npm-shrinkwrap.json, the one zonelab
     # was built and tested with (npm install --global of a package file would resolve the
@@ -107,7 +142,7 @@ After=network-online.target
 
 [Service]
 Type=exec
-ExecStart=/usr/local/bin/zonelab serve --bucket gs://zonelab-demo-1-zonelab --port 8080 --bus pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden --outbox /var/lib/zonelab/outbox.db --drain-seconds 16
+ExecStart=/usr/local/bin/zonelab serve --bucket gs://zonelab-demo-1-zonelab --port 8080 --bus pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden --outbox /var/lib/zonelab/outbox.db --drain-seconds 16 --access-wait 600
 DynamicUser=yes
 StateDirectory=zonelab
 WorkingDirectory=/var/lib/zonelab
@@ -191,6 +226,7 @@ set -euo pipefail
 
 NODE_VERSION='24.21.0'
 UNIT='zonelab-audit.service'
+ACCESS_WAIT_SEC=600
 PACKAGE_CHANGED=0
 
 metadata() {
@@ -224,13 +260,45 @@ install_node() {
   rm -rf "$dir"
 }
 
+access_token() {
+  metadata instance/service-accounts/default/token \
+    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(JSON.parse(s).access_token))'
+}
+
+# Downloads $1 to $2 with the VM's service account. Until the account's role on the bucket
+# has arrived (grants "typically propagate in 2 minutes, but could potentially take 7
+# minutes or longer": https://cloud.google.com/iam/docs/access-change-propagation) Cloud
+# Storage answers 401 or 403, which curl --retry does not retry: those are waited out for
+# ACCESS_WAIT_SEC, with a line per try. Any other failure stops the script.
+download_authorized() {
+  local url=$1 out=$2 wait=3 status
+  local deadline=$((SECONDS + ACCESS_WAIT_SEC))
+  while :; do
+    status=$(curl -sSL --retry 5 -H "Authorization: Bearer $(access_token)" -o "$out" -w '%{http_code}' "$url")
+    case "$status" in
+      2??) return 0 ;;
+      401 | 403)
+        if [ "$SECONDS" -ge "$deadline" ]; then
+          echo "zonelab: $url still answers $status after $ACCESS_WAIT_SEC s: grant the VM's service account roles/storage.objectViewer on the bucket" >&2
+          return 1
+        fi
+        echo "zonelab: $url answered $status: the VM's role on the bucket may not have arrived yet; trying again in $wait s"
+        sleep "$wait"
+        wait=$((wait * 2 > 30 ? 30 : wait * 2))
+        ;;
+      *)
+        echo "zonelab: $url answered HTTP $status: $(head -c 300 "$out")" >&2
+        return 1
+        ;;
+    esac
+  done
+}
+
 install_zonelab() {
   # The package "zonelab gcp up" uploaded, read with the VM's service account.
-  local token dir
-  token=$(metadata instance/service-accounts/default/token \
-    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(JSON.parse(s).access_token))')
+  local dir
   dir=$(mktemp -d)
-  curl -fsSL --retry 5 -H "Authorization: Bearer $token" -o "$dir/zonelab.tgz" "$PACKAGE_URL"
+  download_authorized "$PACKAGE_URL" "$dir/zonelab.tgz"
   if ! cmp -s "$dir/zonelab.tgz" /opt/zonelab/zonelab.tgz; then
     # npm ci installs exactly the tree in the package's npm-shrinkwrap.json, the one zonelab
     # was built and tested with (npm install --global of a package file would resolve the
@@ -268,7 +336,7 @@ After=network-online.target
 
 [Service]
 Type=exec
-ExecStart=/usr/local/bin/zonelab audit --bus pubsub:projects/zonelab-demo-1/subscriptions/zonelab-audit
+ExecStart=/usr/local/bin/zonelab audit --bus pubsub:projects/zonelab-demo-1/subscriptions/zonelab-audit --access-wait 600
 DynamicUser=yes
 StateDirectory=zonelab
 WorkingDirectory=/var/lib/zonelab
@@ -444,12 +512,24 @@ gcloud compute firewall-rules create zonelab-allow-ssh \
     --action=ALLOW \
     --rules=tcp:22 \
     --source-ranges=35.235.240.0/20 \
-    --target-tags=zonelab-server,zonelab-audit
+    --target-tags=zonelab-server,zonelab-audit \
+    --priority=1000
 
-# 17. static regional IP zonelab-ip: the load balancer keeps its address when it is re-created
+# 17. firewall rule zonelab-deny-ssh: the default network's default-allow-ssh opens port 22 to the internet (priority 65534); this rule, between it and the allow above, closes it on these VMs
+gcloud compute firewall-rules create zonelab-deny-ssh \
+    --project=zonelab-demo-1 \
+    --network=default \
+    --direction=INGRESS \
+    --action=DENY \
+    --rules=tcp:22 \
+    --source-ranges=0.0.0.0/0 \
+    --target-tags=zonelab-server,zonelab-audit \
+    --priority=1100
+
+# 18. static regional IP zonelab-ip: the load balancer keeps its address when it is re-created
 gcloud compute addresses create zonelab-ip --region=us-east1 --project=zonelab-demo-1
 
-# 18. VM zonelab-us-east1-b in us-east1-b: runs zonelab serve in us-east1-b
+# 19. VM zonelab-us-east1-b in us-east1-b: runs zonelab serve in us-east1-b
 gcloud compute instances create zonelab-us-east1-b \
     --project=zonelab-demo-1 \
     --zone=us-east1-b \
@@ -457,13 +537,14 @@ gcloud compute instances create zonelab-us-east1-b \
     --network=default \
     --image-family=debian-12 \
     --image-project=debian-cloud \
+    --boot-disk-type=pd-balanced \
     --tags=zonelab-server \
     --service-account=zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
     --scopes=cloud-platform \
     --metadata-from-file=startup-script="$work"/startup-serve.sh \
     --labels=zonelab=zonelab
 
-# 19. VM zonelab-us-east1-c in us-east1-c: runs zonelab serve in us-east1-c
+# 20. VM zonelab-us-east1-c in us-east1-c: runs zonelab serve in us-east1-c
 gcloud compute instances create zonelab-us-east1-c \
     --project=zonelab-demo-1 \
     --zone=us-east1-c \
@@ -471,13 +552,14 @@ gcloud compute instances create zonelab-us-east1-c \
     --network=default \
     --image-family=debian-12 \
     --image-project=debian-cloud \
+    --boot-disk-type=pd-balanced \
     --tags=zonelab-server \
     --service-account=zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
     --scopes=cloud-platform \
     --metadata-from-file=startup-script="$work"/startup-serve.sh \
     --labels=zonelab=zonelab
 
-# 20. VM zonelab-audit in us-east1-b: runs zonelab audit: prints every forbidden request once
+# 21. VM zonelab-audit in us-east1-b: runs zonelab audit: prints every forbidden request once
 gcloud compute instances create zonelab-audit \
     --project=zonelab-demo-1 \
     --zone=us-east1-b \
@@ -485,13 +567,14 @@ gcloud compute instances create zonelab-audit \
     --network=default \
     --image-family=debian-12 \
     --image-project=debian-cloud \
+    --boot-disk-type=pd-balanced \
     --tags=zonelab-audit \
     --service-account=zonelab-vms@zonelab-demo-1.iam.gserviceaccount.com \
     --scopes=cloud-platform \
     --metadata-from-file=startup-script="$work"/startup-audit.sh \
     --labels=zonelab=zonelab
 
-# 21. legacy HTTP health check zonelab-hc: target pools take only legacy checks: GET /healthz every 5 s, 2 failures mark a VM unhealthy
+# 22. legacy HTTP health check zonelab-hc: target pools take only legacy checks: GET /healthz every 5 s, 2 failures mark a VM unhealthy
 gcloud compute http-health-checks create zonelab-hc \
     --project=zonelab-demo-1 \
     --port=8080 \
@@ -501,27 +584,27 @@ gcloud compute http-health-checks create zonelab-hc \
     --healthy-threshold=2 \
     --unhealthy-threshold=2
 
-# 22. target pool zonelab-pool: the legacy network load balancer: a pool of VMs with the health check
+# 23. target pool zonelab-pool: the legacy network load balancer: a pool of VMs with the health check
 gcloud compute target-pools create zonelab-pool \
     --region=us-east1 \
     --project=zonelab-demo-1 \
     --http-health-check=zonelab-hc
 
-# 23. put zonelab-us-east1-b in zonelab-pool: traffic reaches us-east1-b
+# 24. put zonelab-us-east1-b in zonelab-pool: traffic reaches us-east1-b
 gcloud compute target-pools add-instances zonelab-pool \
     --region=us-east1 \
     --project=zonelab-demo-1 \
     --instances=zonelab-us-east1-b \
     --instances-zone=us-east1-b
 
-# 24. put zonelab-us-east1-c in zonelab-pool: traffic reaches us-east1-c
+# 25. put zonelab-us-east1-c in zonelab-pool: traffic reaches us-east1-c
 gcloud compute target-pools add-instances zonelab-pool \
     --region=us-east1 \
     --project=zonelab-demo-1 \
     --instances=zonelab-us-east1-c \
     --instances-zone=us-east1-c
 
-# 25. forwarding rule zonelab-fr: the load balancer's front: zonelab-ip, TCP port 8080
+# 26. forwarding rule zonelab-fr: the load balancer's front: zonelab-ip, TCP port 8080
 gcloud compute forwarding-rules create zonelab-fr \
     --region=us-east1 \
     --project=zonelab-demo-1 \
