@@ -49,6 +49,7 @@ import { addLbOptions, addSpecOptions, type LbFlags, lbFromFlags, type SpecFlags
 
 interface FailoverFlags extends SpecFlags, LbFlags {
   lbs?: string[];
+  checkSees?: 'fails-fast' | 'times-out' | 'passes';
   zones: string[];
   instancesPerZone: number;
   port: number;
@@ -80,7 +81,7 @@ interface FailoverFlags extends SpecFlags, LbFlags {
 }
 
 const LAB_ONLY = ['zones', 'instancesPerZone', 'port', 'listen', 'listenPort', 'bucket', 'fault', 'lb', 'lbs', 'probers', 'proberRule', 'connectionPersistence'] as const;
-const TARGET_ONLY = ['kill', 'restart', 'commandTimeout', 'bucketName'] as const;
+const TARGET_ONLY = ['kill', 'restart', 'commandTimeout', 'bucketName', 'checkSees'] as const;
 
 /** `2026-11-26T13-29-40` (a folder name that sorts by time). */
 function stamp(): string {
@@ -180,6 +181,12 @@ export function registerFailover(program: Command): void {
       .option('--kill <command>', 'with --target: shell command that faults the zone')
       .option('--restart <command>', 'with --target: shell command that restarts it (and waits until it is ready)')
       .addOption(durationOption('--command-timeout <d>', 'with --target: how long the kill and the restart command may each run before they are stopped', 180_000, '3m'))
+      .addOption(
+        new Option(
+          '--check-sees <how>',
+          "with --target: what the load balancer's health check sees of the --kill command: fails-fast (refused or reset at once: a killed server), times-out (no answer: a frozen or cut-off one) or passes; sets the windows the report holds the run to (default: times-out, the wider window)",
+        ).choices(['fails-fast', 'times-out', 'passes']),
+      )
       .option('-b, --bucket-name <name>', 'with --target: bucket path segment of the requests', nonEmpty('--bucket-name'), 'bucket')
       .option('-w, --webdir <name>', 'folder path segment of the requests', nonEmpty('--webdir'), 'webdir')
       .option('-i, --index <n>', 'pages are drawn from 0…n-1', integerIn(1, 1_000_000_000), 10_000)
@@ -226,10 +233,20 @@ export function registerFailover(program: Command): void {
       const stop = interruptible('interrupted: stopping the load and putting everything back…');
       const status = createStatusLine();
 
-      const lbChosen = lbFromFlags(self, flags);
+      const lbChosen = lbFromFlags(self, flags, flags.target ? ['applyDelay'] : []);
       const experimentOptions = (profile: string, fault: Fault, dir: string, spec: LoadBalancerSpec, lb: string = lbChosen.kind) => ({
         ...(flags.target
-          ? { target: { url: flags.target, kill: flags.kill!, restart: flags.restart!, commandTimeoutMs: flags.commandTimeout, spec: specStated ? spec : null } }
+          ? {
+              target: {
+                url: flags.target,
+                kill: flags.kill!,
+                restart: flags.restart!,
+                commandTimeoutMs: flags.commandTimeout,
+                spec: specStated ? spec : null,
+                ...(flags.checkSees ? { checkSees: flags.checkSees } : {}),
+                ...(flags.applyDelay !== undefined ? { applyDelaySec: flags.applyDelay } : {}),
+              },
+            }
           : {
               lab: {
                 zones: flags.zones,

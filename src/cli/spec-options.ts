@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { numberIn } from './option-parsers.js';
 import { type LbDriverKind, lbDriver, lbKinds, type LoadBalancerSpec, PROBER_RULES, passthroughSettings, PROFILE_NAMES, resolveSpec } from '../lb/index.js';
 
 export interface SpecFlags {
@@ -61,6 +62,7 @@ export interface LbFlags {
   probers?: number;
   proberRule?: string;
   connectionPersistence?: string;
+  applyDelay?: number;
 }
 
 /** `--lb <driver>`: which load balancer. */
@@ -84,17 +86,24 @@ export function addLbOptions(command: Command): Command {
       new Option('--connection-persistence <mode>', 'with --lb passthrough: established connections to a backend taken out: kept (default, as Google does) or reset (never)')
         .choices(['default', 'never'])
         .default('default'),
+    )
+    .addOption(
+      new Option(
+        '--apply-delay <s>',
+        'seconds between a health verdict and the traffic following it, which Google Cloud does not document: with --lb passthrough the balancer waits that long (default 0); with --target it is the allowance for it in the windows the report holds the run to (default 2); the windows\' high end grows by as much',
+      ).argParser(numberIn(0, 600)),
     );
 }
 
 /** The driver and its settings from the flags; passthrough's flags on another driver are one usage error. */
-export function lbFromFlags(command: Command, flags: LbFlags): { kind: LbDriverKind; settings: Record<string, string | number | boolean> } {
+export function lbFromFlags(command: Command, flags: LbFlags, elsewhere: readonly string[] = []): { kind: LbDriverKind; settings: Record<string, string | number | boolean> } {
   const kind = flags.lb as LbDriverKind;
   if (kind !== 'passthrough') {
-    const typedFlag = ['probers', 'proberRule', 'connectionPersistence'].find((name) => command.getOptionValueSource(name) === 'cli');
+    // `elsewhere`: flags the command uses for something else here (--apply-delay with a target).
+    const typedFlag = ['probers', 'proberRule', 'connectionPersistence', 'applyDelay'].find((name) => !elsewhere.includes(name) && command.getOptionValueSource(name) === 'cli');
     if (typedFlag) command.error(`error: --${typedFlag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --lb passthrough only`, { exitCode: 1 });
     return { kind, settings: {} };
   }
-  const settings = passthroughSettings({ probers: flags.probers ?? 3, proberRule: flags.proberRule ?? 'majority', persistence: flags.connectionPersistence ?? 'default' });
+  const settings = passthroughSettings({ probers: flags.probers ?? 3, proberRule: flags.proberRule ?? 'majority', persistence: flags.connectionPersistence ?? 'default', applyDelay: flags.applyDelay ?? 0 });
   return { kind, settings: { ...settings } };
 }

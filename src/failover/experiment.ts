@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequestModel, LiveStatus, runLoad } from '../client/index.js';
 import { isZonelabError, ZonelabError } from '../errors.js';
 import { checkLabAddresses, checkNetworkFaultsPossible, type Lab, type LabOptions, startLab } from '../lab/index.js';
-import { lbDriver, lbName, type LoadBalancerSpec } from '../lb/index.js';
+import { GCP_APPLY_DELAY_SEC, lbDriver, lbName, type LoadBalancerSpec } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, type RequestResult, type RunEvent, type RunSetup } from '../records/index.js';
 import { parseGcsUrl } from '../storage/index.js';
 import { commandInjector, type FaultInjector, labFaultInjector } from './injectors/index.js';
@@ -35,6 +35,10 @@ export interface TargetOptions {
   restart: string;
   /** How long either command may run before it is stopped, ms; default 180000. */
   commandTimeoutMs?: number;
+  /** What the target's health check sees of the kill command, when the user says (`--check-sees`). */
+  checkSees?: 'fails-fast' | 'times-out' | 'passes';
+  /** Seconds allowed for the target to apply a health verdict (`--apply-delay`): widens the windows' high end. */
+  applyDelaySec?: number;
   /**
    * The load balancer's spec as its owner states it (e.g. the flags `zonelab gcp up`
    * printed): the report shows it and the bounds it implies. Null: unknown.
@@ -383,6 +387,8 @@ function describeSetup(options: ExperimentOptions, lab: Lab | null): RunSetup {
     backends: lab ? lab.state.servers.map((server) => ({ name: server.name, zone: server.zone, address: `${server.host}:${server.port}` })) : [],
     versions: { zonelab: ZONELAB_VERSION, node: process.version, ...(lb ? { lb: { program: lb.program, version: lb.version } } : {}) },
     ...(lb ? { lb: { kind: lb.kind, summary: lb.summary, hasView: lb.hasView, settings: lb.settings, limitations: lb.limitations } } : {}),
+    ...(options.target?.checkSees ? { checkSees: options.target.checkSees } : {}),
+    ...(options.target ? { applyDelaySec: options.target.applyDelaySec ?? GCP_APPLY_DELAY_SEC } : {}),
   };
 }
 

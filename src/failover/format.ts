@@ -48,7 +48,8 @@ export function trialsLines(trials: { dir: string; runs: readonly unknown[]; sum
     const unit = measure.measure === 'failed' ? '' : ' s';
     const stats = measure.stats;
     const range = stats ? `, ${stats.min}–${stats.max}${unit}` : '';
-    const window = measure.window ? `; window ${measure.window.low}–${measure.window.high} s: ${measure.allInside ? 'every trial inside' : 'NOT every trial inside'}` : '';
+    const outside = measure.modelled ? `${measure.outside} of ${trials.runs.length} outside the model's window: observations to explain, not failures` : 'NOT every trial inside';
+    const window = measure.window ? `; window ${measure.window.low}–${measure.window.high} s${measure.modelled ? ' (model)' : ''}: ${measure.allInside ? 'every trial inside' : outside}` : '';
     return `${measure.label}: median ${medianWithInterval(measure)}${unit}${range}${window}`;
   });
   return [`${trials.runs.length} trials`, ...lines, `report: ${join(trials.dir, 'report.md')}`];

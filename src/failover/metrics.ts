@@ -121,7 +121,9 @@ export function computeFailoverMetrics(
 
   const lbEvents = events.filter((event) => event.kind === 'lb-state' && fault.instances.includes(event.target));
   const downEvent = faultAt === null ? undefined : lbEvents.find((event) => event.at >= faultAt && event.detail.startsWith('DOWN'));
-  const upEvent = restartAt === null ? undefined : lbEvents.find((event) => event.at >= restartAt && event.detail === 'UP');
+  // Back in service is the first state after the restart that serves: `UP`, or `UP n/m` (in
+  // service while some probers still say unhealthy: the passthrough balancer with several).
+  const upEvent = restartAt === null ? undefined : lbEvents.find((event) => event.at >= restartAt && event.detail.startsWith('UP'));
 
   const phaseOf = (request: RequestResult): PhaseName =>
     faultAt === null || request.sentAt < faultAt ? 'before' : returnedAt === null || request.sentAt < returnedAt ? 'outage' : 'after';

@@ -1,4 +1,4 @@
-import { type Bound, type CheckView, detectionBound, type LbKind, type LoadBalancerSpec, returnBound } from '../lb/index.js';
+import { type Bound, type CheckView, detectionBound, type LbKind, type LoadBalancerSpec, type ModelOptions, returnBound } from '../lb/index.js';
 import { type Fault, parseFault, type RunSetup } from '../records/index.js';
 
 /** How a fault looks to the spec's health check (see `CheckView`). */
@@ -23,8 +23,10 @@ export function checkViewOf(fault: Fault, spec: LoadBalancerSpec): CheckView {
 
 export interface RunBounds {
   lb: LbKind;
-  /** What the check sees of the fault (a command's effect is unknown: taken as a timeout). */
+  /** What the check sees of the fault (a command's: as `--check-sees` states, else taken as a timeout). */
   view: CheckView;
+  /** The probers' model's open parameter (Google Cloud, the passthrough balancer): see `ModelOptions`. */
+  model: ModelOptions;
   /** Null when the health check cannot see the fault. */
   detection: Bound | null;
   return: Bound;
@@ -38,9 +40,11 @@ export interface RunBounds {
  * fault command's effect is unknown, so its checks are assumed to time out (the larger
  * bound, which also holds when they fail at once).
  */
-export function runBounds(setup: Pick<RunSetup, 'spec' | 'fault' | 'where' | 'lb'>): RunBounds | null {
+export function runBounds(setup: Pick<RunSetup, 'spec' | 'fault' | 'where' | 'lb' | 'checkSees' | 'applyDelaySec'>): RunBounds | null {
   if (!setup.spec) return null;
   const lb: LbKind = setup.where === 'lab' ? ((setup.lb?.kind as LbKind | undefined) ?? 'haproxy') : 'gcp';
-  const view = setup.fault === 'command' ? 'times-out' : checkViewOf(parseFault(setup.fault), setup.spec);
-  return { lb, view, detection: detectionBound(setup.spec, lb, view), return: returnBound(setup.spec, lb, view) };
+  const view = setup.fault === 'command' ? (setup.checkSees ?? 'times-out') : checkViewOf(parseFault(setup.fault), setup.spec);
+  // The same parameter on both sides: the allowance stated for Google Cloud, the delay the lab's passthrough balancer applies.
+  const model: ModelOptions = { applyDelaySec: setup.where === 'lab' ? Number(setup.lb?.settings.applyDelay ?? 0) : (setup.applyDelaySec ?? 0) };
+  return { lb, view, model, detection: detectionBound(setup.spec, lb, view, model), return: returnBound(setup.spec, lb, view, model) };
 }

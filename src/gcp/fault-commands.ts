@@ -1,3 +1,4 @@
+import { GCP_APPLY_DELAY_SEC } from '../lb/index.js';
 import { type GcpDeployment, resourceNames } from './deployment.js';
 
 /** How long, on the VM, the restart command waits for the server to answer its health check. */
@@ -64,6 +65,9 @@ export function failoverCommand(deployment: GcpDeployment, options: FailoverComm
     `zonelab failover --target ${options.url}`,
     `--fault-zone ${zone} --bucket-name ${deployment.bucket}`,
     `--profile ${spec.profile} --check-interval ${spec.checkIntervalSec} --check-timeout ${spec.timeoutSec} --healthy-threshold ${spec.healthyThreshold} --unhealthy-threshold ${spec.unhealthyThreshold}`,
+    // A killed server's kernel refuses the health check's connection at once: the check
+    // fails fast, and the report's windows are those of a check that fails (not times out).
+    `--check-sees fails-fast --apply-delay ${GCP_APPLY_DELAY_SEC}`,
     `--command-timeout ${COMMAND_TIMEOUT_SEC}s`,
     `--kill ${q(kill)}`,
     `--restart ${q(restart)}`,

@@ -162,7 +162,7 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
           server.state = 'paused';
         } else {
           // TERM drains first: wait as long as the drain and the grace after it may take.
-          await waitForExit(server.pid!, marker, signal === 'KILL' ? 5000 : drainSecondsFor(state.spec) * 1000 + 15_000);
+          await waitForExit(server.pid!, marker, signal === 'KILL' ? 5000 : drainSecondsFor(state.spec, Number(state.lb?.settings.applyDelay ?? 0)) * 1000 + 15_000);
           server.state = 'stopped';
         }
       }

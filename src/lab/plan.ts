@@ -64,7 +64,7 @@ export function planLab(options: LabOptions): LabPlan {
         port: options.spec.port,
         log: join(dir, 'logs', `${name}.log`),
         control,
-        args: ['--control', control, '--bucket', options.bucket, '--host', host, '--port', String(options.spec.port), '--zone', zone, '--instance', name, '--bus', bus, '--drain-seconds', String(drainSecondsFor(options.spec))],
+        args: ['--control', control, '--bucket', options.bucket, '--host', host, '--port', String(options.spec.port), '--zone', zone, '--instance', name, '--bus', bus, '--drain-seconds', String(drainSecondsFor(options.spec, Number(options.lbSettings?.applyDelay ?? 0)))],
       });
     }
   }

@@ -97,10 +97,13 @@ export function returnBoundSec(spec: LoadBalancerSpec): number {
 
 /**
  * Seconds a server told to stop (SIGTERM) keeps serving while its health check fails: the
- * detection bound plus one, so the load balancer has marked it down before it stops
- * answering and no request reaches a closed port. Derived, never configured, so no profile
- * or override can keep a drain shorter than its checks need.
+ * detection bound, plus the time the balancer may take to apply its verdict
+ * (`applyDelaySec`: Google Cloud's is not documented, see `GCP_APPLY_DELAY_SEC`), plus one,
+ * so the load balancer sends nothing new before the server stops answering: a passthrough
+ * balancer retries nothing, and a connection that reaches a closed port is reset. The bound
+ * holds for every prober, so for several. Derived, never configured, so no profile or
+ * override can keep a drain shorter than its checks need.
  */
-export function drainSecondsFor(spec: LoadBalancerSpec): number {
-  return detectionBoundSec(spec) + 1;
+export function drainSecondsFor(spec: LoadBalancerSpec, applyDelaySec = 0): number {
+  return detectionBoundSec(spec) + applyDelaySec + 1;
 }

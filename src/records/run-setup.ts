@@ -34,4 +34,11 @@ export interface RunSetup {
    * not express. Absent with a target, and in runs saved before there were drivers (HAProxy).
    */
   lb?: { kind: string; summary: string; hasView?: boolean; settings: Record<string, string | number | boolean>; limitations: { field: string; says: string }[] };
+  /**
+   * With a target: what its health check sees of the fault command (`--check-sees`), as the
+   * user states it; absent when not stated (then taken to time out, the wider window).
+   */
+  checkSees?: 'fails-fast' | 'times-out' | 'passes';
+  /** With a target: seconds allowed for the load balancer to apply a health verdict (`--apply-delay`). Absent in older runs: 0. */
+  applyDelaySec?: number;
 }

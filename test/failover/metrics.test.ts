@@ -31,6 +31,15 @@ const events: RunEvent[] = [
 ];
 
 describe('failover metrics', () => {
+  it('counts a backend back in service at its first serving state after the restart: UP n/m too (several probers, some still unhealthy)', () => {
+    const records = run(6000, (t) => (t < 1000 || t >= 4300 ? alternate(t) : A));
+    // A passthrough balancer with three probers: back in service (two say healthy) at 3900 ms, all three at 4400.
+    const probed = events.map((event) => (event.kind === 'lb-state' && event.detail === 'UP' && event.at === 4200 ? { ...event, at: 4400 } : event));
+    probed.splice(probed.length - 1, 0, { at: 3900, kind: 'lb-state', target: 'b-vm1', detail: 'UP 1/2' });
+    const m = computeFailoverMetrics(records, probed.sort((a, b) => a.at - b.at), FAULT);
+    assert.equal(m.lb.upAfterReadyMs, 3900 - 3200);
+  });
+
   it('measures reroute, errors, gap, return and the LB view of a textbook failover', () => {
     // Zone b refuses from the fault until 1500 ms, is avoided until it returns at 4300 ms.
     const records = run(6000, (t) => {

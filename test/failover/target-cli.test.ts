@@ -42,9 +42,19 @@ describe('zonelab failover --target (real CLI against a real server)', () => {
     const report = await failover('stated', '--profile', 'gcp-default', '--check-interval', '4', '--check-timeout', '4', '--unhealthy-threshold', '3', '--command-timeout', '10s');
     assert.match(report, /\| profile \| gcp-default, mode tcp/);
     assert.match(report, /\| health check \| GET \/healthz every 4 s, timeout 4 s, healthy after 2, unhealthy after 3 \|/);
-    // 3 × 4 + 4 and 2 × 4 + 4.
-    assert.match(report, /\| time to reroute .* \| ≤ 16 s \|/);
-    assert.match(report, /\| time to return, from the server being ready .* \| ≤ 12 s \|/);
+    // 3 × 4 + 4 and 2 × 4 + 4, each with the 2 s allowance for applying a verdict.
+    assert.match(report, /\| time to reroute .* \| ≤ 18 s \|/);
+    assert.match(report, /\| time to return, from the server being ready .* \| ≤ 14 s \|/);
+  });
+
+  it('takes what the health check sees of the command (--check-sees) and the allowance (--apply-delay) into the bounds', async () => {
+    const report = await failover('sees', '--profile', 'gcp-default', '--check-interval', '4', '--check-timeout', '4', '--unhealthy-threshold', '3', '--check-sees', 'fails-fast', '--apply-delay', '0');
+    // 3 × 4 for checks that fail at once, no timeout; 2 × 4 back.
+    assert.match(report, /\| time to reroute .* \| ≤ 12 s \|/);
+    assert.match(report, /\| time to return, from the server being ready .* \| ≤ 8 s \|/);
+    const setup = JSON.parse(await readFile(join(out, 'sees', (await readdir(join(out, 'sees')))[0]!, 'setup.json'), 'utf8'));
+    assert.equal(setup.checkSees, 'fails-fast');
+    assert.equal(setup.applyDelaySec, 0);
   });
 
   it('states no bounds for a load balancer whose spec it was not told', async () => {

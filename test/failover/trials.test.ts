@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { type FailoverMetrics, medianWithInterval, renderMatrixMarkdown, runTrials, summarizeTrials } from '../../src/failover/index.js';
+import { type FailoverMetrics, medianWithInterval, renderMatrixMarkdown, renderTrialsMarkdown, runTrials, summarizeTrials, trialsLines } from '../../src/failover/index.js';
 import { PROFILES } from '../../src/lb/index.js';
 import { parseFault, type RunSetup } from '../../src/records/index.js';
 import { freePort, freeServerPort } from '../helpers/free-port.js';
@@ -43,6 +43,25 @@ describe('trials: spread and the window the spec predicts (fixed metrics)', () =
     const late = summarizeTrials([...runs, { setup, metrics: metrics(2600, 2650, 120) }]);
     assert.equal(late.measures.find((m) => m.measure === 'reroute')!.allInside, false);
     assert.match(medianWithInterval(reroute), /^1\.40 \[1\.10–1\.90\]$/);
+  });
+
+  it("against Google Cloud a trial outside the model's window is an observation to explain, not a failure", () => {
+    const target: RunSetup = { ...fixtureSetup, where: 'target', fault: 'command', spec: PROFILES['gcp-default'], checkSees: 'fails-fast', applyDelaySec: 2, lb: undefined };
+    // Reroutes of 6, 7 and 14 s: the window is 4.8–12 s (fails fast, 2 s allowance).
+    const runs = [metrics(6000, 0, 300), metrics(7000, 0, 350), metrics(14_000, 0, 700)].map((m) => ({ dir: 'trial', setup: target, metrics: m }));
+    const summary = summarizeTrials(runs);
+    const reroute = summary.measures.find((m) => m.measure === 'reroute')!;
+    assert.deepEqual([reroute.window!.low, reroute.window!.high], [4.8, 12]);
+    assert.equal(reroute.modelled, true);
+    assert.equal(reroute.outside, 1);
+    const markdown = renderTrialsMarkdown(runs, summary, (dir) => dir);
+    assert.match(markdown, /\| time to reroute \| .* \| 4\.80–12\.00 \(model\) \| no: 1 outside, to explain \|/);
+    assert.doesNotMatch(markdown, /\*\*no\*\*/);
+    assert.match(markdown, /A trial outside its window is an observation to explain/);
+    assert.match(trialsLines({ dir: 'x', runs, summary }).join('\n'), /time to reroute: .*window 4\.8–12 s \(model\): 1 of 3 outside the model's window: observations to explain, not failures/);
+    // In the lab the same miss is a miss.
+    const lab = summarizeTrials([...[metrics(1400, 1450, 70), metrics(1100, 1150, 55)].map((m) => ({ setup, metrics: m })), { setup, metrics: metrics(2600, 2650, 120) }]);
+    assert.match(renderTrialsMarkdown(lab.measures.length ? [{ dir: 'a', setup, metrics: metrics(2600, 2650, 120) }] : [], lab, (dir) => dir), /\*\*no\*\*/);
   });
 
   it('shows median [95% interval] in the matrix cells of trials', () => {

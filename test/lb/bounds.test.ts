@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkViewOf, runBounds } from '../../src/failover/index.js';
+import { checkViewOf, runBounds, windowOf } from '../../src/failover/index.js';
 import { detectionBound, detectionWindow, PROFILES, rerouteWindow, resolveSpec, returnBound, returnWindow } from '../../src/lb/index.js';
 import { parseFault } from '../../src/records/index.js';
 
@@ -76,5 +76,43 @@ describe('the window the spec predicts (HAProxy\'s documented check schedule)', 
     // A proxy accepts the connection itself; a refused connect is never retransmitted.
     assert.deepEqual(rerouteWindow(fast, 'haproxy', 'times-out', 2), detectionWindow(fast, 'haproxy', 'times-out'));
     assert.deepEqual(rerouteWindow(fast, 'passthrough', 'fails-fast', 2), detectionWindow(fast, 'passthrough', 'fails-fast'));
+  });
+});
+
+describe("Google Cloud's windows are a model: an allowance for applying a verdict, and what the check sees of a command", () => {
+  const gcp = PROFILES['gcp-default'];
+
+  it('the apply delay lengthens the high end of every probers window, never the low end, and says so', () => {
+    const plain = detectionWindow(gcp, 'gcp', 'fails-fast')!;
+    const allowed = detectionWindow(gcp, 'gcp', 'fails-fast', { applyDelaySec: 2 })!;
+    assert.deepEqual([allowed.low, allowed.high], [plain.low, plain.high + 2]);
+    assert.match(allowed.formula, /\+ 2 s allowed for Google Cloud to apply the verdict \(not documented; --apply-delay\)/);
+    assert.match(allowed.formula, /Google Cloud's probing as modelled here/);
+    assert.equal(returnWindow(gcp, 'gcp', 'fails-fast', { applyDelaySec: 2 }).high, returnWindow(gcp, 'gcp', 'fails-fast').high + 2);
+    // The lab's passthrough balancer, the same model, with its own delay.
+    assert.equal(detectionBound(gcp, 'passthrough', 'fails-fast', { applyDelaySec: 8 })!.sec, 18.2);
+    assert.match(detectionBound(gcp, 'passthrough', 'fails-fast', { applyDelaySec: 8 })!.formula, /\+ 8 s the balancer waits before applying a verdict/);
+    // A proxy has no such parameter.
+    assert.equal(detectionBound(gcp, 'haproxy', 'fails-fast', { applyDelaySec: 8 })!.sec, detectionBound(gcp, 'haproxy', 'fails-fast')!.sec);
+  });
+
+  it('a target run takes --check-sees and --apply-delay from its setup; a lab run its passthrough balancer\'s delay', () => {
+    const killed = runBounds({ spec: gcp, fault: 'command', where: 'target', checkSees: 'fails-fast', applyDelaySec: 2 })!;
+    assert.equal(killed.view, 'fails-fast');
+    assert.equal(killed.detection!.sec, 12);
+    // Unstated: taken to time out, as before, with no allowance (runs saved before there was one).
+    const unstated = runBounds({ spec: gcp, fault: 'command', where: 'target' })!;
+    assert.equal(unstated.view, 'times-out');
+    assert.equal(unstated.detection!.sec, 15);
+    const lab = runBounds({ spec: gcp, fault: 'term', where: 'lab', lb: { kind: 'passthrough', summary: '', settings: { applyDelay: 8 }, limitations: [] } })!;
+    assert.equal(lab.detection!.sec, 18.2);
+  });
+
+  it('the printed kill command under gcp-default: a SIGKILL rerouted in about 6 s is inside the window it states, not below it', () => {
+    const setup = { spec: gcp, fault: 'command', where: 'target' as const, timeoutMs: 2000 };
+    const stated = windowOf({ ...setup, checkSees: 'fails-fast', applyDelaySec: 2 }, 'reroute')!;
+    assert.ok(stated.low <= 6 && 6 <= stated.high, `${stated.low}–${stated.high}`);
+    const assumed = windowOf(setup, 'reroute')!;
+    assert.ok(assumed.low > 6, `taken as a timeout the window starts at ${assumed.low} s`);
   });
 });

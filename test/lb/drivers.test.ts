@@ -254,6 +254,31 @@ describe('the passthrough balancer, as Google Cloud documents its passthrough ne
     }
   });
 
+  it('--apply-delay: the traffic follows a verdict that long after it, and the record and the view say when it did', async () => {
+    // fast: checks every 1 s, 2 failures take a backend out: the verdict comes 0.8 to 2.2 s
+    // after the check starts failing, so with a 3 s delay the change lands 3.8 to 5.2 s after.
+    const { balancer, url } = await balancerWith({ applyDelay: 3 });
+    const faulted = backends[0]!;
+    try {
+      const faultAt = Date.now();
+      await callControl(join(dir, `${faulted.name}.sock`), 'PUT', { fault: 'health-fail' });
+      const seen = await withLoopDelay(() => pollUntil(() => statusOf(balancer, faulted.name), (status) => status === 'DOWN', 15_000, 20));
+      assert.equal(seen.value, 'DOWN');
+      const { changes } = await balancer.changes(0);
+      const down = changes.find((change) => change.server === faulted.name && change.status === 'DOWN' && change.at >= faultAt)!;
+      assert.ok(down, JSON.stringify(changes));
+      // Never before the delay has passed on the soonest verdict; within the window the model gives.
+      assert.ok(down.at - faultAt >= 3700, `out after ${down.at - faultAt} ms, before the 3 s delay could pass`);
+      assertWithin('out of service after the fault, with the delay', down.at - faultAt, { highMs: detectionBound(spec, 'passthrough', 'fails-fast', { applyDelaySec: 3 })!.sec * 1000 }, seen.worstDelayMs);
+      // Once the record says so, the traffic has followed.
+      const after = await Promise.all(Array.from({ length: 20 }, () => get(url)));
+      assert.deepEqual([...new Set(after.map((answer) => answer.zone))], ['zone-b']);
+    } finally {
+      await callControl(join(dir, `${faulted.name}.sock`), 'DELETE').catch(() => {});
+      await balancer.close();
+    }
+  });
+
   for (const persistence of ['default', 'never'] as const) {
     it(`a keep-alive connection to a backend taken out of service ${persistence === 'default' ? 'keeps going (connection persistence by default)' : 'is reset (--connection-persistence never)'}`, async () => {
       const { balancer, url } = await balancerWith({ persistence });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isZonelabError } from '../../src/errors.js';
 import { renderUnit } from '../../src/gcp/index.js';
 import { planLab } from '../../src/lab/index.js';
-import { detectionBoundSec, drainSecondsFor, PROFILE_NAMES, PROFILES, resolveSpec, returnBoundSec } from '../../src/lb/index.js';
+import { detectionBoundSec, drainSecondsFor, GCP_APPLY_DELAY_SEC, PROFILE_NAMES, PROFILES, resolveSpec, returnBoundSec } from '../../src/lb/index.js';
 import { testDeployment } from '../helpers/gcp-deployment.js';
 
 describe('load-balancer spec', () => {
@@ -29,21 +29,27 @@ describe('load-balancer spec', () => {
     assert.equal(returnBoundSec(PROFILES['gcp-default']), 15);
   });
 
-  it('derives every drain from the detection bound plus a second, for every profile and override, in the lab and on the VMs', () => {
+  it('derives every drain from the detection bound, the apply delay and a second, for every profile and override, in the lab and on the VMs', () => {
     const specs = [
       ...PROFILE_NAMES.map((profile) => resolveSpec(profile)),
       resolveSpec('zero-error', { checkIntervalSec: 5 }),
       resolveSpec('fast', { unhealthyThreshold: 4, timeoutSec: 1, checkIntervalSec: 2 }),
     ];
-    assert.deepEqual(specs.map(drainSecondsFor), [16, 4, 4, 12, 10]);
+    assert.deepEqual(specs.map((spec) => drainSecondsFor(spec)), [16, 4, 4, 12, 10]);
     for (const spec of specs) {
       const drain = drainSecondsFor(spec);
       assert.equal(drain, detectionBoundSec(spec) + 1);
       const lab = planLab({ zones: ['a', 'b'], instancesPerZone: 1, spec, listenHost: '127.0.0.1', listenPort: 8080, bucket: 'b', dir: '/tmp/lab' });
       for (const server of lab.servers) assert.equal(server.args[server.args.indexOf('--drain-seconds') + 1], String(drain), spec.profile);
+      // A passthrough balancer that waits 8 s before applying a verdict: the servers drain 8 s longer.
+      const delayed = planLab({ zones: ['a', 'b'], instancesPerZone: 1, spec, listenHost: '127.0.0.1', listenPort: 8080, bucket: 'b', dir: '/tmp/lab', lb: 'passthrough', lbSettings: { applyDelay: 8 } });
+      for (const server of delayed.servers) assert.equal(server.args[server.args.indexOf('--drain-seconds') + 1], String(drain + 8), spec.profile);
+      // On the VMs, Google Cloud's allowance for applying a verdict is in the drain, and the stop timeout follows.
+      const cloudDrain = drainSecondsFor(spec, GCP_APPLY_DELAY_SEC);
+      assert.equal(cloudDrain, drain + GCP_APPLY_DELAY_SEC);
       const unit = renderUnit(testDeployment('backend-service', 'fast', { spec }), 'serve');
-      assert.match(unit, new RegExp(`--drain-seconds ${drain}\n`), spec.profile);
-      assert.match(unit, new RegExp(`^TimeoutStopSec=${drain + 10}$`, 'm'), spec.profile);
+      assert.match(unit, new RegExp(`--drain-seconds ${cloudDrain} `), spec.profile);
+      assert.match(unit, new RegExp(`^TimeoutStopSec=${cloudDrain + 10}$`, 'm'), spec.profile);
     }
   });
 

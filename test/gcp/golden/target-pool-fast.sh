@@ -142,7 +142,7 @@ After=network-online.target
 
 [Service]
 Type=exec
-ExecStart=/usr/local/bin/zonelab serve --bucket gs://zonelab-demo-1-zonelab --port 8080 --bus pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden --outbox /var/lib/zonelab/outbox.db --drain-seconds 4 --access-wait 600
+ExecStart=/usr/local/bin/zonelab serve --bucket gs://zonelab-demo-1-zonelab --port 8080 --bus pubsub:projects/zonelab-demo-1/topics/zonelab-forbidden --outbox /var/lib/zonelab/outbox.db --drain-seconds 6 --access-wait 600
 DynamicUser=yes
 StateDirectory=zonelab
 WorkingDirectory=/var/lib/zonelab
@@ -156,7 +156,7 @@ LogRateLimitIntervalSec=0
 # Never restarted by systemd: the failover experiment kills this service on purpose and
 # starts it again itself; an automatic restart would end the outage it measures.
 Restart=no
-TimeoutStopSec=14
+TimeoutStopSec=16
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes

@@ -25,16 +25,24 @@ export interface PassthroughSettings {
   proberRule: ProberRule;
   /** Established flows to a backend taken out of service: kept (default) or reset (never). */
   persistence: 'default' | 'never';
+  /**
+   * Seconds between a change of the probers' verdict and the traffic following it; default
+   * 0. Google Cloud takes some such time and does not document it: this lets the lab show
+   * what it would cost (a drain shorter than it drops connections, see drainSecondsFor).
+   */
+  applyDelay: number;
 }
 
 export function passthroughSettings(settings: Record<string, string | number | boolean> = {}): PassthroughSettings {
   const probers = Number(settings.probers ?? 3);
   const proberRule = String(settings.proberRule ?? 'majority') as ProberRule;
   const persistence = String(settings.persistence ?? 'default') as 'default' | 'never';
+  const applyDelay = Number(settings.applyDelay ?? 0);
+  if (!Number.isFinite(applyDelay) || applyDelay < 0 || applyDelay > 600) throw new ZonelabError('E_BAD_ARGUMENT', `--apply-delay ${settings.applyDelay}: expected seconds from 0 to 600`);
   if (!Number.isInteger(probers) || probers < 1 || probers > 16) throw new ZonelabError('E_BAD_ARGUMENT', `--probers ${settings.probers}: expected an integer from 1 to 16`);
   if (!PROBER_RULES.includes(proberRule)) throw new ZonelabError('E_BAD_ARGUMENT', `--prober-rule ${proberRule}: expected ${PROBER_RULES.join(', ')}`);
   if (persistence !== 'default' && persistence !== 'never') throw new ZonelabError('E_BAD_ARGUMENT', `--connection-persistence ${persistence}: expected default or never`);
-  return { probers, proberRule, persistence };
+  return { probers, proberRule, persistence, applyDelay };
 }
 
 function limitations(spec: LoadBalancerSpec): LbLimitation[] {
@@ -118,6 +126,7 @@ export const passthroughDriver: LbDriver = {
       timeoutMs: options.spec.timeoutSec * 1000,
       policy: { probers: settings.probers, rule: settings.proberRule, healthyThreshold: options.spec.healthyThreshold, unhealthyThreshold: options.spec.unhealthyThreshold },
       persistence: settings.persistence,
+      applyDelayMs: settings.applyDelay * 1000,
       viewPath: files.view,
       changesPath: files.changes,
     };

@@ -15,6 +15,11 @@ export interface ProberConfig {
   policy: ProberPolicy;
   /** `never`: established flows to a backend taken out of service are reset (NEVER_PERSIST). */
   persistence: 'default' | 'never';
+  /**
+   * How long after the probers' verdict changes who is in service the traffic follows it
+   * (the view and the changes record the moment it does). Absent in older configs: 0.
+   */
+  applyDelayMs?: number;
   /** Where the view is kept (rewritten whole at each change) and the changes appended. */
   viewPath: string;
   changesPath: string;
@@ -58,6 +63,8 @@ export async function runProber(config: ProberConfig, signal: AbortSignal, say: 
   const health = new Map(config.backends.map((backend) => [backend.name, new BackendHealth(config.policy)]));
   const since = new Map(config.backends.map((backend) => [backend.name, Date.now()]));
   const statuses = new Map<string, string>();
+  /** Who the nftables map sends traffic to now (the verdict may be ahead of it by applyDelayMs). */
+  let applied = new Set<string>();
   let failOpen = false;
 
   const writeView = () => {
@@ -76,8 +83,9 @@ export async function runProber(config: ProberConfig, signal: AbortSignal, say: 
         const h = health.get(backend.name)!;
         return {
           server: backend.name,
-          status: h.status,
-          up: h.inService || failOpen,
+          // What took effect: a verdict not applied yet is not shown either.
+          status: statuses.get(backend.name) ?? h.status,
+          up: applied.has(backend.name),
           checkStatus: h.lastAnswers,
           sessionsTotal: counters.get(backend.name) ?? null,
           failedTotal: null,
@@ -97,6 +105,7 @@ export async function runProber(config: ProberConfig, signal: AbortSignal, say: 
     // backends as a last resort" (https://cloud.google.com/load-balancing/docs/network/ext-netlb-traffic-distribution).
     failOpen = inService.length === 0;
     const serving = failOpen ? config.backends : inService;
+    applied = new Set(serving.map((backend) => backend.name));
     const out = failOpen ? [] : config.backends.filter((backend) => !inService.includes(backend));
     const result = runNft(['-f', '-'], `${serviceScript(config.table, serving, out, config.persistence === 'never')}\n`);
     if (!result.ok) say(`nft refused the change: ${result.output.split('\n')[0]}`);
@@ -121,6 +130,24 @@ export async function runProber(config: ProberConfig, signal: AbortSignal, say: 
 
   note(apply());
   const timers = new Set<NodeJS.Timeout>();
+  // A verdict that changes who is in service takes effect `applyDelayMs` later, together with
+  // whatever else changed meanwhile; until then the record waits too, so every change it
+  // holds is one the traffic already followed.
+  let pending: NodeJS.Timeout | null = null;
+  const verdictChanged = () => {
+    const delay = config.applyDelayMs ?? 0;
+    if (delay <= 0) {
+      note(apply());
+      return;
+    }
+    if (pending !== null) return;
+    pending = setTimeout(() => {
+      timers.delete(pending!);
+      pending = null;
+      if (!signal.aborted) note(apply());
+    }, delay);
+    timers.add(pending);
+  };
   const offsets = proberOffsets(config.policy.probers, config.intervalMs);
   const started = performance.now();
   for (const backend of config.backends) {
@@ -135,7 +162,8 @@ export async function runProber(config: ProberConfig, signal: AbortSignal, say: 
           void probe(backend, config.requestPath, config.timeoutMs).then(({ ok, said }) => {
             if (signal.aborted) return;
             const changed = health.get(backend.name)!.record(prober, ok, said);
-            note(changed ? apply() : Date.now());
+            if (changed) verdictChanged();
+            else if (pending === null) note(Date.now());
           });
         }, Math.max(0, started + offset + k++ * config.intervalMs - performance.now()));
         timers.add(timer);

@@ -1,17 +1,22 @@
 /**
- * Google Cloud's health checking as documented, and the one rule zonelab adds where the
- * documentation is silent. Pure: every decision is a function of the probes' results.
+ * The model of Google Cloud's health checking that zonelab holds cloud runs to (see
+ * src/lb/bounds.ts) and the lab's passthrough balancer runs: what is documented, and the
+ * rules zonelab adds where the documentation is silent. Pure: every decision is a
+ * function of the probes' results.
  *
- * Documented (https://cloud.google.com/load-balancing/docs/health-check-concepts,
- * "Multiple probes and frequency"): several probers check each backend; each sends a probe
- * every `checkIntervalSec`, whether or not its previous probe has answered; each probe may
+ * Documented (https://cloud.google.com/load-balancing/docs/health-check-concepts): several
+ * probers check each backend ("Multiple probes and frequency"); the check interval is
+ * "the amount of time from the start of one probe issued by one prober to the start of the
+ * next probe issued by the same prober", which zonelab reads as: each prober sends a probe
+ * every `checkIntervalSec` whether or not its previous probe has answered. Each probe may
  * take `timeoutSec`; `healthyThreshold` sequential successes mark a backend healthy and
  * `unhealthyThreshold` sequential failures unhealthy. A new backend starts unhealthy.
  *
  * Not documented: how the probers' opinions combine. Here each prober keeps its own
  * verdict from its own sequence, and `rule` says how many verdicts of "unhealthy" take a
  * backend out of service: `any` (one), `majority` (more than half), `all` (every one). It
- * comes back when fewer than that remain.
+ * comes back when fewer than that remain. Nor how long the traffic takes to follow a
+ * verdict: the prober process waits `applyDelayMs` (0 by default).
  */
 
 export type ProberRule = 'any' | 'majority' | 'all';
