@@ -25,7 +25,8 @@ import {
   waitUntilHealthy,
 } from '../gcp/index.js';
 import { ZonelabError } from '../errors.js';
-import { durationOption, integerIn, parsePort, zoneList } from './option-parsers.js';
+import { GCP_APPLY_DELAY_SEC } from '../lb/index.js';
+import { durationOption, integerIn, numberIn, parsePort, zoneList } from './option-parsers.js';
 import { examples } from './examples.js';
 import { interruptible } from './signals.js';
 import { addSpecOptions, type SpecFlags, specFromFlags } from './spec-options.js';
@@ -45,6 +46,7 @@ interface GcpFlags extends SpecFlags {
   port: number;
   sshFrom: string;
   connectionPersistence: 'default' | 'never';
+  applyDelay: number;
 }
 
 function addDeploymentOptions(command: Command): Command {
@@ -76,6 +78,12 @@ function addDeploymentOptions(command: Command): Command {
         )
           .choices(['default', 'never'])
           .default('default'),
+      )
+      .option(
+        '--apply-delay <s>',
+        'seconds allowed for Google Cloud to apply a health verdict, which it does not document: the servers drain that much longer, and the printed failover command holds the run to windows that long',
+        numberIn(0, 600),
+        GCP_APPLY_DELAY_SEC,
       ),
     'gcp-default',
   );
@@ -99,6 +107,7 @@ function deploymentFromFlags(flags: GcpFlags): GcpDeployment {
     packageFile: `zonelab-${version}.tgz`,
     sshFrom: flags.sshFrom,
     connectionPersistence: flags.connectionPersistence,
+    applyDelaySec: flags.applyDelay,
   });
 }
 

@@ -35,6 +35,12 @@ export interface GcpDeployment {
    * they are dropped). Backend services only; target pools have no such setting.
    */
   connectionPersistence?: 'default' | 'never';
+  /**
+   * Seconds allowed for Google Cloud to apply a health verdict (not documented): the
+   * servers drain that much longer, and the printed failover command states it. Default
+   * GCP_APPLY_DELAY_SEC.
+   */
+  applyDelaySec?: number;
 }
 
 /**

@@ -67,7 +67,7 @@ export function failoverCommand(deployment: GcpDeployment, options: FailoverComm
     `--profile ${spec.profile} --check-interval ${spec.checkIntervalSec} --check-timeout ${spec.timeoutSec} --healthy-threshold ${spec.healthyThreshold} --unhealthy-threshold ${spec.unhealthyThreshold}`,
     // A killed server's kernel refuses the health check's connection at once: the check
     // fails fast, and the report's windows are those of a check that fails (not times out).
-    `--check-sees fails-fast --apply-delay ${GCP_APPLY_DELAY_SEC}`,
+    `--check-sees fails-fast --apply-delay ${deployment.applyDelaySec ?? GCP_APPLY_DELAY_SEC}`,
     `--command-timeout ${COMMAND_TIMEOUT_SEC}s`,
     `--kill ${q(kill)}`,
     `--restart ${q(restart)}`,

@@ -25,7 +25,7 @@ export function serviceCommand(deployment: GcpDeployment, role: VmRole, zonelabB
   return (
     `${zonelabBin} serve --bucket gs://${deployment.bucket} --port ${deployment.spec.port}` +
     ` --bus pubsub:projects/${deployment.project}/topics/${names.topic} --outbox /var/lib/zonelab/outbox.db` +
-    ` --drain-seconds ${drainSecondsFor(deployment.spec, GCP_APPLY_DELAY_SEC)} --access-wait ${ACCESS_WAIT_SEC}`
+    ` --drain-seconds ${drainSecondsFor(deployment.spec, deployment.applyDelaySec ?? GCP_APPLY_DELAY_SEC)} --access-wait ${ACCESS_WAIT_SEC}`
   );
 }
 
@@ -69,7 +69,7 @@ export function renderUnit(deployment: GcpDeployment, role: VmRole, options: Uni
           '# starts it again itself; an automatic restart would end the outage it measures.',
           'Restart=no',
           // SIGTERM starts the drain; the stop may take the whole drain plus open responses.
-          `TimeoutStopSec=${Math.ceil(drainSecondsFor(deployment.spec, GCP_APPLY_DELAY_SEC)) + 10}`,
+          `TimeoutStopSec=${Math.ceil(drainSecondsFor(deployment.spec, deployment.applyDelaySec ?? GCP_APPLY_DELAY_SEC)) + 10}`,
         ]
       : ['Restart=on-failure', 'RestartSec=2']),
     'NoNewPrivileges=yes',

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type CommandRunner, type GcpDeployment, type PlanCommand, planGcp, renderPlanScript, runPlan, validateDeployment } from '../../src/gcp/index.js';
+import { type CommandRunner, failoverCommand, type GcpDeployment, type PlanCommand, planGcp, renderPlanScript, renderUnit, runPlan, validateDeployment } from '../../src/gcp/index.js';
+import { GCP_APPLY_DELAY_SEC } from '../../src/lb/index.js';
 import { GRANT_RETRY_DELAYS_MS } from '../../src/gcp/plan.js';
 import { testDeployment } from '../helpers/gcp-deployment.js';
 
@@ -106,6 +107,20 @@ describe('what the plan asks of Google Cloud, evaluated as Google documents it (
     assert.ok(backendService(testDeployment('backend-service', 'gcp-default', { connectionPersistence: 'never' })).includes('--connection-persistence-on-unhealthy-backends=NEVER_PERSIST'));
     assert.ok(!backendService(testDeployment('backend-service', 'gcp-default')).some((arg) => arg.startsWith('--connection-persistence')));
     assert.throws(() => validateDeployment(testDeployment('target-pool', 'gcp-default', { connectionPersistence: 'never' })), /--connection-persistence never needs --lb backend-service/);
+  });
+});
+
+describe("the allowance for Google Cloud's apply delay reaches the drain and the printed command", () => {
+  it('--apply-delay 5: the servers drain 5 s longer, systemd waits for it, and the failover command states it', () => {
+    const deployment = testDeployment('backend-service', 'gcp-default', { applyDelaySec: 5 });
+    const unit = renderUnit(deployment, 'serve');
+    // 2 × 5 + 5 + 5 + 1, then 10 s more for systemd.
+    assert.match(unit, /--drain-seconds 21 /);
+    assert.match(unit, /^TimeoutStopSec=31$/m);
+    const command = failoverCommand(deployment, { url: 'http://203.0.113.7:8080' });
+    assert.match(command, /--check-sees fails-fast --apply-delay 5 /);
+    // By default the allowance is the one the reports assume.
+    assert.match(failoverCommand(testDeployment('backend-service', 'gcp-default'), { url: 'http://203.0.113.7:8080' }), new RegExp(`--apply-delay ${GCP_APPLY_DELAY_SEC} `));
   });
 });
 
