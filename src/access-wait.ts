@@ -14,6 +14,8 @@ export interface AccessRetry {
 export interface AccessWaitOptions {
   /** How long to keep trying while the credentials are refused; 0: fail at the first refusal. */
   waitMs: number;
+  /** When the wait began, if earlier than this call (`performance.now()`): several checks share one wait. */
+  startedAt?: number;
   onRetry: (retry: AccessRetry) => void;
   signal?: AbortSignal;
   /** The first wait; it doubles after each try, up to `maxDelayMs`. */
@@ -30,7 +32,7 @@ export interface AccessWaitOptions {
  * Any other error ends the wait at once.
  */
 export async function untilPermitted<T>(attempt: () => Promise<T>, options: AccessWaitOptions): Promise<T> {
-  const started = performance.now();
+  const started = options.startedAt ?? performance.now();
   const maxDelayMs = options.maxDelayMs ?? 30_000;
   let delayMs = options.firstDelayMs ?? 2000;
   for (let tries = 1; ; tries++) {
@@ -40,12 +42,14 @@ export async function untilPermitted<T>(attempt: () => Promise<T>, options: Acce
       if (!isZonelabError(error, 'E_PERMISSION_DENIED')) throw error;
       const elapsedMs = performance.now() - started;
       const waitMs = Math.min(delayMs, options.waitMs - elapsedMs);
-      if (waitMs <= 0 || options.signal?.aborted) {
+      if (waitMs <= 0) {
         if (options.waitMs > 0) error.message = `${error.message} (still refused after ${Math.round(elapsedMs / 1000)} s and ${tries} ${tries === 1 ? 'try' : 'tries'})`;
         throw error;
       }
       options.onRetry({ attempt: tries, elapsedMs, waitMs, cause: error.message });
       await sleep(waitMs, undefined, options.signal ? { signal: options.signal } : {}).catch(() => {});
+      // Stopped while waiting: no further call, and the refusal as it was.
+      if (options.signal?.aborted) throw error;
       delayMs = Math.min(delayMs * 2, maxDelayMs);
     }
   }

@@ -105,7 +105,13 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
   }
   if (bounds) {
     lines.push('', `How the bounds are computed: to mark the zone down, ${bounds.detection ? bounds.detection.formula : `no bound (${detection.replace(/^none: /, '')})`}; to mark it up again once it answers, ${bounds.return.formula}.`);
-    if (bounds.lb === 'gcp') lines.push('Google Cloud also takes time to program the change into its load balancers, which no formula here includes.');
+    if (bounds.lb === 'gcp') {
+      lines.push(
+        (bounds.model.applyDelaySec ?? 0) > 0
+          ? `These are a model of Google Cloud's documented probing; the ${bounds.model.applyDelaySec} s for applying a verdict is an allowance, not a documented figure (--apply-delay), so a time beyond a bound is an observation to explain.`
+          : 'These are a model of Google Cloud\'s documented probing, with no allowance for the time Google takes to apply a verdict (--apply-delay 0), which it does not document.',
+      );
+    }
   }
   lines.push(
     '',

@@ -43,11 +43,20 @@ const MARK_LABEL: Partial<Record<RunEvent['kind'], string>> = { fault: 'fault', 
 /** Vertical marks: fault, restart, ready, and the load balancer's DOWN/UP of each server. */
 export function timelineMarks(events: readonly RunEvent[]): { t: number; label: string }[] {
   const marks: { t: number; label: string }[] = [];
+  // UP is marked where a server comes back into service: its first UP… after a DOWN (with
+  // several probers that can be `UP n/m`), never an `UP n/m` on its way down.
+  const down = new Set<string>();
   for (const event of events) {
     const label = MARK_LABEL[event.kind];
     if (label) marks.push({ t: event.at / 1000, label });
-    else if (event.kind === 'lb-state' && (event.detail === 'DOWN' || event.detail === 'UP') && event.at > 0) {
-      marks.push({ t: event.at / 1000, label: `LB ${event.detail} ${event.target}` });
+    else if (event.kind === 'lb-state' && event.at > 0) {
+      if (event.detail === 'DOWN') {
+        down.add(event.target);
+        marks.push({ t: event.at / 1000, label: `LB DOWN ${event.target}` });
+      } else if (event.detail.startsWith('UP') && (down.has(event.target) || event.detail === 'UP')) {
+        down.delete(event.target);
+        marks.push({ t: event.at / 1000, label: `LB UP ${event.target}` });
+      }
     }
   }
   // The first state the load balancer reports is where it starts, not a change.

@@ -27,10 +27,13 @@ const BYTES_PER_ANSWER = 6000;
 /** The rate `zonelab failover` sends at by default. */
 const MEASUREMENT_RATE = 100;
 
-/** Per hour of measuring at `rate` requests per second: egress, and Cloud Storage reads at their worst (one per request). */
+/** Class B operations of a read the cache cannot answer: the object's metadata, then its content (src/storage/gcs.ts). */
+const OPERATIONS_PER_MISS = 2;
+
+/** Per hour of measuring at `rate` requests per second: egress, and Cloud Storage reads at their worst (every request a miss). */
 export function measurementCost(rate = MEASUREMENT_RATE): { egressGbPerHour: number; egress: number; storageReadsAtMost: number } {
   const egressGbPerHour = (rate * 3600 * BYTES_PER_ANSWER) / 1e9;
-  return { egressGbPerHour, egress: egressGbPerHour * EGRESS_PRICE_PER_GB, storageReadsAtMost: rate * 3600 * CLASS_B_PRICE };
+  return { egressGbPerHour, egress: egressGbPerHour * EGRESS_PRICE_PER_GB, storageReadsAtMost: rate * 3600 * OPERATIONS_PER_MISS * CLASS_B_PRICE };
 }
 
 /** What the deployment costs per hour while it exists, or null for a machine type without a known price. */

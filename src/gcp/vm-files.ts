@@ -202,10 +202,16 @@ access_token() {
 # Storage answers 401 or 403, which curl --retry does not retry: those are waited out for
 # ACCESS_WAIT_SEC, with a line per try. Any other failure stops the script.
 download_authorized() {
-  local url=$1 out=$2 wait=3 status
+  local url=$1 out=$2 wait=3 status token
   local deadline=$((SECONDS + ACCESS_WAIT_SEC))
   while :; do
-    status=$(curl -sSL --retry 5 -H "Authorization: Bearer $(access_token)" -o "$out" -w '%{http_code}' "$url")
+    # On its own line, so a metadata server that gives no token stops the script here
+    # instead of sending an empty one and waiting out the 401 it earns.
+    token=$(access_token)
+    status=$(curl -sSL --retry 5 -H "Authorization: Bearer $token" -o "$out" -w '%{http_code}' "$url") || {
+      echo "zonelab: cannot download $url (curl exit $?)" >&2
+      return 1
+    }
     case "$status" in
       2??) return 0 ;;
       401 | 403)

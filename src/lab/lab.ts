@@ -334,7 +334,9 @@ export async function startLab(options: StartLabOptions): Promise<Lab> {
 
 async function waitForAllUp(balancer: LoadBalancer, state: LabState): Promise<void> {
   const spec = state.spec;
-  const timeoutMs = (spec.healthyThreshold * spec.checkIntervalSec + spec.timeoutSec + 10) * 1000;
+  // A passthrough balancer with an apply delay puts its first verdict into effect that much later.
+  const applyDelaySec = Number(state.lb?.settings.applyDelay ?? 0);
+  const timeoutMs = (spec.healthyThreshold * spec.checkIntervalSec + spec.timeoutSec + applyDelaySec + 10) * 1000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!balancer.running()) throw new ZonelabError('E_LAB_START', `the ${balancer.kind} load balancer exited at start-up (see ${balancer.state.processes[0]?.log})`);

@@ -48,9 +48,12 @@ export interface RunningServer {
 /** App 1 as one call: identity, store, sink and listener, with the start-up log line. */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const cache = resolveCacheSize(options.cacheMb);
+  // The bucket and the topic share one wait: --access-wait bounds the whole start-up.
+  const accessWaitStarted = performance.now();
   const permitted = <T>(what: string, attempt: () => Promise<T>) =>
     untilPermitted(attempt, {
       waitMs: (options.accessWaitSeconds ?? 0) * 1000,
+      startedAt: accessWaitStarted,
       onRetry: (retry) => options.logger.warn({ attempt: retry.attempt, elapsedMs: Math.round(retry.elapsedMs), cause: retry.cause }, accessRetryLine(what, retry)),
     });
   const [identity, store] = await Promise.all([

@@ -60,8 +60,10 @@ describe('trials: spread and the window the spec predicts (fixed metrics)', () =
     assert.match(markdown, /A trial outside its window is an observation to explain/);
     assert.match(trialsLines({ dir: 'x', runs, summary }).join('\n'), /time to reroute: .*window 4\.8–12 s \(model\): 1 of 3 outside the model's window: observations to explain, not failures/);
     // In the lab the same miss is a miss.
-    const lab = summarizeTrials([...[metrics(1400, 1450, 70), metrics(1100, 1150, 55)].map((m) => ({ setup, metrics: m })), { setup, metrics: metrics(2600, 2650, 120) }]);
-    assert.match(renderTrialsMarkdown(lab.measures.length ? [{ dir: 'a', setup, metrics: metrics(2600, 2650, 120) }] : [], lab, (dir) => dir), /\*\*no\*\*/);
+    const labRuns = [metrics(1400, 1450, 70), metrics(1100, 1150, 55), metrics(2600, 2650, 120)].map((m) => ({ dir: 'trial', setup, metrics: m }));
+    const lab = summarizeTrials(labRuns);
+    assert.equal(lab.measures.find((m) => m.measure === 'reroute')!.modelled, false);
+    assert.match(renderTrialsMarkdown(labRuns, lab, (dir) => dir), /\| time to reroute \| .* \| 0\.80–2\.20 \| \*\*no\*\* \|/);
   });
 
   it('shows median [95% interval] in the matrix cells of trials', () => {

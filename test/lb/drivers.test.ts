@@ -269,7 +269,8 @@ describe('the passthrough balancer, as Google Cloud documents its passthrough ne
       assert.ok(down, JSON.stringify(changes));
       // Never before the delay has passed on the soonest verdict; within the window the model gives.
       assert.ok(down.at - faultAt >= 3700, `out after ${down.at - faultAt} ms, before the 3 s delay could pass`);
-      assertWithin('out of service after the fault, with the delay', down.at - faultAt, { highMs: detectionBound(spec, 'passthrough', 'fails-fast', { applyDelaySec: 3 })!.sec * 1000 }, seen.worstDelayMs);
+      // The prober is a process of its own: its timers may run late on a busy machine too, which this process's loop delay does not show; 0.5 s for them.
+      assertWithin('out of service after the fault, with the delay', down.at - faultAt, { highMs: detectionBound(spec, 'passthrough', 'fails-fast', { applyDelaySec: 3 })!.sec * 1000 + 500 }, seen.worstDelayMs);
       // Once the record says so, the traffic has followed.
       const after = await Promise.all(Array.from({ length: 20 }, () => get(url)));
       assert.deepEqual([...new Set(after.map((answer) => answer.zone))], ['zone-b']);

@@ -84,7 +84,7 @@ describe("the cloud deployment rehearsed: VMs in boxes boot the plan's startup s
     const waited = [];
     for (const { key, unit } of units) {
       await pollUntil(() => rehearsal!.vm(key).box.exec(['systemctl', 'is-active', unit]).then((result) => result.stdout.trim()), (state) => state === 'active', 10_000);
-      const lines = (await journal(key, unit)).map((entry) => entry.MESSAGE).filter((line) => line.includes('refused these credentials'));
+      const lines = (await journal(key, unit)).map((entry) => entry.MESSAGE).filter((line) => line.includes('pubsub:') && line.includes('refused these credentials'));
       if (lines.length > 0) waited.push(`${key}: ${lines.length} tries`);
     }
     assert.ok(waited.length > 0, 'a unit logged its wait for Pub/Sub');

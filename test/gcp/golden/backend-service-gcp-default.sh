@@ -4,7 +4,7 @@
 #   Pub/Sub topic zonelab-forbidden and subscription zonelab-audit; 4 firewall rules; static IP zonelab-ip;
 #   health check zonelab-hc, 2 instance groups, backend service zonelab-bs; forwarding rule zonelab-fr.
 # costs: about $0.074 per hour while it exists (us-east1 list prices), $1.78 per day
-#   measuring adds, per hour at 100 requests/s: about $0.26 of internet egress (2.2 GB of pages) and at most $0.14 of Cloud Storage reads (fewer once the servers have the pages cached)
+#   measuring adds, per hour at 100 requests/s: about $0.26 of internet egress (2.2 GB of pages) and at most $0.29 of Cloud Storage reads (fewer once the servers have the pages cached)
 # delete it: zonelab gcp down --project zonelab-demo-1 (the bucket stays unless --delete-bucket)
 #
 # load balancer: backend service (external passthrough network load balancer)
@@ -77,10 +77,16 @@ access_token() {
 # Storage answers 401 or 403, which curl --retry does not retry: those are waited out for
 # ACCESS_WAIT_SEC, with a line per try. Any other failure stops the script.
 download_authorized() {
-  local url=$1 out=$2 wait=3 status
+  local url=$1 out=$2 wait=3 status token
   local deadline=$((SECONDS + ACCESS_WAIT_SEC))
   while :; do
-    status=$(curl -sSL --retry 5 -H "Authorization: Bearer $(access_token)" -o "$out" -w '%{http_code}' "$url")
+    # On its own line, so a metadata server that gives no token stops the script here
+    # instead of sending an empty one and waiting out the 401 it earns.
+    token=$(access_token)
+    status=$(curl -sSL --retry 5 -H "Authorization: Bearer $token" -o "$out" -w '%{http_code}' "$url") || {
+      echo "zonelab: cannot download $url (curl exit $?)" >&2
+      return 1
+    }
     case "$status" in
       2??) return 0 ;;
       401 | 403)
@@ -271,10 +277,16 @@ access_token() {
 # Storage answers 401 or 403, which curl --retry does not retry: those are waited out for
 # ACCESS_WAIT_SEC, with a line per try. Any other failure stops the script.
 download_authorized() {
-  local url=$1 out=$2 wait=3 status
+  local url=$1 out=$2 wait=3 status token
   local deadline=$((SECONDS + ACCESS_WAIT_SEC))
   while :; do
-    status=$(curl -sSL --retry 5 -H "Authorization: Bearer $(access_token)" -o "$out" -w '%{http_code}' "$url")
+    # On its own line, so a metadata server that gives no token stops the script here
+    # instead of sending an empty one and waiting out the 401 it earns.
+    token=$(access_token)
+    status=$(curl -sSL --retry 5 -H "Authorization: Bearer $token" -o "$out" -w '%{http_code}' "$url") || {
+      echo "zonelab: cannot download $url (curl exit $?)" >&2
+      return 1
+    }
     case "$status" in
       2??) return 0 ;;
       401 | 403)
