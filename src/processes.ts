@@ -34,14 +34,34 @@ export function isOurs(pid: number | null, marker: Marker): boolean {
   }
 }
 
-/** Sends `signal` if the process is ours; resolves true if it was. */
-export function signalIfOurs(pid: number | null, marker: Marker, signal: NodeJS.Signals): boolean {
-  if (pid === null || !isOurs(pid, marker)) return false;
+/**
+ * A process known by its pid and its start time: what follows it to its end once its
+ * command line can no longer tell (an exiting process shows an empty one).
+ */
+export interface ProcessIdentity {
+  pid: number;
+  startTicks: string;
+}
+
+/** The identity of `pid` if it is ours now, else null. */
+export function identify(pid: number | null, marker: Marker): ProcessIdentity | null {
+  if (pid === null || !isOurs(pid, marker)) return null;
+  const stat = procStat(pid);
+  return stat === null ? null : { pid, startTicks: stat.startTicks };
+}
+
+/**
+ * Sends `signal` if the process is ours; returns its identity (taken before the signal, so
+ * `untilGone` can follow it to its end), or null if it was not ours.
+ */
+export function signalIfOurs(pid: number | null, marker: Marker, signal: NodeJS.Signals): ProcessIdentity | null {
+  const identity = identify(pid, marker);
+  if (identity === null) return null;
   try {
-    process.kill(pid, signal);
-    return true;
+    process.kill(identity.pid, signal);
+    return identity;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -63,8 +83,8 @@ function procStat(pid: number): { state: string; startTicks: string } | null {
  * so "no longer ours" would come while it still holds its listening sockets.
  */
 export async function waitForExit(pid: number, marker: Marker, timeoutMs: number): Promise<boolean> {
-  const first = isOurs(pid, marker) ? procStat(pid) : null;
-  return first === null || untilGone(pid, first.startTicks, timeoutMs);
+  const identity = identify(pid, marker);
+  return identity === null || untilGone(identity, timeoutMs);
 }
 
 /**
@@ -85,10 +105,15 @@ function hasEnded(pid: number, startTicks: string): boolean {
   }
 }
 
-async function untilGone(pid: number, startTicks: string, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits until the process is gone (its last thread included); false after `timeoutMs`.
+ * Takes the identity from before a signal: after it, the command line may already be empty
+ * while the process still holds its sockets.
+ */
+export async function untilGone(identity: ProcessIdentity, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (hasEnded(pid, startTicks)) return true;
+    if (hasEnded(identity.pid, identity.startTicks)) return true;
     if (Date.now() > deadline) return false;
     await sleep(20);
   }
@@ -96,16 +121,26 @@ async function untilGone(pid: number, startTicks: string, timeoutMs: number): Pr
 
 /** TERM, then (if still there after `graceMs`) KILL; resolves once it is gone. */
 export async function stopProcess(pid: number | null, marker: Marker, graceMs: number): Promise<void> {
-  const first = pid !== null && isOurs(pid, marker) ? procStat(pid) : null;
-  if (pid === null || first === null || !signalIfOurs(pid, marker, 'SIGTERM')) return;
-  if (await untilGone(pid, first.startTicks, graceMs)) return;
-  // Still the same process (same start time), whatever its command line shows now.
-  if (procStat(pid)?.startTicks === first.startTicks) {
+  const identity = signalIfOurs(pid, marker, 'SIGTERM');
+  if (identity !== null) await stopIdentified(identity, graceMs, false);
+}
+
+/**
+ * Stops a process known by its identity (`signalIfOurs`): TERM unless already sent, then
+ * KILL after `graceMs`; resolves once it is gone, its last thread included.
+ */
+export async function stopIdentified(identity: ProcessIdentity, graceMs: number, sendTerm = true): Promise<void> {
+  const signal = (name: NodeJS.Signals) => {
+    // Still the same process (same start time), whatever its command line shows now.
+    if (procStat(identity.pid)?.startTicks !== identity.startTicks) return;
     try {
-      process.kill(pid, 'SIGKILL');
+      process.kill(identity.pid, name);
     } catch {
       // It ended between the two lines.
     }
-  }
-  await untilGone(pid, first.startTicks, 5000);
+  };
+  if (sendTerm) signal('SIGTERM');
+  if (await untilGone(identity, graceMs)) return;
+  signal('SIGKILL');
+  await untilGone(identity, 5000);
 }

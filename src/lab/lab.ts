@@ -11,7 +11,7 @@ import { checkLabAddresses } from './addresses.js';
 import { callControl } from './control-client.js';
 import { applyNetworkFault, removeNetworkFault, removeNetworkTable } from './network-faults.js';
 import { type LabOptions, planLab } from './plan.js';
-import { isOurs, signalIfOurs, spawnDetached, stopProcess, waitForExit } from '../processes.js';
+import { isOurs, signalIfOurs, spawnDetached, stopIdentified, stopProcess, untilGone } from '../processes.js';
 import { initialState, type LabState, loadState, removeState, saveState, type ServerRecord } from './state.js';
 
 const CLI_PATH = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -154,7 +154,10 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
       for (const server of servers) {
         const marker = serverMarker(server);
         options?.onInjected?.();
-        if (!signalIfOurs(server.pid, marker, `SIG${signal}`)) {
+        // Its identity from before the signal: after a KILL the command line empties at once,
+        // while the process's other threads may hold its listening socket a few ms more.
+        const signalled = signalIfOurs(server.pid, marker, `SIG${signal}`);
+        if (signalled === null) {
           server.state = 'stopped';
           continue;
         }
@@ -162,7 +165,7 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
           server.state = 'paused';
         } else {
           // TERM drains first: wait as long as the drain and the grace after it may take.
-          await waitForExit(server.pid!, marker, signal === 'KILL' ? 5000 : drainSecondsFor(state.spec, Number(state.lb?.settings.applyDelay ?? 0)) * 1000 + 15_000);
+          await untilGone(signalled, signal === 'KILL' ? 5000 : drainSecondsFor(state.spec, Number(state.lb?.settings.applyDelay ?? 0)) * 1000 + 15_000);
           server.state = 'stopped';
         }
       }
@@ -225,9 +228,10 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
         state.servers.map(async (server) => {
           const marker = serverMarker(server);
           if (server.state === 'paused') signalIfOurs(server.pid, marker, 'SIGCONT');
-          if (signalIfOurs(server.pid, marker, 'SIGTERM')) {
+          const signalled = signalIfOurs(server.pid, marker, 'SIGTERM');
+          if (signalled !== null) {
             await sleep(100);
-            await stopProcess(server.pid, marker, 2000);
+            await stopIdentified(signalled, 2000);
           }
           server.state = 'stopped';
         }),

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { addressFree } from '../../src/lab/addresses.js';
-import { isOurs, stopProcess, waitForExit } from '../../src/processes.js';
+import { isOurs, signalIfOurs, stopProcess, untilGone, waitForExit } from '../../src/processes.js';
 
 /** A real child that prints "ready" once `script` has run, and may rename itself (its /proc command line then loses the marker). */
 async function startChild(marker: string, script: string) {
@@ -69,6 +69,30 @@ describe('following a process of ours to its end (real child processes, real sig
     child.stdin!.end('end\n');
     assert.equal(await waited, true);
     assert.equal(await addressFree('127.0.0.1', port), true, 'the listening socket was closed when waitForExit resolved');
+    await exited;
+  });
+
+  it('follows a signalled process by the identity taken before the signal, to its last thread', async () => {
+    // On SIGTERM the main thread ends at once (its command line empties, it shows as a
+    // zombie), while another thread holds the listening socket 600 ms more.
+    const marker = `zonelab-test-signalled-${process.pid}-${Date.now()}`;
+    const script = [
+      'import ctypes, os, signal, socket, sys, threading, time',
+      "listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen()",
+      'def hold(): time.sleep(0.6); os._exit(0)',
+      'def ended(*_): threading.Thread(target=hold).start(); ctypes.CDLL(None).pthread_exit(None)',
+      'signal.signal(signal.SIGTERM, ended)',
+      'print(listener.getsockname()[1], flush=True)',
+      'while True: time.sleep(1)',
+    ].join('\n');
+    const child = spawn('python3', ['-c', script, marker], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = once(child, 'exit');
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const port = Number(line.toString().trim());
+    const identity = signalIfOurs(child.pid!, marker, 'SIGTERM');
+    assert.ok(identity, 'ours, and signalled');
+    assert.equal(await untilGone(identity, 10_000), true);
+    assert.equal(await addressFree('127.0.0.1', port), true, 'the listening socket was closed when untilGone resolved');
     await exited;
   });
 
