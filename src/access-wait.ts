@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isZonelabError } from './errors.js';
+import type { Logger } from './log.js';
 
 /** One refused try, for the log line that says what is being waited for. */
 export interface AccessRetry {
@@ -55,7 +56,11 @@ export async function untilPermitted<T>(attempt: () => Promise<T>, options: Acce
   }
 }
 
-/** The log line of a refused try: what was refused, why that may pass, when the next try is. */
-export function accessRetryLine(what: string, retry: AccessRetry): string {
-  return `${what} refused these credentials (${retry.cause}); a role just granted takes minutes to arrive: asking again in ${(retry.waitMs / 1000).toFixed(0)} s (try ${retry.attempt}, ${Math.round(retry.elapsedMs / 1000)} s so far)`;
+/** An `onRetry` that logs each refused try as a WARNING: what was refused, why that may pass, when the next try is. */
+export function logAccessRetries(logger: Pick<Logger, 'warn'> | undefined, what: string): (retry: AccessRetry) => void {
+  return (retry) =>
+    logger?.warn(
+      { attempt: retry.attempt, elapsedMs: Math.round(retry.elapsedMs), cause: retry.cause },
+      `${what} refused these credentials (${retry.cause}); a role just granted takes minutes to arrive: asking again in ${(retry.waitMs / 1000).toFixed(0)} s (try ${retry.attempt}, ${Math.round(retry.elapsedMs / 1000)} s so far)`,
+    );
 }

@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import { accessRetryLine, untilPermitted } from '../access-wait.js';
+import { logAccessRetries, untilPermitted } from '../access-wait.js';
 import { createEventSubscriber } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import { formatEventJson, formatEventLine } from './format.js';
@@ -35,7 +35,7 @@ export async function runAudit(options: AuditOptions): Promise<number> {
     {
       waitMs: (options.accessWaitSeconds ?? 0) * 1000,
       signal: options.signal,
-      onRetry: (retry) => options.logger?.warn({ attempt: retry.attempt, elapsedMs: Math.round(retry.elapsedMs), cause: retry.cause }, accessRetryLine(options.bus, retry)),
+      onRetry: logAccessRetries(options.logger, options.bus),
     },
   );
   const format = options.json ? formatEventJson : formatEventLine;

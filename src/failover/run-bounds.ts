@@ -1,4 +1,4 @@
-import { type Bound, type CheckView, detectionBound, type LbKind, type LoadBalancerSpec, type ModelOptions, returnBound } from '../lb/index.js';
+import { type Bound, type CheckView, detectionBound, type LbKind, type LoadBalancerSpec, type ModelOptions, passthroughSettings, returnBound } from '../lb/index.js';
 import { type Fault, parseFault, type RunSetup } from '../records/index.js';
 
 /** How a fault looks to the spec's health check (see `CheckView`). */
@@ -45,6 +45,6 @@ export function runBounds(setup: Pick<RunSetup, 'spec' | 'fault' | 'where' | 'lb
   const lb: LbKind = setup.where === 'lab' ? ((setup.lb?.kind as LbKind | undefined) ?? 'haproxy') : 'gcp';
   const view = setup.fault === 'command' ? (setup.checkSees ?? 'times-out') : checkViewOf(parseFault(setup.fault), setup.spec);
   // The same parameter on both sides: the allowance stated for Google Cloud, the delay the lab's passthrough balancer applies.
-  const model: ModelOptions = { applyDelaySec: setup.where === 'lab' ? Number(setup.lb?.settings.applyDelay ?? 0) : (setup.applyDelaySec ?? 0) };
+  const model: ModelOptions = { applyDelaySec: setup.where === 'lab' ? passthroughSettings(setup.lb?.settings).applyDelay : (setup.applyDelaySec ?? 0) };
   return { lb, view, model, detection: detectionBound(setup.spec, lb, view, model), return: returnBound(setup.spec, lb, view, model) };
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { generateBucket } from '../content/index.js';
 import { ZonelabError } from '../errors.js';
 import { closestName } from '../suggest.js';
-import { drainSecondsFor, type LbBackendView, lbDriver, type LoadBalancer, openLoadBalancer, startLoadBalancer } from '../lb/index.js';
+import { drainSecondsFor, type LbBackendView, lbDriver, type LoadBalancer, openLoadBalancer, passthroughSettings, startLoadBalancer } from '../lb/index.js';
 import { type Fault, faultClassOf, formatFault, parseFault } from '../records/index.js';
 import { checkLabAddresses } from './addresses.js';
 import { callControl } from './control-client.js';
@@ -165,7 +165,7 @@ function labFrom(state: LabState): { lab: Lab; startServer: (server: ServerRecor
           server.state = 'paused';
         } else {
           // TERM drains first: wait as long as the drain and the grace after it may take.
-          await untilGone(signalled, signal === 'KILL' ? 5000 : drainSecondsFor(state.spec, Number(state.lb?.settings.applyDelay ?? 0)) * 1000 + 15_000);
+          await untilGone(signalled, signal === 'KILL' ? 5000 : drainSecondsFor(state.spec, passthroughSettings(state.lb?.settings).applyDelay) * 1000 + 15_000);
           server.state = 'stopped';
         }
       }
@@ -339,7 +339,7 @@ export async function startLab(options: StartLabOptions): Promise<Lab> {
 async function waitForAllUp(balancer: LoadBalancer, state: LabState): Promise<void> {
   const spec = state.spec;
   // A passthrough balancer with an apply delay puts its first verdict into effect that much later.
-  const applyDelaySec = Number(state.lb?.settings.applyDelay ?? 0);
+  const applyDelaySec = passthroughSettings(state.lb?.settings).applyDelay;
   const timeoutMs = (spec.healthyThreshold * spec.checkIntervalSec + spec.timeoutSec + applyDelaySec + 10) * 1000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { nftTableOf } from './network-faults.js';
-import { type Backend, drainSecondsFor, type LbDriverKind, type LoadBalancerSpec } from '../lb/index.js';
+import { type Backend, drainSecondsFor, type LbDriverKind, type LoadBalancerSpec, passthroughSettings } from '../lb/index.js';
 
 export interface LabOptions {
   zones: string[];
@@ -64,7 +64,7 @@ export function planLab(options: LabOptions): LabPlan {
         port: options.spec.port,
         log: join(dir, 'logs', `${name}.log`),
         control,
-        args: ['--control', control, '--bucket', options.bucket, '--host', host, '--port', String(options.spec.port), '--zone', zone, '--instance', name, '--bus', bus, '--drain-seconds', String(drainSecondsFor(options.spec, Number(options.lbSettings?.applyDelay ?? 0)))],
+        args: ['--control', control, '--bucket', options.bucket, '--host', host, '--port', String(options.spec.port), '--zone', zone, '--instance', name, '--bus', bus, '--drain-seconds', String(drainSecondsFor(options.spec, passthroughSettings(options.lbSettings).applyDelay))],
       });
     }
   }

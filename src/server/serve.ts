@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { accessRetryLine, untilPermitted } from '../access-wait.js';
+import { logAccessRetries, untilPermitted } from '../access-wait.js';
 import { createEventPublisher } from '../bus/index.js';
 import type { Logger } from '../log.js';
 import { createObjectStore, resolveCacheSize } from '../storage/index.js';
@@ -54,7 +54,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     untilPermitted(attempt, {
       waitMs: (options.accessWaitSeconds ?? 0) * 1000,
       startedAt: accessWaitStarted,
-      onRetry: (retry) => options.logger.warn({ attempt: retry.attempt, elapsedMs: Math.round(retry.elapsedMs), cause: retry.cause }, accessRetryLine(what, retry)),
+      onRetry: logAccessRetries(options.logger, what),
     });
   const [identity, store] = await Promise.all([
     discoverIdentity({
