@@ -81,7 +81,12 @@ export async function generateBucket(options: GenerateBucketOptions): Promise<Ge
         if (written % 250 === 0) options.onProgress?.(written, options.count);
       }
     };
-    await Promise.all(Array.from({ length: PARALLEL_WRITES }, writer));
+    // Every writer must have finished before the staging folder is removed: with
+    // Promise.all the first abort would reject while the other writers' files are still
+    // being created, and removing the folder would race them (ENOTEMPTY, or files left).
+    const outcomes = await Promise.allSettled(Array.from({ length: PARALLEL_WRITES }, writer));
+    const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
     options.signal?.throwIfAborted();
     const previous = (await isNonEmptyFolder(out)) ? `${staging}-previous` : null;
     if (previous) await rename(out, previous);

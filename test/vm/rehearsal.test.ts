@@ -69,30 +69,48 @@ describe("the cloud deployment rehearsed: VMs in boxes boot the plan's startup s
   });
 
   it('roles that arrive late are waited out: the startup script and the servers were refused at first, and said so', async (t) => {
-    assert.ok(rehearsal!.gcs.refusedBeforeGrant > 0, 'Cloud Storage refused a request before the grant arrived');
-    assert.ok(rehearsal!.pubsub.refusedBeforeGrant > 0, 'Pub/Sub refused a call before the grant arrived');
-    const scripts = await Promise.all(['audit', ...ZONES].map((key) => rehearsal!.vm(key).startupScript()));
-    assert.ok(
-      scripts.some((script) => /^zonelab: .*zonelab\.tgz.* answered 403: the VM's role on the bucket may not have arrived yet; trying again in \d+ s$/m.test(script.log)),
-      scripts.map((script) => script.log.split('\n').filter((line) => line.startsWith('zonelab:')).join('\n')).join('\n---\n'),
-    );
-    // Every unit came up in the end; at least one of them had waited for Pub/Sub.
+    const keys = ['audit', ...ZONES];
+    const scripts = await Promise.all(keys.map((key) => rehearsal!.vm(key).startupScript()));
+    // Every unit came up in the end; what each logged while Pub/Sub refused it is gathered
+    // first, so that whichever assertion fails says what every VM saw.
     const units = [
       { key: 'audit', unit: 'zonelab-audit.service' },
       ...ZONES.map((key) => ({ key, unit: 'zonelab-serve.service' })),
     ];
-    const waited = [];
+    const waits: string[] = [];
+    const states: string[] = [];
     for (const { key, unit } of units) {
-      await pollUntil(() => rehearsal!.vm(key).box.exec(['systemctl', 'is-active', unit]).then((result) => result.stdout.trim()), (state) => state === 'active', 10_000);
-      const lines = (await journal(key, unit)).map((entry) => entry.MESSAGE).filter((line) => line.includes('pubsub:') && line.includes('refused these credentials'));
-      if (lines.length > 0) waited.push(`${key}: ${lines.length} tries`);
+      const state = await pollUntil(() => rehearsal!.vm(key).box.exec(['systemctl', 'is-active', unit]).then((result) => result.stdout.trim()), (value) => value === 'active', 30_000).catch(
+        (error: Error) => error.message,
+      );
+      states.push(`${key}: ${state}`);
+      for (const entry of await journal(key, unit)) {
+        if (entry.MESSAGE.includes('refused these credentials')) waits.push(`${key}: ${entry.MESSAGE}`);
+      }
     }
-    assert.ok(waited.length > 0, 'a unit logged its wait for Pub/Sub');
-    const scriptTries = scripts.map((script, index) => `${['audit', ...ZONES][index]}: ${script.log.split('\n').filter((line) => line.includes('answered 403')).length}`);
-    t.diagnostic(
-      `roles arrived ${GRANT_DELAY_MS / 1000} s after first needed: Cloud Storage refused ${rehearsal!.gcs.refusedBeforeGrant} requests, Pub/Sub ${rehearsal!.pubsub.refusedBeforeGrant} calls; ` +
-        `startup scripts refused (per VM) ${scriptTries.join(', ')}; units that waited: ${waited.join(', ')}`,
+    const scriptTries = keys.map((key, index) => `${key}: ${scripts[index]!.log.split('\n').filter((line) => line.includes('answered 403')).length}`);
+    const seen = [
+      `Cloud Storage refused ${rehearsal!.gcs.refusedBeforeGrant} requests, Pub/Sub ${rehearsal!.pubsub.refusedBeforeGrant} calls`,
+      `startup scripts refused (per VM) ${scriptTries.join(', ')}`,
+      `units: ${states.join(', ')}`,
+      ...waits,
+      ...scripts.map((script, index) => `${keys[index]}'s script:\n${script.log.split('\n').filter((line) => line.startsWith('zonelab:')).join('\n')}`),
+    ].join('\n');
+    assert.ok(rehearsal!.gcs.refusedBeforeGrant > 0, `Cloud Storage refused a request before the grant arrived\n${seen}`);
+    assert.ok(rehearsal!.pubsub.refusedBeforeGrant > 0, `Pub/Sub refused a call before the grant arrived\n${seen}`);
+    assert.ok(
+      scripts.some((script) => /^zonelab: .*zonelab\.tgz.* answered 403: the VM's role on the bucket may not have arrived yet; trying again in \d+ s$/m.test(script.log)),
+      `a startup script said it was refused\n${seen}`,
     );
+    assert.ok(
+      states.every((state) => state.endsWith(': active')),
+      `every unit active\n${seen}`,
+    );
+    assert.ok(
+      waits.some((line) => line.includes('pubsub:')),
+      `a unit logged its wait for Pub/Sub\n${seen}`,
+    );
+    t.diagnostic(`roles arrived ${GRANT_DELAY_MS / 1000} s after first needed: ${seen.split('\n').slice(0, 2).join('; ')}; units that waited: ${waits.length} lines`);
   });
 
   it('a serving VM: unit active, /healthz 200 with the zone and instance of its metadata server, a page from the bucket', async () => {
