@@ -67,6 +67,7 @@ export const ERROR_CODES = {
   // Runs and the cloud
   E_FAULT_COMMAND: 'a fault command cannot be run',
   E_TARGET_SILENT: 'the target answered nothing during the warm-up',
+  E_WARMUP_UNFIT: 'the warm-up showed nothing a failover can be measured against',
   E_GCLOUD: 'a gcloud command failed',
   E_NOT_HEALTHY: 'the deployment did not become healthy',
   E_INTERRUPTED: 'stopped by a signal',

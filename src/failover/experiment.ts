@@ -2,7 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRequestModel, LiveStatus, runLoad } from '../client/index.js';
+import { createRequestModel, LiveStatus, pagePath, runLoad } from '../client/index.js';
 import { isZonelabError, ZonelabError } from '../errors.js';
 import { checkLabAddresses, checkNetworkFaultsPossible, type Lab, type LabOptions, startLab } from '../lab/index.js';
 import { GCP_APPLY_DELAY_SEC, lbDriver, lbName, type LoadBalancerSpec } from '../lb/index.js';
@@ -16,6 +16,7 @@ import { runBounds } from './run-bounds.js';
 import { openRunRecorder, type RunRecorder } from './recorder.js';
 import { FailoverTracker } from './tracker.js';
 import { summarizeTrials, type TrialsSummary } from './trials.js';
+import { warmupProblem } from './warmup-check.js';
 import { writeReport, writeTrialsReport } from './write-report.js';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
@@ -196,7 +197,7 @@ async function withBench<T>(bench: Bench, outDir: string, work: () => Promise<T>
     return result;
   } catch (error) {
     await bench.close();
-    if (isZonelabError(error, 'E_TARGET_SILENT')) await rm(outDir, { recursive: true, force: true });
+    if (isZonelabError(error, 'E_TARGET_SILENT') || isZonelabError(error, 'E_WARMUP_UNFIT')) await rm(outDir, { recursive: true, force: true });
     throw error;
   }
 }
@@ -265,7 +266,7 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
   let faulted = false;
   let healed = false;
   let worstLagMs = 0;
-  let silentFor: number | null = null;
+  let unfit: { code: 'E_TARGET_SILENT' | 'E_WARMUP_UNFIT'; message: string } | null = null;
   try {
     while (!options.signal.aborted) {
       const { action, events } = phases.next(recorder.now());
@@ -273,10 +274,14 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
       if (events.some((event) => event.target === 'not-rerouted')) step(`not rerouted within ${seconds(options.maxWaitMs)}`);
       if (events.some((event) => event.target === 'not-returned')) step(`zone ${options.faultZone} not serving again within ${seconds(options.maxWaitMs)}`);
       if (action === 'finish') break;
-      if (action === 'inject' && !recorder.records.some((record) => record.status !== null)) {
-        // Nothing to measure a failover against: say so instead of writing a report of refusals.
-        silentFor = recorder.records.length;
-        break;
+      if (action === 'inject') {
+        // Nothing to measure a failover against: say so instead of writing a plausible report
+        // of refusals, of 404s, or of a zone that took no traffic to begin with.
+        const problem = warmupProblem(recorder.records, { url: setup.url, paths: pathsAsked(pages), faultZone: options.faultZone });
+        if (problem) {
+          unfit = { code: recorder.records.some((record) => record.status !== null) ? 'E_WARMUP_UNFIT' : 'E_TARGET_SILENT', message: problem };
+          break;
+        }
       }
       if (action === 'inject') {
         faulted = true;
@@ -319,12 +324,7 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
     // "down" removes its faults with it).
     if (faulted && !healed && !lab) await injector.heal().catch(() => {});
   }
-  if (silentFor !== null) {
-    const kinds = new Map<string, number>();
-    for (const record of recorder.records) kinds.set(record.error ?? 'no answer', (kinds.get(record.error ?? 'no answer') ?? 0) + 1);
-    const why = [...kinds].map(([kind, n]) => `${kind} ${n}`).join(', ');
-    throw new ZonelabError('E_TARGET_SILENT', `${setup.url} answered none of the ${silentFor} requests of the warm-up (${why || 'none came back'}): nothing to measure, no report written`);
-  }
+  if (unfit) throw new ZonelabError(unfit.code, unfit.message);
   const metrics = computeFailoverMetrics(recorder.records, recorder.events, { zone: options.faultZone, instances: setup.faultInstances, holdMs: setup.holdMs });
   await writeReport(dir, setup, recorder.records, recorder.events, metrics);
   return { dir, setup, metrics, interrupted: options.signal.aborted, maxLagMs: worstLagMs };
@@ -418,6 +418,12 @@ async function pollLoadBalancer(lab: Lab, recorder: RunRecorder, signal: AbortSi
       recorder.event({ at: Math.round((change.at - wallAtEpoch) * 1000) / 1000, kind: 'lb-state', target: change.server, detail: change.status });
     }
   }
+}
+
+/** The paths the request model draws from, as a user would type them. */
+function pathsAsked(pages: { bucket: string; webdir: string; index: number }): string {
+  const first = pagePath(pages.bucket, pages.webdir, 0);
+  return pages.index === 1 ? first : `${first} … ${pagePath(pages.bucket, pages.webdir, pages.index - 1)}`;
 }
 
 function bucketNameOf(bucket: string): string {

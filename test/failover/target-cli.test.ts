@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +21,7 @@ describe('zonelab failover --target (real CLI against a real server)', () => {
 
   before(async () => {
     bucket = await makeTempBucket(20);
-    server = await startServeProcess(['--bucket', bucket.root, '--zone', 'us-east1-c', '--instance', 'zonelab-us-east1-c']);
+    server = await startServeProcess(['--bucket', bucket.root, '--zone', 'us-east1-b', '--instance', 'zonelab-us-east1-b']);
     out = await mkdtemp(join(tmpdir(), 'zonelab-target-cli-'));
   });
   after(async () => {
@@ -98,11 +100,48 @@ describe('zonelab failover --target (real CLI against a real server)', () => {
       ]),
       (error: { code: number; stderr: string }) => {
         assert.equal(error.code, 1);
-        assert.match(error.stderr, new RegExp(`^zonelab: http://127\\.0\\.0\\.1:${closed} answered none of the \\d+ requests of the warm-up \\(ECONNREFUSED \\d+\\): nothing to measure, no report written\\n$`, 'm'));
+        assert.match(error.stderr, new RegExp(`^zonelab: http://127\\.0\\.0\\.1:${closed} answered none of the \\d+ requests of the warm-up \\(ECONNREFUSED ×\\d+\\): nothing to measure, no report written\\n$`, 'm'));
         return true;
       },
     );
     assert.deepEqual(await readdir(join(out, 'silent')), [], 'no run folder');
+  });
+
+  /** A run that must stop before its fault: exit 1, the one line on stderr, no run folder. */
+  async function refusedBeforeFault(dir: string, url: string, flags: string[], line: RegExp): Promise<void> {
+    await assert.rejects(
+      run(process.execPath, [
+        CLI_PATH, 'failover', '--target', url, '--kill', 'true', '--restart', 'true',
+        '-i', '20', '--rate', '50', '--warmup', '500ms', '--out-dir', join(out, dir), ...flags,
+      ]),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1, error.stderr);
+        assert.match(error.stderr, line);
+        assert.equal(error.stderr.split('\n').filter((text) => text.startsWith('zonelab:')).length, 1, error.stderr);
+        return true;
+      },
+    );
+    assert.deepEqual(await readdir(join(out, dir)), [], 'no run folder');
+  }
+
+  it('stops before the fault when no answer of the warm-up carries a zone (any HTTP server, not ours)', async () => {
+    // What `python3 -m http.server` is to a student: answers, 404s, no X-Zone.
+    const plain = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/html' }).end('not found'));
+    await new Promise<void>((done) => plain.listen(0, '127.0.0.1', done));
+    try {
+      const url = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+      await refusedBeforeFault('plain', url, ['--fault-zone', 'us-east1-b'], /^zonelab: none of the \d+ answers of the warm-up from http:\/\/127\.0\.0\.1:\d+ carried an X-Zone header \(statuses: 404 ×\d+\): it is not a zonelab server/m);
+    } finally {
+      await new Promise((done) => plain.close(done));
+    }
+  });
+
+  it('stops before the fault when the answers are 404s (a wrong bucket path), naming the statuses and the paths asked', async () => {
+    await refusedBeforeFault('wrong-bucket', server.url, ['--fault-zone', 'us-east1-b', '-b', 'nosuchbucket'], /^zonelab: only \d+ of the \d+ answers of the warm-up were successes \(statuses: 404 ×\d+(, 400 ×\d+)?\) for \/nosuchbucket\/webdir\/0\.html … \/nosuchbucket\/webdir\/19\.html: check --bucket-name/m);
+  });
+
+  it('stops before the fault when --fault-zone never answered, naming the zones that did', async () => {
+    await refusedBeforeFault('other-zone', server.url, ['--fault-zone', 'us-east1-c'], /^zonelab: --fault-zone us-east1-c never answered during the warm-up; the zones that did: us-east1-b \(\d+ answers\): the fault would be measured on a zone that already takes no traffic/m);
   });
 
   it('refuses a lab --fault with --target, and a malformed fault, each with one line', async () => {
