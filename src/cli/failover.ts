@@ -70,7 +70,7 @@ interface FailoverFlags extends SpecFlags, LbFlags {
   commandTimeout: number;
   bucketName: string;
   webdir: string;
-  index: number;
+  index?: number;
   matrix: boolean;
   faults: Fault[];
   profiles: string[];
@@ -189,7 +189,7 @@ export function registerFailover(program: Command): void {
       )
       .option('-b, --bucket-name <name>', 'with --target: bucket path segment of the requests', nonEmpty('--bucket-name'), 'bucket')
       .option('-w, --webdir <name>', 'folder path segment of the requests', nonEmpty('--webdir'), 'webdir')
-      .option('-i, --index <n>', 'pages are drawn from 0…n-1', integerIn(1, 1_000_000_000), 10_000)
+      .option('-i, --index <n>', 'pages are drawn from 0…n-1 (default: in a lab, every page its bucket holds; with --target, 10000)', integerIn(1, 1_000_000_000))
       .option('--matrix', 'run every --profiles × --faults pair, a lab each, and write one comparison (it says how long it will take)', false)
       .addOption(new Option('--faults <list>', 'with --matrix: faults (any --fault value)').argParser(faultList).default(['kill', 'term', 'stop'].map(parseFault), 'kill,term,stop'))
       .addOption(new Option('--profiles <list>', 'with --matrix: profiles').argParser(listOf(PROFILE_NAMES, 'profiles')).default([...PROFILE_NAMES], PROFILE_NAMES.join(',')))
@@ -260,7 +260,7 @@ export function registerFailover(program: Command): void {
                 lbSettings: lb === 'passthrough' ? (lbChosen.kind === 'passthrough' ? lbChosen.settings : lbFromFlags(self, { ...flags, lb }).settings) : {},
               },
             }),
-        pages: { ...(flags.target ? { bucket: flags.bucketName } : {}), webdir: flags.webdir, index: flags.index },
+        pages: { ...(flags.target ? { bucket: flags.bucketName } : {}), webdir: flags.webdir, ...(flags.index !== undefined ? { index: flags.index } : {}) },
         fault,
         faultZone,
         rate: flags.rate,

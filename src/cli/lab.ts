@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { isZonelabError } from '../errors.js';
-import { type Lab, openLab, renderBackends, startLab, watchLab } from '../lab/index.js';
+import { findLabs, type Lab, openLab, renderBackends, startLab, watchLab } from '../lab/index.js';
 import { lbDriver, lbName, readProberConfig, runProber } from '../lb/index.js';
 import { FAULT_FORMS, formatFault, parseFault } from '../records/index.js';
 import { createLabFeed, exposureWarning, feedFromLab, labControls, type LiveServer, startLiveServer } from '../web/index.js';
@@ -223,8 +223,14 @@ export function registerLab(program: Command): void {
     .addHelpText('after', examples([['undo whatever fault us-east1-b carries', 'zonelab lab heal us-east1-b']]))
     .action(async (target: string, flags: { dir: string }) => {
       const opened = await openLab(flags.dir);
+      const rows = (await opened.status()).filter((row) => row.server.zone === target || row.server.name === target);
+      if (rows.length > 0 && rows.every((row) => row.process === 'running' && row.server.fault === null)) {
+        console.log(`${rows.map((row) => row.server.name).join(', ')} ${rows.length === 1 ? 'carries' : 'carry'} no fault and ${rows.length === 1 ? 'is' : 'are'} running: nothing to heal`);
+        return;
+      }
+      const was = new Map(rows.map((row) => [row.server.name, row.server.fault ?? (row.process === 'running' ? 'healthy' : row.process)]));
       const healed = await opened.heal(target);
-      console.log(`${clock()} ${healed.map((s) => s.name).join(', ')} healed, answering ${opened.state.spec.requestPath} again`);
+      console.log(`${clock()} ${healed.map((s) => `${s.name} (was ${was.get(s.name) ?? 'unknown'})`).join(', ')} healed, answering ${opened.state.spec.requestPath} again`);
     });
 
   // The passthrough balancer's prober, which its driver starts as a process of the lab's own.
@@ -242,16 +248,46 @@ export function registerLab(program: Command): void {
 
   lab
     .command('down')
-    .description('stop every process of the lab (also one whose supervisor was killed) and forget it; says so when there is none')
+    .description('stop every process of the lab (also one whose supervisor was killed) and forget it; says so when there is none. --all: every lab this user left running, wherever it is (found by its processes)')
     .addOption(dirOption())
-    .addHelpText('after', examples([['stop the lab in ./data/lab', 'zonelab lab down'], ['a lab elsewhere', 'zonelab lab down --dir /tmp/lab2']]))
-    .action(async (flags: { dir: string }) => {
+    .option('--all', 'stop every lab that has a process of this user running (a killed "zonelab failover" leaves one in its report folder)', false)
+    .option('--under <folder>', 'with --all: only the labs inside this folder')
+    .addHelpText(
+      'after',
+      examples([
+        ['stop the lab in ./data/lab', 'zonelab lab down'],
+        ['a lab elsewhere', 'zonelab lab down --dir /tmp/lab2'],
+        ['every lab left running (after a kill -9, say)', 'zonelab lab down --all'],
+        ['only those under ./reports', 'zonelab lab down --all --under reports'],
+      ]),
+    )
+    .action(async (flags: { dir: string; all: boolean; under?: string }, command: Command) => {
+      if (flags.under !== undefined && !flags.all) usageError(command, '--under applies to --all only (which labs to stop)');
+      if (flags.all) {
+        if (command.getOptionValueSource('dir') === 'cli') usageError(command, '--all finds the labs itself: leave out --dir');
+        const found = findLabs(flags.under);
+        if (found.length === 0) {
+          console.log(`no lab running${flags.under === undefined ? '' : ` under ${flags.under}`} (none of this user's processes belongs to one)`);
+          return;
+        }
+        for (const left of found) {
+          const opened = await openLab(left.dir);
+          await opened.down();
+          console.log(`stopped the lab in ${left.dir} (${left.processes.map((p) => `${p.name}, pid ${p.pid}`).join('; ')})`);
+        }
+        return;
+      }
       let opened: Lab;
       try {
         opened = await openLab(flags.dir);
       } catch (error) {
         if (!isZonelabError(error, 'E_NO_LAB')) throw error;
-        console.log(`no lab running in ${flags.dir}`);
+        const elsewhere = findLabs();
+        console.log(
+          elsewhere.length === 0
+            ? `no lab running in ${flags.dir}`
+            : `no lab running in ${flags.dir}; running elsewhere: ${elsewhere.map((found) => found.dir).join(', ')} (stop one with "zonelab lab down --dir <folder>", every one with "zonelab lab down --all")`,
+        );
         return;
       }
       await opened.down();

@@ -47,6 +47,42 @@ export interface LoadOutcome {
   interrupted: boolean;
   /** Open loop: the most a request started after it was due, ms (0 in a closed loop). */
   maxLagMs: number;
+  /** Open loop: when requests started noticeably late (each stretch of late requests, by due time). */
+  lagEpisodes: LagEpisode[];
+}
+
+/** A stretch of requests that started more than `LAG_EPISODE_MS` after they were due. */
+export interface LagEpisode {
+  /** Due time of the first and the last late request of the stretch, ms since the start. */
+  fromMs: number;
+  toMs: number;
+  maxLagMs: number;
+}
+
+/** A request this late is part of an episode; two late requests this close in due time share one. */
+export const LAG_EPISODE_MS = 50;
+const LAG_EPISODE_GAP_MS = 1000;
+/** Beyond this many, the closest episodes are merged: a machine behind all the time is one long episode, not a list. */
+const MAX_LAG_EPISODES = 200;
+
+/** Adds one late request to the episodes (pure apart from the array it grows). */
+export function noteLag(episodes: LagEpisode[], dueMs: number, lagMs: number): void {
+  const last = episodes.at(-1);
+  if (last && dueMs - last.toMs <= LAG_EPISODE_GAP_MS) {
+    last.toMs = dueMs;
+    last.maxLagMs = Math.max(last.maxLagMs, lagMs);
+    return;
+  }
+  if (episodes.length >= MAX_LAG_EPISODES) {
+    // Merge the two neighbours closest in time, keeping the list bounded.
+    let closest = 0;
+    for (let i = 1; i < episodes.length - 1; i++) {
+      if (episodes[i + 1]!.fromMs - episodes[i]!.toMs < episodes[closest + 1]!.fromMs - episodes[closest]!.toMs) closest = i;
+    }
+    const [a, b] = [episodes[closest]!, episodes[closest + 1]!];
+    episodes.splice(closest, 2, { fromMs: a.fromMs, toMs: b.toMs, maxLagMs: Math.max(a.maxLagMs, b.maxLagMs) });
+  }
+  episodes.push({ fromMs: dueMs, toMs: dueMs, maxLagMs: lagMs });
 }
 
 interface Lane {
@@ -168,6 +204,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
   };
 
   let maxLagMs = 0;
+  const lagEpisodes: LagEpisode[] = [];
   if (options.mode.kind === 'open') {
     const intervalMs = 1000 / options.mode.rate;
     while (!options.signal.aborted && sent < maxRequests) {
@@ -180,7 +217,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
       }
       // A request starts late when this loop could not keep up (a busy machine): the
       // records keep its due time, so the lag is reported instead.
-      maxLagMs = Math.max(maxLagMs, now() - due);
+      const lagMs = now() - due;
+      maxLagMs = Math.max(maxLagMs, lagMs);
+      if (lagMs > LAG_EPISODE_MS) noteLag(lagEpisodes, due, Math.round(lagMs * 10) / 10);
       track(send(sent++, due));
     }
   } else {
@@ -201,5 +240,5 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
   }
   await everything;
   await Promise.all(lanes.map((lane) => lane.dispatcher.destroy().catch(() => {})));
-  return { sent, elapsedMs: lastAnswer, interrupted: options.signal.aborted, maxLagMs: Math.round(maxLagMs * 10) / 10 };
+  return { sent, elapsedMs: lastAnswer, interrupted: options.signal.aborted, maxLagMs: Math.round(maxLagMs * 10) / 10, lagEpisodes };
 }

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { findChromium } from '../failover/index.js';
 import { type CommandRunner, preflightCommands } from '../gcp/index.js';
-import { addressFree, haproxyVersion, holderOf } from '../lab/index.js';
+import { addressFree, addressHolder, haproxyVersion, labDownCommand } from '../lab/index.js';
 import { type LbDriverKind, lbDriver, lbKinds } from '../lb/index.js';
 import { availableEngines } from '../sqlite/index.js';
 
@@ -101,12 +101,16 @@ export async function addressChecks(listen = { host: '127.0.0.1', port: 8080 }, 
   const checks: Check[] = [];
   for (const { host, port, role, flag } of wanted) {
     const free = await addressFree(host, port);
-    const holder = free ? null : holderOf(host, port);
+    const holder = free ? null : addressHolder(host, port);
     checks.push({
       name: `${host}:${port}`,
       ok: free,
-      found: free ? 'free' : `in use${holder ? ` by ${holder}` : ''}`,
-      fix: free ? null : `stop ${holder ?? 'what holds it'}, or give zonelab another address with ${flag}`,
+      found: free ? 'free' : `in use${holder ? ` by ${holder.text}${holder.labDir ? ', still running' : ''}` : ''}`,
+      fix: free
+        ? null
+        : holder?.labDir
+          ? `${labDownCommand(holder.labDir)} ("zonelab lab down --all" stops every lab left running), or give zonelab another address with ${flag}`
+          : `stop ${holder?.text ?? 'what holds it'}, or give zonelab another address with ${flag}`,
       neededFor: role,
       required: true,
     });

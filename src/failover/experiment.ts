@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,7 +23,6 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
 const { version: ZONELAB_VERSION } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
-const LAG_WARNING_MS = 50;
 
 /** How the run was set up (the record `setup.json` holds). */
 export type ExperimentSetup = RunSetup;
@@ -65,7 +64,7 @@ export interface ExperimentOptions {
   lab?: Omit<LabOptions, 'dir'>;
   /** … or measure any load balancer, with shell commands as the fault. */
   target?: TargetOptions;
-  /** What the requests ask for (the course client's -b, -w, -i); default the lab bucket's pages. */
+  /** What the requests ask for (the course client's -b, -w, -i); default the lab bucket's pages (all of those a local bucket holds). */
   pages?: Partial<{ bucket: string; webdir: string; index: number }>;
   /** The lab's fault (ignored with a target, whose fault is its commands). */
   fault: Fault;
@@ -237,8 +236,7 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
       }, 250).unref()
     : null;
   const stopLoad = new AbortController();
-  // The lab serves its bucket under the bucket's own name: ask for the pages it holds.
-  const pages = { bucket: lab ? bucketNameOf(options.lab!.bucket) : 'bucket', webdir: 'webdir', index: 10_000, ...options.pages };
+  const pages = await pagesToAsk(options, lab);
   const url = new URL(setup.url);
   recorder.event({ at: 0, kind: 'phase', target: 'warm-up', detail: '' });
   const load = runLoad({
@@ -313,10 +311,13 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
     if (watcherTicker) clearInterval(watcherTicker);
     recorder.event({ at: recorder.now(), kind: 'phase', target: 'done', detail: options.signal.aborted ? 'interrupted' : '' });
     stopLoad.abort();
-    const { maxLagMs } = await load;
+    const { maxLagMs, lagEpisodes } = await load;
     worstLagMs = maxLagMs;
-    // Past this, requests left noticeably later than their records say.
-    if (maxLagMs > LAG_WARNING_MS) recorder.event({ at: recorder.now(), kind: 'phase', target: 'load-behind', detail: `${maxLagMs} ms` });
+    // Each stretch where requests left noticeably later than their records say, with its
+    // due times, so the report can tell a start-up hiccup from lag around the fault.
+    for (const episode of lagEpisodes) {
+      recorder.event({ at: recorder.now(), kind: 'phase', target: 'load-behind', detail: `${episode.maxLagMs} ms from ${episode.fromMs.toFixed(1)} to ${episode.toMs.toFixed(1)}` });
+    }
     pollerStop.abort();
     await poller;
     await recorder.close();
@@ -418,6 +419,29 @@ async function pollLoadBalancer(lab: Lab, recorder: RunRecorder, signal: AbortSi
       recorder.event({ at: Math.round((change.at - wallAtEpoch) * 1000) / 1000, kind: 'lb-state', target: change.server, detail: change.status });
     }
   }
+}
+
+/** Pages drawn from 0…n-1 when neither --index nor the bucket says otherwise (the course client's default). */
+const DEFAULT_PAGE_COUNT = 10_000;
+
+/**
+ * What the requests ask for. The lab serves its bucket under the bucket's own name, and a
+ * local bucket says how many pages it holds: asking for more would measure 404s.
+ */
+async function pagesToAsk(options: ExperimentOptions, lab: Lab | null): Promise<{ bucket: string; webdir: string; index: number }> {
+  const webdir = options.pages?.webdir ?? 'webdir';
+  const bucket = options.pages?.bucket ?? (lab ? bucketNameOf(options.lab!.bucket) : 'bucket');
+  let index = options.pages?.index;
+  if (index === undefined && lab && !parseGcsUrl(options.lab!.bucket)) index = (await consecutivePages(join(options.lab!.bucket, webdir))) ?? undefined;
+  return { bucket, webdir, index: index ?? DEFAULT_PAGE_COUNT };
+}
+
+/** How many pages `0.html`, `1.html`, … a folder holds without a gap; null when none or no folder. */
+async function consecutivePages(folder: string): Promise<number | null> {
+  const names = new Set(await readdir(folder).catch(() => [] as string[]));
+  let count = 0;
+  while (names.has(`${count}.html`)) count++;
+  return count > 0 ? count : null;
 }
 
 /** The paths the request model draws from, as a user would type them. */

@@ -6,7 +6,8 @@ export { commandInjector, type FaultInjector, labFaultInjector } from './injecto
 export { estimateRunMs, type MatrixOptions, type MatrixRun, renderMatrixMarkdown, runMatrix } from './matrix.js';
 export { computeFailoverMetrics, type FailoverMetrics, type PhaseRatio, type ZonePhaseStats } from './metrics.js';
 export { FailoverPhases, type Phase, type PhaseAction, type PhaseStep, type PhaseTiming } from './phases.js';
-export { renderAnswers, renderWarnings } from './report-answers.js';
+export { renderAnswers, renderNotes, renderWarnings } from './report-answers.js';
+export { assessLag } from './lag-check.js';
 export { renderReportHtml } from './report-html.js';
 export { CHROMIUM_FLAGS, findChromium, writeReportPdf } from './report-pdf.js';
 export { renderReportMarkdown } from './report-md.js';

@@ -54,8 +54,12 @@ export interface FailoverMetrics {
   zones: ZonePhaseStats[];
   /** The run was stopped (Ctrl-C) before it finished its phases. */
   interrupted: boolean;
+  /** When the run was interrupted (ms since it started); null when it ran to its end. */
+  interruptedAt: number | null;
   /** How far the load generator fell behind its schedule at worst, ms, when it noticeably did; else null. */
   loadBehindMs: number | null;
+  /** Each stretch where it did, by the due times of its requests (null in runs recorded before they were kept). */
+  loadBehind?: { fromMs: number | null; toMs: number | null; maxLagMs: number }[];
 }
 
 const NO_ANSWER = '(no answer)';
@@ -96,6 +100,7 @@ export function computeFailoverMetrics(
   const faultAt = firstEvent(events, 'fault')?.at ?? null;
   const restartAt = firstEvent(events, 'recover')?.at ?? null;
   const readyAt = firstEvent(events, 'server-ready')?.at ?? null;
+  const interruptedAt = events.find((event) => event.kind === 'phase' && event.target === 'done' && event.detail === 'interrupted')?.at ?? null;
 
   // Reroute and return: the same tracker that decided when the run moved on.
   const tracker = new FailoverTracker(fault.zone, fault.holdMs ?? 0);
@@ -172,7 +177,21 @@ export function computeFailoverMetrics(
     },
     phases,
     zones,
-    interrupted: events.some((event) => event.kind === 'phase' && event.target === 'done' && event.detail === 'interrupted'),
-    loadBehindMs: Number.parseFloat(events.find((event) => event.kind === 'phase' && event.target === 'load-behind')?.detail ?? '') || null,
+    interrupted: interruptedAt !== null,
+    interruptedAt,
+    ...loadBehindOf(events),
   };
+}
+
+/** The load-behind events as episodes, and the worst lag among them. */
+function loadBehindOf(events: readonly RunEvent[]): Pick<FailoverMetrics, 'loadBehindMs' | 'loadBehind'> {
+  const episodes = events
+    .filter((event) => event.kind === 'phase' && event.target === 'load-behind')
+    .map((event) => {
+      const [, max, from, to] = /^([\d.]+) ms(?: from ([\d.]+) to ([\d.]+))?$/.exec(event.detail) ?? [];
+      return { fromMs: from === undefined ? null : Number(from), toMs: to === undefined ? null : Number(to), maxLagMs: Number(max) };
+    })
+    .filter((episode) => Number.isFinite(episode.maxLagMs) && episode.maxLagMs > 0);
+  if (episodes.length === 0) return { loadBehindMs: null, loadBehind: [] };
+  return { loadBehindMs: Math.max(...episodes.map((episode) => episode.maxLagMs)), loadBehind: episodes };
 }

@@ -1,5 +1,6 @@
 import { parseFault, type RunSetup } from '../records/index.js';
 import { errorKindsText, secondsText } from './format.js';
+import { assessLag } from './lag-check.js';
 import type { FailoverMetrics } from './metrics.js';
 import { type RunBounds, runBounds } from './run-bounds.js';
 
@@ -15,6 +16,14 @@ const FAULT_NOUN: Record<string, string> = {
   'health-fail': 'its health check started failing',
   flap: 'its health check started flapping',
 };
+
+/** What ends each fault, as the answers name it ("After the restart", "After the heal"). */
+function healNoun(setup: RunSetup): string {
+  if (setup.fault === 'command') return 'the restart';
+  const kind = parseFault(setup.fault).kind;
+  if (kind === 'kill' || kind === 'term') return 'the restart';
+  return kind === 'stop' ? 'the SIGCONT' : 'the heal';
+}
 
 function faultNoun(setup: RunSetup): string {
   return setup.fault === 'command' ? 'the fault command' : (FAULT_NOUN[parseFault(setup.fault).kind] ?? 'the fault');
@@ -35,31 +44,40 @@ export function renderAnswers(setup: RunSetup, metrics: FailoverMetrics, bounds:
   const zone = setup.faultZone;
   const noun = faultNoun(setup);
   const parts: string[] = [];
+  // An interrupted run says what it saw and how long after the fault it stopped; it never
+  // says "not rerouted within" a wait that never elapsed, or "never".
+  const stoppedAfter = (from: number | null) => (metrics.interruptedAt !== null && from !== null ? secondsText(Math.max(0, metrics.interruptedAt - from)) : null);
+  const stoppedAfterFault = stoppedAfter(metrics.faultAt);
+  let interruptionSaid = false;
   if (setup.where === 'lab') {
     const lbName = setup.versions?.lb?.program ? `The load balancer (${setup.versions.lb.program})` : 'The load balancer';
-    parts.push(
-      setup.lb?.hasView === false
-        ? `${lbName} keeps no view of its backends, so when it took ${zone} out is not known`
-        : metrics.lb.downAfterFaultMs === null && metrics.interrupted
-          ? `The load balancer had not marked ${zone} down when the run was interrupted`
-          : metrics.lb.downAfterFaultMs === null
-        ? `The load balancer never marked ${zone} down`
-        : `The load balancer marked ${zone} down ${secondsText(metrics.lb.downAfterFaultMs)} after ${noun}`,
-    );
+    if (setup.lb?.hasView === false) parts.push(`${lbName} keeps no view of its backends, so when it took ${zone} out is not known`);
+    else if (metrics.lb.downAfterFaultMs !== null) parts.push(`The load balancer marked ${zone} down ${secondsText(metrics.lb.downAfterFaultMs)} after ${noun}`);
+    else if (stoppedAfterFault !== null) {
+      parts.push(`The load balancer had not marked ${zone} down when the run was interrupted, ${stoppedAfterFault} after ${noun}`);
+      interruptionSaid = true;
+    } else parts.push(`The load balancer never marked ${zone} down`);
   }
-  const reroute = metrics.rerouted
-    ? `traffic was rerouted ${secondsText(metrics.timeToRerouteMs ?? 0)} after ${setup.where === 'lab' ? 'it' : noun}`
-    : `traffic was not rerouted within ${secondsText(setup.maxWaitMs)}${notReroutedBecause(metrics, bounds)}`;
-  parts.push(reroute);
+  const after = setup.where === 'lab' ? 'it' : noun;
+  if (metrics.rerouted) parts.push(`traffic was rerouted ${secondsText(metrics.timeToRerouteMs ?? 0)} after ${after}`);
+  else if (stoppedAfterFault !== null) parts.push(interruptionSaid ? 'nor had traffic been rerouted' : `traffic had not been rerouted when the run was interrupted, ${stoppedAfterFault} after ${after}`);
+  else parts.push(`traffic was not rerouted within ${secondsText(setup.maxWaitMs)}${notReroutedBecause(metrics, bounds)}`);
   parts.push(metrics.errors.count === 0 ? 'no request failed' : `${metrics.errors.count} request${metrics.errors.count === 1 ? '' : 's'} failed (${errorKindsText(metrics.errors.byKind)})`);
   const first = `${parts.join('; ')}.`;
   const lines = [`- ${first.charAt(0).toUpperCase()}${first.slice(1)}`];
+  const heal = healNoun(setup);
+  const After = `After ${heal}`;
   if (metrics.restartAt !== null) {
+    const stoppedAfterHeal = stoppedAfter(metrics.restartAt);
     lines.push(
       metrics.returned
-        ? `- After the restart, traffic returned ${secondsText(metrics.timeToReturnFromReadyMs ?? 0)} after the server was ready (${secondsText(metrics.timeToReturnMs ?? 0)} after the restart).`
-        : `- After the restart, ${zone} did not serve again within ${secondsText(setup.maxWaitMs)}.`,
+        ? `- ${After}, traffic returned ${secondsText(metrics.timeToReturnFromReadyMs ?? 0)} after the server was ready (${secondsText(metrics.timeToReturnMs ?? 0)} after ${heal}).`
+        : stoppedAfterHeal !== null
+          ? `- ${After}, ${zone} had not served again when the run was interrupted, ${stoppedAfterHeal} later: the return was not measured.`
+          : `- ${After}, ${zone} did not serve again within ${secondsText(setup.maxWaitMs)}.`,
     );
+  } else if (stoppedAfterFault !== null) {
+    lines.push(`- The run was interrupted before ${heal}: ${metrics.rerouted ? 'the return was' : 'the reroute and the return were'} not measured.`);
   }
   // Every request is in exactly one phase × zone cell, '(no answer)' included.
   const total = metrics.zones.reduce((sum, cell) => sum + cell.requests, 0);
@@ -76,6 +94,11 @@ export function renderAnswers(setup: RunSetup, metrics: FailoverMetrics, bounds:
     lines.push(`- Over the whole run, of ${total} requests the VMs answered ${vms.join(', ')}${failures}.`);
   }
   return lines;
+}
+
+/** What a reader should know that changes no measure (lag far from the fault and the return). Pure. */
+export function renderNotes(metrics: FailoverMetrics): string[] {
+  return assessLag(metrics).notes;
 }
 
 /** What the reader must not miss: an interrupted run, a bound exceeded, no reroute or return. Pure. */
@@ -104,11 +127,7 @@ export function renderWarnings(setup: RunSetup, metrics: FailoverMetrics, bounds
     const tooShort = detection && setup.maxWaitMs < detection.sec * 1000 + setup.holdMs ? ` (the wait, ${secondsText(setup.maxWaitMs)}, was shorter than the ${detection.sec} s bound plus the hold)` : '';
     warnings.push(`Traffic was not rerouted${unseen}${tooShort}.`);
   }
-  if (metrics.restartAt !== null && !metrics.returned && !metrics.interrupted) warnings.push(`${setup.faultZone} did not serve again after the restart.`);
-  if (metrics.loadBehindMs !== null) {
-    warnings.push(
-      `The load generator fell behind its schedule by up to ${metrics.loadBehindMs} ms (a busy machine): some requests left later than their records say, so times measured from them are that much less exact.`,
-    );
-  }
+  if (metrics.restartAt !== null && !metrics.returned && !metrics.interrupted) warnings.push(`${setup.faultZone} did not serve again after ${healNoun(setup)}.`);
+  warnings.push(...assessLag(metrics).warnings);
   return warnings;
 }

@@ -1,8 +1,8 @@
 import { lbName } from '../lb/index.js';
 import { describeFault, parseFault, type RequestResult, type RunSetup } from '../records/index.js';
 import type { FailoverMetrics, PhaseRatio, ZonePhaseStats } from './metrics.js';
-import { errorKindsText, rerouteText, secondsText } from './format.js';
-import { renderAnswers, renderWarnings } from './report-answers.js';
+import { errorKindsText, rerouteText, returnText, secondsText } from './format.js';
+import { renderAnswers, renderNotes, renderWarnings } from './report-answers.js';
 import { renderClientLines, renderSetupPicture } from './report-setup.js';
 import { runBounds } from './run-bounds.js';
 
@@ -57,6 +57,7 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
     '',
     ...renderAnswers(setup, metrics, bounds),
     '',
+    ...renderNotes(metrics).map((note) => `> **Note:** ${note}\n`),
     '## Setup',
     '',
     ...renderSetupPicture(setup),
@@ -93,8 +94,8 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
     `| failed requests | ${metrics.errors.count}${errorKinds ? ` (${errorKinds})` : ''} | |`,
     `| error window (first to last failure) | ${secondsText(metrics.errorWindowMs)} | |`,
     `| longest gap between successful responses | ${secondsText(metrics.longestGapMs)} | |`,
-    `| time to return, from the restart | ${metrics.returned ? secondsText(metrics.timeToReturnMs) : 'not returned'} | |`,
-    `| time to return, from the server being ready (the load balancer's share) | ${metrics.returned ? secondsText(metrics.timeToReturnFromReadyMs) : 'not returned'} | ${returning} |`,
+    `| time to return, from the restart | ${returnText(metrics, 'restart')} | |`,
+    `| time to return, from the server being ready (the load balancer's share) | ${returnText(metrics, 'ready')} | ${returning} |`,
   );
   // A balancer without a view of its own (nginx) has no DOWN or UP to report.
   if (setup.where === 'lab' && setup.lb?.kind !== 'nginx') {
@@ -104,7 +105,13 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
     );
   }
   if (bounds) {
-    lines.push('', `How the bounds are computed: to mark the zone down, ${bounds.detection ? bounds.detection.formula : `no bound (${detection.replace(/^none: /, '')})`}; to mark it up again once it answers, ${bounds.return.formula}.`);
+    lines.push(
+      '',
+      'How the bounds are computed:',
+      '',
+      `- ${formulaItem('marking the zone down', bounds.detection ? bounds.detection.formula : `no bound (${detection.replace(/^none: /, '')})`)};`,
+      `- ${formulaItem('marking it up again once it answers', bounds.return.formula)}.`,
+    );
     if (bounds.lb === 'gcp') {
       lines.push(
         (bounds.model.applyDelaySec ?? 0) > 0
@@ -161,4 +168,10 @@ export function renderReportMarkdown(setup: RunSetup, metrics: FailoverMetrics, 
 function programVersion(versions: NonNullable<RunSetup['versions']>): string {
   if (versions.lb) return `, ${versions.lb.program} ${versions.lb.version ?? '(version unknown)'}`;
   return versions.haproxy ? `, HAProxy ${versions.haproxy}` : '';
+}
+
+/** `marking the zone down (HAProxy, checks that fail at once): unhealthy 3 × interval 1 s + 0.2 s`: who and when in the label, the sum after it. */
+function formulaItem(label: string, formula: string): string {
+  const colon = formula.indexOf(': ');
+  return colon < 0 ? `${label}: ${formula}` : `${label} (${formula.slice(0, colon)}): ${formula.slice(colon + 2)}`;
 }

@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { ZonelabError } from '../errors.js';
+import { shellQuote } from '../shell-quote.js';
+import { labOfProcess, processName } from './find-labs.js';
 import { type LabOptions, planLab } from './plan.js';
 
 /** Whether `host:port` can be listened on right now (tried for real, then released). */
@@ -42,11 +44,8 @@ function listeningInodes(host: string, port: number): Set<string> {
   return inodes;
 }
 
-/**
- * Who listens on `host:port`, as `haproxy (pid 1234)`, from /proc (this machine, IPv4):
- * null when it cannot be told (another user's process, or a socket that just closed).
- */
-export function holderOf(host: string, port: number): string | null {
+/** The pid of a process listening on `host:port` (this machine, IPv4, from /proc), or null when it cannot be told. */
+function holderPid(host: string, port: number): number | null {
   const inodes = listeningInodes(host, port);
   if (inodes.size === 0) return null;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
@@ -64,26 +63,37 @@ export function holderOf(host: string, port: number): string | null {
         continue;
       }
       const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
-      if (inode && inodes.has(inode)) {
-        const name = (() => {
-          try {
-            const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-            return cmdline.startsWith('zonelab ') ? cmdline : readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-          } catch {
-            return 'a process';
-          }
-        })();
-        return `${name} (pid ${pid})`;
-      }
+      if (inode && inodes.has(inode)) return Number(pid);
     }
   }
   return null;
 }
 
-/** The one line for a busy address: what holds it, and the flag that moves away from it. */
+/** Who listens on `host:port`, and the lab it belongs to when it is one of ours left running. */
+export function addressHolder(host: string, port: number): { text: string; labDir: string | null } | null {
+  const pid = holderPid(host, port);
+  if (pid === null) return null;
+  const plain = `${processName(pid)} (pid ${pid})`;
+  const labDir = labOfProcess(pid);
+  return labDir ? { text: `the lab in ${labDir} (${processName(pid)}, pid ${pid})`, labDir } : { text: plain, labDir: null };
+}
+
+/** The command that stops the lab in `dir`, ready to paste. */
+export function labDownCommand(dir: string): string {
+  return `zonelab lab down --dir ${shellQuote(dir)}`;
+}
+
+/**
+ * The one line for a busy address: what holds it, and what to do. A lab of ours is named
+ * with the command that stops it (a lab left by a killed run is found by its processes);
+ * anything else with the flag that moves away from it.
+ */
 export function busyMessage(host: string, port: number, flag: string): string {
-  const holder = holderOf(host, port);
-  return `${host}:${port} is in use${holder ? ` by ${holder}` : ''}: stop it, or choose another with ${flag}`;
+  const holder = addressHolder(host, port);
+  if (holder?.labDir) {
+    return `${host}:${port} is in use by ${holder.text}, still running: stop it with "${labDownCommand(holder.labDir)}" ("zonelab lab down --all" stops every lab left running), or choose another address with ${flag}`;
+  }
+  return `${host}:${port} is in use${holder ? ` by ${holder.text}` : ''}: stop it, or choose another with ${flag}`;
 }
 
 /**

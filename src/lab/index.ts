@@ -4,5 +4,6 @@ export { type LabState, type ServerRecord, stateFile } from './state.js';
 export { renderBackends } from './render.js';
 export { checkNetworkFaultsPossible, nftTableOf, serversWithNetworkFault } from './network-faults.js';
 export { haproxyVersion } from '../lb/index.js';
-export { type LabChange, type LabObservation, LabObserver, processInWords, splitLine, stateInWords, type WatchOptions, watchLab } from './watch.js';
-export { addressFree, busyMessage, checkLabAddresses, holderOf } from './addresses.js';
+export { checkInWords, type LabChange, type LabObservation, LabObserver, processInWords, splitLine, stateInWords, type WatchOptions, watchLab } from './watch.js';
+export { addressFree, addressHolder, busyMessage, checkLabAddresses, labDownCommand } from './addresses.js';
+export { type FoundLab, findLabs, labOfProcess } from './find-labs.js';

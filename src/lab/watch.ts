@@ -26,6 +26,23 @@ export function stateInWords(status: string | null, spec: LoadBalancerSpec): str
   return status;
 }
 
+/**
+ * The last health check's result in the same words for every balancer: HAProxy's codes
+ * (`L7OK`, `L4CON`, `L4TOUT`, `L7STS` …, as its runtime API's `check_status` gives them),
+ * the passthrough prober's and Caddy's (`200`, `timeout`, `refused`). Pure.
+ */
+export function checkInWords(check: string): string {
+  if (check === '') return '';
+  if (/^(L7OK|L7OKC|L6OK|L4OK|2\d\d)$/.test(check)) return 'last check passed';
+  if (/TOUT$|^timeout$/i.test(check)) return 'last check timed out';
+  if (/^(L4CON|refused|ECONNREFUSED)$/i.test(check)) return 'last check refused';
+  if (check === 'L7STS' || /^[3-5]\d\d$/.test(check)) return 'last check answered an error status';
+  if (check === 'L7RSP') return 'last check answered garbage';
+  if (check === 'SOCKERR' || /^ECONNRESET$/i.test(check)) return 'last check reset';
+  if (check === 'INI') return 'not checked yet';
+  return `last check: ${check}`;
+}
+
 /** What the process of a backend is doing, in words, from the lab's state file. Pure. */
 export function processInWords(row: Pick<BackendStatus, 'process'> & { server: { fault: string | null } }): string {
   const fault = row.server.fault;

@@ -123,6 +123,12 @@ describe('zonelab failover runs through the CLI: matrix, report, reset, flap, Ct
       assert.equal(await exited, 130, output);
       const report = await readFile(join(run, 'report.md'), 'utf8');
       assert.match(report, /The run was interrupted/);
+      // What it saw, and that the rest was not measured: never a wait that did not elapse.
+      assert.match(report, /(traffic had not been rerouted when the run was interrupted, \d+\.\d\d s after it|had not marked us-east1-b down when the run was interrupted, \d+\.\d\d s after the kill; nor had traffic been rerouted)/);
+      assert.match(report, /The run was interrupted before the restart: the reroute and the return were not measured\./);
+      assert.doesNotMatch(report, /not rerouted within|never marked|did not serve again/);
+      assert.match(output, /^time to reroute: not measured: the run was interrupted first$/m);
+      assert.doesNotMatch(output, /DOWN — |UP — |: not rerouted|not returned/);
       assert.deepEqual(pids.filter(alive), [], 'the lab’s processes are gone');
       assert.equal(existsSync(join(run, 'lab', 'state.json')), false);
       assert.equal(tableExists(join(run, 'lab')), false);

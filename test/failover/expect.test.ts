@@ -11,7 +11,7 @@ function metrics(rerouteMs: number | null, failed: number, returnMs = 1500): Fai
     errorWindowMs: null, longestGapMs: 40,
     timeToReturnMs: returnMs, timeToReturnFromReadyMs: returnMs - 400, returned: true,
     lb: { downAfterFaultMs: rerouteMs === null ? null : rerouteMs + 50, upAfterRestartMs: null, upAfterReadyMs: 1200 },
-    phases: [], zones: [], interrupted: false, loadBehindMs: null,
+    phases: [], zones: [], interrupted: false, interruptedAt: null, loadBehindMs: null,
   };
 }
 

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import {
   computeFailoverMetrics,
   renderAnswers,
+  renderNotes,
   renderReportHtml,
   renderReportMarkdown,
   renderWarnings,
@@ -14,6 +15,7 @@ import {
   layoutLabels,
   renderTimelineSvg,
   rerenderReport,
+  resultLines,
   timelineMarks,
   timelineSpans,
 } from '../../src/failover/index.js';
@@ -64,8 +66,22 @@ describe('failover report (fixture run)', () => {
     ]);
     const behind = computeFailoverMetrics(records, [...events, { at: 8000, kind: 'phase', target: 'load-behind', detail: '120.5 ms' }], { zone: 'us-east1-c', instances: ['us-east1-c-vm1'], holdMs: setup.holdMs });
     assert.deepEqual(renderWarnings(setup, behind), [
-      'The load generator fell behind its schedule by up to 120.5 ms (a busy machine): some requests left later than their records say, so times measured from them are that much less exact.',
+      'The load generator fell behind its schedule by up to 120.5 ms (a busy machine); when is not recorded: times measured from requests sent then are that much less exact.',
     ]);
+    // Lag with its times: a start-up hiccup is a note; lag near the fault or the return is a
+    // warning that says where and which measures it touches.
+    const lagged = (...details: string[]) =>
+      computeFailoverMetrics(records, [...events, ...details.map((detail) => ({ at: 9000, kind: 'phase' as const, target: 'load-behind', detail }))], { zone: 'us-east1-c', instances: ['us-east1-c-vm1'], holdMs: setup.holdMs });
+    const startup = lagged('170 ms from 0.0 to 250.0');
+    assert.deepEqual(renderWarnings(setup, startup), []);
+    assert.deepEqual(renderNotes(startup), ['The load generator fell behind its schedule by up to 170 ms at 0.00–0.25 s, far from the fault and the return: no measure is affected.']);
+    assert.match(renderReportMarkdown(setup, startup, records), /^> \*\*Note:\*\* The load generator fell behind its schedule by up to 170 ms at 0\.00–0\.25 s/m);
+    const near = lagged('170 ms from 0.0 to 250.0', '80 ms from 2600.0 to 2700.0', '60 ms from 5100.0 to 5100.0');
+    assert.deepEqual(renderWarnings(setup, near), [
+      'The load generator fell behind its schedule by up to 80 ms around the fault (requests due 2.60–2.70 s): the time to reroute and the count of failed requests are up to 80 ms less exact (a busy machine).',
+      'The load generator fell behind its schedule by up to 60 ms around the return (requests due 5.10 s): the time to return is up to 60 ms less exact (a busy machine).',
+    ]);
+    assert.deepEqual(renderNotes(near), ['The load generator fell behind its schedule by up to 170 ms at 0.00–0.25 s, away from the measures.']);
     const errors = { ...setup, fault: 'errors:0.5' };
     assert.deepEqual(renderWarnings(errors, { ...metrics, rerouted: false, timeToRerouteMs: null }), ['Traffic was not rerouted (the health check cannot see this fault).']);
     assert.match(renderAnswers(errors, { ...metrics, rerouted: false, timeToRerouteMs: null })[0]!, /traffic was not rerouted within 60\.00 s: the health check still passes; 75 requests failed/);
@@ -77,7 +93,35 @@ describe('failover report (fixture run)', () => {
     const [first] = renderAnswers(nginx, retried);
     assert.match(first!, /^- The load balancer \(nginx\) keeps no view of its backends, so when it took us-east1-c out is not known; traffic was not rerouted within 60\.00 s: the faulted zone failed requests again every 3\.00 s \(20 times\), as the balancer kept trying it with real traffic;/);
     // With a view, a run cut short before DOWN says so, not "never".
-    assert.match(renderAnswers(setup, { ...metrics, interrupted: true, lb: { ...metrics.lb, downAfterFaultMs: null } })[0]!, /^- The load balancer had not marked us-east1-c down when the run was interrupted;/);
+    assert.match(
+      renderAnswers(setup, { ...metrics, interrupted: true, interruptedAt: (metrics.faultAt ?? 0) + 800, rerouted: false, lb: { ...metrics.lb, downAfterFaultMs: null } })[0]!,
+      /^- The load balancer had not marked us-east1-c down when the run was interrupted, 0\.80 s after the kill; nor had traffic been rerouted;/,
+    );
+  });
+
+  it('an interrupted run says what it saw and that the rest was not measured, never "not rerouted within" or "never"', () => {
+    // Ctrl-C after the load balancer marked the zone down, before the reroute held.
+    const stopAt = (metrics.faultAt ?? 0) + metrics.lb.downAfterFaultMs! + 100;
+    const cut = events.filter((e) => e.at <= stopAt).concat({ at: stopAt, kind: 'phase', target: 'done', detail: 'interrupted' });
+    const early = computeFailoverMetrics(records.filter((r) => r.sentAt < stopAt), cut, { zone: 'us-east1-c', instances: ['us-east1-c-vm1'], holdMs: setup.holdMs });
+    assert.equal(early.rerouted, false, 'the fixture is cut before its reroute held');
+    const answers = renderAnswers(setup, early).join('\n');
+    assert.match(answers, /^- The load balancer marked us-east1-c down 1\.50 s after the kill; traffic had not been rerouted when the run was interrupted, 1\.60 s after it;/m);
+    assert.match(answers, /^- The run was interrupted before the restart: the reroute and the return were not measured\.$/m);
+    assert.doesNotMatch(answers, /within|never/);
+    const lines = resultLines({ dir: 'run', setup, metrics: early }).join('\n');
+    assert.match(lines, /^time to reroute: not measured: the run was interrupted first$/m);
+    assert.match(lines, /^time to return: not measured: the run was interrupted first$/m);
+    assert.match(lines, /: DOWN 1\.50 s after the fault, UP not seen before the interruption$/m);
+    assert.doesNotMatch(lines, /—|never|not rerouted|not returned/);
+    // Cut after the restart, before the zone served again.
+    const restartAt = events.find((e) => e.kind === 'recover')!.at;
+    const late = [...events.filter((e) => e.at <= restartAt + 200), { at: restartAt + 200, kind: 'phase' as const, target: 'done', detail: 'interrupted' }];
+    const restarted = computeFailoverMetrics(records.filter((r) => r.sentAt < restartAt + 200), late, { zone: 'us-east1-c', instances: ['us-east1-c-vm1'], holdMs: setup.holdMs });
+    assert.equal(restarted.returned, false);
+    assert.match(renderAnswers(setup, restarted).join('\n'), /^- After the restart, us-east1-c had not served again when the run was interrupted, 0\.20 s later: the return was not measured\.$/m);
+    // A partition is healed, not restarted.
+    assert.match(renderAnswers({ ...setup, fault: 'partition' }, restarted).join('\n'), /^- After the heal, us-east1-c had not served again/m);
   });
 
   it('keeps the timeline readable from 10 s to 10 min: bins that stay visible, labels that never overlap', () => {

@@ -24,7 +24,7 @@ function metrics(rerouteMs: number, downMs: number, failed: number): FailoverMet
     errors: { count: failed, byKind: {} }, recurringFailures: null, errorWindowMs: null, longestGapMs: 40,
     timeToReturnMs: 1800, timeToReturnFromReadyMs: 1400, returned: true,
     lb: { downAfterFaultMs: downMs, upAfterRestartMs: null, upAfterReadyMs: 1450 },
-    phases: [], zones: [], interrupted: false, loadBehindMs: null,
+    phases: [], zones: [], interrupted: false, interruptedAt: null, loadBehindMs: null,
   };
 }
 
@@ -43,6 +43,23 @@ describe('trials: spread and the window the spec predicts (fixed metrics)', () =
     const late = summarizeTrials([...runs, { setup, metrics: metrics(2600, 2650, 120) }]);
     assert.equal(late.measures.find((m) => m.measure === 'reroute')!.allInside, false);
     assert.match(medianWithInterval(reroute), /^1\.40 \[1\.10–1\.90\]$/);
+    // The line the CLI ends with says what each number is.
+    assert.match(
+      trialsLines({ dir: 'x', runs, summary }).join('\n'),
+      /^time to reroute: median 1\.40 s \(95% interval of the median 1\.10–1\.90 s\), trials from 1\.10 to 1\.90 s; window 0\.80–2\.20 s: every trial inside$/m,
+    );
+  });
+
+  it('rounds each figure once, from the raw value: a median is shown as the trial it is', () => {
+    const runs = [metrics(2204.8, 2250, 1), metrics(2100, 2150, 1), metrics(2300, 2350, 1)].map((m) => ({ dir: 'trial', setup, metrics: m }));
+    const summary = summarizeTrials(runs);
+    const reroute = summary.measures.find((m) => m.measure === 'reroute')!;
+    assert.equal(reroute.stats!.median, 2.2048);
+    assert.match(medianWithInterval(reroute), /^2\.20 /);
+    const markdown = renderTrialsMarkdown(runs, summary, (dir) => dir);
+    assert.match(markdown, /\| time to reroute \| 2\.20 \[/);
+    assert.match(markdown, /\| 2\.20 \|/, 'the middle trial shows the same figure');
+    assert.match(trialsLines({ dir: 'x', runs, summary }).join('\n'), /time to reroute: median 2\.20 s/);
   });
 
   it("against Google Cloud a trial outside the model's window is an observation to explain, not a failure", () => {
@@ -58,7 +75,7 @@ describe('trials: spread and the window the spec predicts (fixed metrics)', () =
     assert.match(markdown, /\| time to reroute \| .* \| 4\.80–12\.00 \(model\) \| no: 1 outside, to explain \|/);
     assert.doesNotMatch(markdown, /\*\*no\*\*/);
     assert.match(markdown, /A trial outside its window is an observation to explain/);
-    assert.match(trialsLines({ dir: 'x', runs, summary }).join('\n'), /time to reroute: .*window 4\.8–12 s \(model\): 1 of 3 outside the model's window: observations to explain, not failures/);
+    assert.match(trialsLines({ dir: 'x', runs, summary }).join('\n'), /time to reroute: .*window 4\.80–12\.00 s \(model\): 1 of 3 outside the model's window: observations to explain, not failures/);
     // In the lab the same miss is a miss.
     const labRuns = [metrics(1400, 1450, 70), metrics(1100, 1150, 55), metrics(2600, 2650, 120)].map((m) => ({ dir: 'trial', setup, metrics: m }));
     const lab = summarizeTrials(labRuns);

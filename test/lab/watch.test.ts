@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type BackendStatus, LabObserver, processInWords, splitLine, stateInWords } from '../../src/lab/index.js';
+import { type BackendStatus, checkInWords, LabObserver, processInWords, splitLine, stateInWords } from '../../src/lab/index.js';
 import { PROFILES } from '../../src/lb/index.js';
 
 describe('the foreground lab in words', () => {
@@ -62,5 +62,14 @@ describe('looks at a lab turned into changes and counts (HAProxy counters)', () 
 
   it('says when a second had failures too', () => {
     assert.equal(splitLine(new Map([['b', 0], ['c', 40]]), 7), 'the load balancer sent in the last second: b 0 (0%), c 40 (100%); 7 failed');
+  });
+});
+
+describe('the last check in words (pure)', () => {
+  it("speaks the watcher's words for every balancer's codes, and shows an unknown code as it is", () => {
+    assert.deepEqual(
+      ['L7OK', '200', 'L4TOUT', 'timeout', 'L4CON', 'refused', 'L7STS', '503', 'INI', '', 'XYZ'].map(checkInWords),
+      ['last check passed', 'last check passed', 'last check timed out', 'last check timed out', 'last check refused', 'last check refused', 'last check answered an error status', 'last check answered an error status', 'not checked yet', '', 'last check: XYZ'],
+    );
   });
 });
