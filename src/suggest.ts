@@ -11,8 +11,14 @@ export function editDistance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
-/** The name a typo most likely meant (a third of its letters wrong at most), or null. Pure. */
+/**
+ * The name a typo most likely meant (a third of its letters wrong at most), or the one name
+ * it is the start of (`gcp` → `gcp-default`), or null. Pure.
+ */
 export function closestName(typed: string, names: readonly string[]): string | null {
+  const lower = typed.toLowerCase();
+  const starting = lower.length >= 2 ? names.filter((name) => name.toLowerCase().startsWith(lower) && name.toLowerCase() !== lower) : [];
+  if (starting.length === 1) return starting[0]!;
   let best: { name: string; distance: number } | null = null;
   for (const name of names) {
     const distance = editDistance(typed.toLowerCase(), name.toLowerCase());

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { runClient } from '../client/index.js';
+import { pagePath, runClient } from '../client/index.js';
 import { examples } from './examples.js';
 import { INTERRUPTED_EXIT_CODE, interruptible } from './signals.js';
 import { countryOption, durationOption, integerIn, nonEmpty, parseDuration, parsePort, positiveNumber } from './option-parsers.js';
@@ -97,6 +97,15 @@ export function registerClient(program: Command): void {
       if (interrupted) process.exitCode = stop.exitCode ?? INTERRUPTED_EXIT_CODE;
       else if (summary.requests > 0 && summary.answered === 0) {
         process.stderr.write(`zonelab: no request got an answer from ${flags.domain}:${port}\n`);
+        process.exitCode = 1;
+      } else if (summary.notFound * 2 > summary.answered) {
+        // "4 answered, 0 failed" of 404s looks like success: say what was asked for instead.
+        const bucket = flags.bucket ?? flags.bucketName;
+        const first = pagePath(bucket, flags.webdir, 0);
+        const asked = flags.index > 1 ? `${first} … ${pagePath(bucket, flags.webdir, flags.index - 1)}` : first;
+        process.stderr.write(
+          `zonelab: ${summary.notFound} of the ${summary.answered} answers were 404 Not Found for ${asked}: check -b (the bucket), -w (its folder) and -i (how many pages); the local lab serves /bucket/webdir/0.html … /bucket/webdir/9999.html\n`,
+        );
         process.exitCode = 1;
       }
     });

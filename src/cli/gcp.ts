@@ -156,7 +156,7 @@ export function registerGcp(program: Command): void {
     .addHelpText(
       'after',
       examples([
-        ['the assignment\'s deployment in us-east1 (about 3 minutes)', 'zonelab gcp up --project my-course-123'],
+        ['the assignment\'s deployment in us-east1 (about 5 minutes: the VMs install Node.js and zonelab)', 'zonelab gcp up --project my-course-123'],
         ['in another region, with one-second checks', 'zonelab gcp up --project my-course-123 --region europe-west1 --profile fast'],
       ]),
     )

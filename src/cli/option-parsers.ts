@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { parseBusSpec } from '../bus/index.js';
 import { COUNTRIES } from '../client/index.js';
 import { parseGcsUrl } from '../storage/index.js';
-import { closestName } from '../suggest.js';
+import { closestName, didYouMean } from '../suggest.js';
 import { FAULT_FORMS, type Fault, parseFault } from '../records/index.js';
 import { parseWebAddress } from '../web/index.js';
 
@@ -62,7 +62,8 @@ export function listOf<T extends string>(allowed: readonly T[], what: string): (
   return (value) => {
     const items = value.split(',').map((item) => item.trim()).filter(Boolean) as T[];
     const unknown = items.filter((item) => !allowed.includes(item));
-    if (items.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`expected ${what} from ${allowed.join(', ')}.`);
+    if (items.length === 0) throw new InvalidArgumentError(`expected ${what} from ${allowed.join(', ')}.`);
+    if (unknown.length > 0) throw new InvalidArgumentError(`"${unknown[0]}" is not one of the ${what} (${allowed.join(', ')})${didYouMean(unknown[0]!, allowed)}.`);
     return items;
   };
 }

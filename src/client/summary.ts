@@ -27,6 +27,8 @@ export interface LoadSummary {
   /** Requests that failed: an error, or a 5xx. Refusals for export control (400) are not failures. */
   failed: number;
   forbidden: number;
+  /** Answers 404 Not Found: a wrong bucket, folder or page range when most are. */
+  notFound: number;
   errors: Record<string, number>;
   elapsedSec: number;
   /** Requests per second over the run. */
@@ -95,6 +97,7 @@ export function summarize(records: readonly RequestResult[], elapsedMs: number):
     answered: answered.length,
     failed: requests.filter((r) => r.status === null || r.status >= 500).length,
     forbidden: answered.filter((r) => r.status === 400).length,
+    notFound: answered.filter((r) => r.status === 404).length,
     errors: countErrors(requests),
     elapsedSec,
     achievedRate: elapsedSec > 0 ? Math.round((requests.length / elapsedSec) * 10) / 10 : 0,

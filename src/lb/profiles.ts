@@ -1,4 +1,5 @@
 import { ZonelabError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 import { type LoadBalancerSpec, type ProfileName, validateSpec } from './spec.js';
 
 const BASE = { requestPath: '/healthz', port: 8080, mode: 'tcp', balance: 'roundrobin' } as const;
@@ -44,7 +45,7 @@ export type SpecOverrides = Partial<Omit<LoadBalancerSpec, 'profile'>>;
 /** A profile with single fields overridden by flags, validated. */
 export function resolveSpec(profile: string, overrides: SpecOverrides = {}): LoadBalancerSpec {
   if (!(profile in PROFILES)) {
-    throw new ZonelabError('E_BAD_SPEC', `profile "${profile}" does not exist; choose one of ${PROFILE_NAMES.join(', ')}`);
+    throw new ZonelabError('E_BAD_SPEC', `profile "${profile}" does not exist; choose one of ${PROFILE_NAMES.join(', ')}${didYouMean(profile, PROFILE_NAMES)}`);
   }
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
   return validateSpec({ ...PROFILES[profile as ProfileName], ...defined });

@@ -1,3 +1,4 @@
+import { didYouMean } from '../suggest.js';
 import { ZonelabError } from '../errors.js';
 
 /** What a zone can suffer; the same names on `failover --fault`, `--faults` and `lab fault`. */
@@ -16,6 +17,7 @@ export type FaultClass = 'signal' | 'network' | 'gray';
 
 /** The forms `parseFault` reads, for help texts and errors. */
 export const FAULT_FORMS = 'kill, term, stop, partition, reset, latency:<ms>, errors:<fraction>, health-fail, flap:<period>';
+const FAULT_NAMES = ['kill', 'term', 'stop', 'partition', 'reset', 'latency', 'errors', 'health-fail', 'flap'];
 
 export function faultClassOf(fault: Fault): FaultClass {
   switch (fault.kind) {
@@ -81,7 +83,7 @@ export function parseFault(text: string): Fault {
       return { kind: 'flap', periodMs };
     }
     default:
-      throw bad(text, `is not one of ${FAULT_FORMS}`);
+      throw bad(text, `is not one of ${FAULT_FORMS}${didYouMean(name, FAULT_NAMES)}`);
   }
 }
 

@@ -109,6 +109,10 @@ describe('zonelab CLI', () => {
     [['bucket', 'upload', '--from', '/nonexistent/zonelab', '--to', 'gs://b'], /--from.*expected an existing folder/],
     [['audit', '--bus', 'pubsub:projects/my-course-123/subscriptions/zonelab-audit', '--from-start'], /^error: --from-start works with sqlite only/],
     [['failover', '--kill', 'true'], /^error: --kill applies to --target only/],
+    // The same suggestion wherever a name is expected: a typo, or the start of one name.
+    [['failover', '--fault', 'partiton'], /--fault.*"partiton" is not one of kill, .* \(did you mean partition\?\)/],
+    [['failover', '--profile', 'gcp'], /^zonelab: profile "gcp" does not exist; choose one of gcp-default, fast, zero-error \(did you mean gcp-default\?\)/],
+    [['failover', '--matrix', '--profiles', 'gcp,fast'], /--profiles.*"gcp" is not one of the profiles \(gcp-default, fast, zero-error\) \(did you mean gcp-default\?\)/],
   ] as const) {
     it(`fails with one clear line: zonelab ${args.join(' ')}`, async () => {
       const { code, stderr } = await zonelab(...args);

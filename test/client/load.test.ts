@@ -223,6 +223,21 @@ describe('zonelab client process', () => {
     for (const line of lines) assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} 200 OK zone=zone-t instance=vm-t$/);
   });
 
+  it('says so, names the paths asked and exits 1 when most answers are 404s (a wrong -b or -w)', async () => {
+    const missing = createHttpServer((_req, res) => res.writeHead(404, { 'X-Zone': 'zone-t' }).end('no such object'));
+    await new Promise<void>((done) => missing.listen(0, '127.0.0.1', done));
+    try {
+      const result = await runCli(['client', '-d', '127.0.0.1', '-p', String((missing.address() as AddressInfo).port), '-n', '4', '-b', 'none', '-w', 'none', '-i', '3']);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(
+        result.stderr,
+        'zonelab: 4 of the 4 answers were 404 Not Found for /0.html … /2.html: check -b (the bucket), -w (its folder) and -i (how many pages); the local lab serves /bucket/webdir/0.html … /bucket/webdir/9999.html\n',
+      );
+    } finally {
+      await new Promise((done) => missing.close(done));
+    }
+  });
+
   it('uses port 443 with --ssl when -p is left alone, and says when nothing answered', async () => {
     const child = spawn(process.execPath, [CLI_PATH, 'client', '-d', '127.0.0.1', '-s', '--timeout', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
