@@ -197,7 +197,7 @@ export function registerFailover(program: Command): void {
       .option('--trials <n>', 'run the experiment n times on one lab (a random extra wait of up to one check interval before each fault and each heal) and report the spread: median, min, max, p90, a 95% interval of the median, and whether every trial fell in the window the spec predicts', integerIn(1, 100), 1)
       .option('--seed <n>', 'with --trials: seeds the extra waits before each fault and each heal', integerIn(0, 2 ** 31 - 1), 1)
       .option('--expect <rules>', "pass/fail for CI: rules such as 'reroute<=3s, failed<=0, p90(return)<=4s' (measures: reroute, return, return-ready, down, up, gap, failed; with --trials the median unless min/max/p90 is named); exit 1 when one fails, with verdict.json and verdict.xml (JUnit); a malformed rule exits 2 before anything runs")
-      .addOption(webOption('the run: requests per zone as they are answered, backend states, marks, phase and running measurements, then the report')),
+      .addOption(webOption('the run: requests per second per zone, each counted when it was due to be sent (as the report counts it), backend states, marks, phases and running measurements, then the report')),
   ))
     .addHelpText(
       'after',

@@ -312,6 +312,8 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
     recorder.event({ at: recorder.now(), kind: 'phase', target: 'done', detail: options.signal.aborted ? 'interrupted' : '' });
     stopLoad.abort();
     const { maxLagMs, lagEpisodes } = await load;
+    // Every answer is in now: the page's last figures are the report's, not the last tick's.
+    options.watcher?.status(liveRunStatus({ phase: phases.phase, tracker, now: recorder.now(), answered: live.ok, failed: live.errors, lbDownAt, readyAt }));
     worstLagMs = maxLagMs;
     // Each stretch where requests left noticeably later than their records say, with its
     // due times, so the report can tell a start-up hiccup from lag around the fault.

@@ -38,6 +38,8 @@ export function liveRunStatus(facts: LiveRunFacts): LiveRunStatus {
   const { tracker, now } = facts;
   const measures = [
     { label: 'elapsed', value: secondsText(now) },
+    // Requests sent and settled, as the report counts them: answered and failed together.
+    { label: 'requests', value: String(facts.answered + facts.failed) },
     { label: 'answered', value: String(facts.answered) },
     { label: 'failed', value: String(facts.failed) },
   ];

@@ -1,5 +1,9 @@
 import { FAILED_COLOUR, ZONE_COLOURS } from '../failover/index.js';
 
+/** The phases a failover run goes through, each with its own shading. */
+export const PHASE_NAMES = ['warm-up', 'outage', 'return'] as const;
+const PHASE_COLOURS = ['#9ecae1', '#fdae6b', '#a1d99b'] as const;
+
 /** The names of the data sets and signals the page changes as messages arrive. */
 export const CHART_DATA = { bins: 'bins', marks: 'marks', phases: 'phases' } as const;
 export const CHART_SIGNALS = { binSec: 'binSec', xmin: 'xmin', xmax: 'xmax' } as const;
@@ -11,7 +15,8 @@ export const CHART_SIGNALS = { binSec: 'binSec', xmin: 'xmin', xmax: 'xmax' } as
  * the run grows so bars never turn to hairlines; heights are rates (requests per second),
  * so they read the same at any width. Pure.
  */
-export function liveChartSpec(zones: readonly string[]): Record<string, unknown> {
+export function liveChartSpec(zones: readonly string[], options: { phases?: boolean } = {}): Record<string, unknown> {
+  const phases = options.phases ?? true;
   const x = {
     type: 'quantitative',
     title: 'seconds',
@@ -30,11 +35,18 @@ export function liveChartSpec(zones: readonly string[]): Record<string, unknown>
     layer: [
       {
         data: { name: CHART_DATA.phases },
-        mark: { type: 'rect', opacity: 0.07, clip: true },
+        mark: { type: 'rect', opacity: 0.1, clip: true },
         encoding: {
           x: { ...x, field: 't0' },
           x2: { field: 't1' },
-          color: { field: 'name', type: 'nominal', legend: null, scale: { scheme: 'set2' } },
+          // A fixed colour per phase, so a phase keeps its colour as the next ones appear.
+          color: {
+            field: 'name',
+            type: 'nominal',
+            title: 'phase',
+            scale: { domain: [...PHASE_NAMES], range: [...PHASE_COLOURS] },
+            legend: phases ? { orient: 'top', direction: 'horizontal', symbolType: 'square', symbolOpacity: 0.35 } : null,
+          },
         },
       },
       {
@@ -70,7 +82,8 @@ export function liveChartSpec(zones: readonly string[]): Record<string, unknown>
       },
       {
         data: { name: CHART_DATA.marks },
-        mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, fontSize: 11, clip: true },
+        // The page says on which side of its line each label fits (`align`), so none is cut at the right edge.
+        mark: { type: 'text', align: { expr: "datum.align === 'right' ? 'right' : 'left'" }, dx: { expr: "datum.align === 'right' ? -3 : 3" }, baseline: 'top', fontSize: 11, clip: true },
         encoding: {
           x: { ...x, field: 't' },
           y: { field: 'y', type: 'quantitative', scale: null },
@@ -83,9 +96,9 @@ export function liveChartSpec(zones: readonly string[]): Record<string, unknown>
 }
 
 /** The same, compiled to a vega spec (the page loads vega alone). */
-export async function compiledLiveChart(zones: readonly string[]): Promise<unknown> {
+export async function compiledLiveChart(zones: readonly string[], options: { phases?: boolean } = {}): Promise<unknown> {
   const vegaLite = await import('vega-lite');
-  const { $schema: _schema, ...spec } = vegaLite.compile(liveChartSpec(zones) as unknown as Parameters<typeof vegaLite.compile>[0]).spec;
+  const { $schema: _schema, ...spec } = vegaLite.compile(liveChartSpec(zones, options) as unknown as Parameters<typeof vegaLite.compile>[0]).spec;
   // The schema's address is a name, not a fetch; left out so the page names no other host.
   return spec;
 }

@@ -32,8 +32,8 @@ interface Backend {
 }
 
 /**
- * The live page of a failover run: the answers the run's own client got (by when they
- * arrived, per zone, failures apart), the load balancer's state of each backend, the run's marks and
+ * The live page of a failover run: the answers the run's own client got (by when each
+ * request was due, per zone, failures apart), the load balancer's state of each backend, the run's marks and
  * phases, and its running measurements. Returns the feed and the watcher to hand to
  * `runExperiment`.
  */
@@ -68,7 +68,8 @@ export function createFailoverFeed(options: { title: string; zones: string[]; sp
       publish();
     },
     record(record) {
-      feed.count(failed(record) ? FAILED_SERIES : (record.zone ?? 'unknown'));
+      // Counted when it was due to be sent, as the report's timeline counts it.
+      feed.count(failed(record) ? FAILED_SERIES : (record.zone ?? 'unknown'), 1, record.sentAt);
     },
     event(event) {
       if (event.kind === 'phase' && PHASES.has(event.target)) feed.phase(event.target, event.at);

@@ -1,7 +1,7 @@
 export { CHART_DATA, CHART_SIGNALS, compiledLiveChart, liveChartSpec } from './chart-spec.js';
 export { createFailoverFeed, markOf } from './failover-feed.js';
 export { controlAllowed, hostAllowed, isLoopback, newToken, parseWebAddress } from './guard.js';
-export { backendState, createLabFeed, feedFromLab, labControls, liveBackends, PAGE_FAULTS } from './lab-feed.js';
+export { backendState, createLabFeed, feedFromLab, labControls, liveBackends, PAGE_FAULTS, processBase } from './lab-feed.js';
 export {
   FAILED_SERIES,
   type LiveBackend,

@@ -50,13 +50,21 @@ export function feedFromLab(feed: LiveFeed, spec: LoadBalancerSpec, noView = fal
     for (const change of observation.changes) {
       const who = change.server.name;
       if (change.kind === 'process') {
-        const restarted = change.to === 'running';
+        // One action, one mark: "stopped" becoming "stopped (kill)" once the fault is on
+        // record, or "stopped (kill)" becoming "stopped" as a start clears it, is the same state.
+        if (processBase(change.from) === processBase(change.to)) continue;
+        const restarted = processBase(change.to) === 'running';
         feed.mark(restarted ? 'restart' : 'fault', `${who} ${change.to}`);
       } else if ((change.to === 'DOWN' || change.to === 'UP') && change.from !== null) {
         feed.mark('lb', `LB ${change.to} ${who}`);
       }
     }
   };
+}
+
+/** `stopped (kill)` → `stopped`: the process's state without the detail of how it got there. Pure. */
+export function processBase(words: string | null): string | null {
+  return words === null ? null : (words.split(' (')[0] ?? words);
 }
 
 function ready(lab: Lab | null): Lab {

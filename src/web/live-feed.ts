@@ -113,6 +113,8 @@ export class LiveFeed {
   readonly #subscribers = new Set<(message: LiveMessage) => void>();
   readonly #bins: LiveBin[] = [];
   readonly #open = new Map<string, number>();
+  /** Requests for bins already sent, by `<bin start ms>\0<series>`. */
+  readonly #late = new Map<string, number>();
   #openStart: number;
   #backends: LiveBackend[] = [];
   #backendsJson = '';
@@ -144,11 +146,23 @@ export class LiveFeed {
     return Math.floor(ms / this.#options.binMs) * this.#options.binMs;
   }
 
-  /** `n` requests answered now by `series` (a zone, or `FAILED_SERIES`). */
-  count(series: string, n = 1): void {
+  /**
+   * `n` requests of `series` (a zone, or `FAILED_SERIES`), counted in the bin of `atMs`
+   * (default now). A run counts each request at the time it was due to be sent, as its
+   * report does: by when answers arrive, a steady rate would look jagged and a slow
+   * stretch would pile up into a spike. A bin already sent gets its late requests in the
+   * next message, under its own time (the page sums bins of one time and series).
+   */
+  count(series: string, n = 1, atMs?: number): void {
     if (n <= 0) return;
     this.flush();
-    this.#open.set(series, (this.#open.get(series) ?? 0) + n);
+    const start = atMs === undefined ? this.#openStart : this.#binStart(atMs);
+    if (start >= this.#openStart) {
+      this.#open.set(series, (this.#open.get(series) ?? 0) + n);
+      return;
+    }
+    const key = `${start}\u0000${series}`;
+    this.#late.set(key, (this.#late.get(key) ?? 0) + n);
   }
 
   /** Closes the open bin when its time is over and sends it (called every bin width). */
@@ -157,7 +171,8 @@ export class LiveFeed {
     const current = this.#binStart(nowMs);
     if (current === this.#openStart) return;
     const t = round(this.#openStart / 1000);
-    const closed = [...this.#open].map(([series, n]) => ({ t, series, n }));
+    const late = this.#takeLate();
+    const closed = [...late, ...[...this.#open].map(([series, n]) => ({ t, series, n }))];
     this.#open.clear();
     this.#openStart = current;
     this.#bins.push(...closed);
@@ -207,9 +222,31 @@ export class LiveFeed {
   /** The run is over: the page shows the final report. */
   done(done: LiveDone): void {
     this.flush();
+    this.#flushLate();
     this.#phases = this.#phases.map((phase) => (phase.t1 === null ? { ...phase, t1: this.now() } : phase));
     this.#done = done;
     this.#send({ type: 'done', done });
+  }
+
+  /** The late requests as bins under their own times, and none left. */
+  #takeLate(): LiveBin[] {
+    const bins = [...this.#late].map(([key, n]) => {
+      const [start, series] = key.split('\u0000') as [string, string];
+      return { t: round(Number(start) / 1000), series, n };
+    });
+    this.#late.clear();
+    return bins;
+  }
+
+  /** Sends the late requests now, without waiting for the open bin to close. */
+  #flushLate(): void {
+    if (this.#late.size === 0 && this.#open.size === 0) return;
+    const late = this.#takeLate();
+    const open = [...this.#open].map(([series, n]) => ({ t: round(this.#openStart / 1000), series, n }));
+    this.#open.clear();
+    const bins = [...late, ...open];
+    this.#bins.push(...bins);
+    this.#send({ type: 'bins', now: this.now(), bins });
   }
 
   get finished(): boolean {

@@ -99,8 +99,9 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
   const host = options.host ?? '127.0.0.1';
   const token = newToken();
   const assets = loadAssets();
-  const { series, title } = feed.snapshot();
-  const chart = JSON.stringify(await compiledLiveChart(series.filter((name) => name !== FAILED_SERIES)));
+  const { series, title, view } = feed.snapshot();
+  // A lab has no phases: no phase legend on its chart.
+  const chart = JSON.stringify(await compiledLiveChart(series.filter((name) => name !== FAILED_SERIES), { phases: view === 'failover' }));
   const page = renderLivePage(title);
   const streams = new Set<ServerResponse>();
   let busy = false;

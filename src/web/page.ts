@@ -89,10 +89,27 @@ function text(tag, content, className) {
   return element;
 }
 
-// Bar width in seconds for a chart this many seconds wide: about 300 bars at most.
-function binSecFor(span) {
+// Bar width in seconds for a chart this many seconds wide: about 300 bars at most, and
+// wide enough that a zone's bar holds some ten requests, so a steady rate draws a flat top
+// (at 50 requests/s over two zones, 0.1 s bars alternate 2 and 3 requests: 20 and 30/s).
+function binSecFor(span, ratePerSec) {
   const choices = [0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
-  return choices.find((bin) => span / bin <= 300) ?? 60;
+  const zones = Math.max(1, model.series.length - 1);
+  const steady = ratePerSec > 0 ? (10 * zones) / ratePerSec : 0;
+  return choices.find((bin) => span / bin <= 300 && bin >= steady) ?? 60;
+}
+
+// Requests per second so far, from every bin counted (0 before there are any).
+let counted = { n: 0, from: null };
+function countBins(bins) {
+  for (const bin of bins) {
+    counted.n += bin.n;
+    if (counted.from === null || bin.t < counted.from) counted.from = bin.t;
+  }
+}
+function rateSoFar() {
+  const span = model.now - (counted.from ?? model.now);
+  return span >= 1 ? counted.n / span : 0;
 }
 
 function xWindow(now) {
@@ -101,16 +118,21 @@ function xWindow(now) {
   return [from, Math.max(now, from + 10)];
 }
 
-// Labels on the first lane where they do not touch the label before them.
-function laidOutMarks(marks, span) {
-  const pxPerSec = Math.max(($('chart').clientWidth || 900) - 80, 200) / Math.max(span, 0.001);
+// Labels on the first lane where they do not touch the label before them; a label that
+// would run past the right edge is drawn to the left of its line instead, so none is cut.
+function laidOutMarks(marks, xmin, xmax) {
+  const plotWidth = Math.max(($('chart').clientWidth || 900) - 80, 200);
+  const pxPerSec = plotWidth / Math.max(xmax - xmin, 0.001);
   const laneEnds = [];
   return marks.map((mark) => {
-    const x = mark.t * pxPerSec;
-    let lane = laneEnds.findIndex((end) => end <= x);
+    const x = (mark.t - xmin) * pxPerSec;
+    const width = mark.label.length * 6.2 + 10;
+    const align = x + width > plotWidth ? 'right' : 'left';
+    const [from, to] = align === 'left' ? [x, x + width] : [x - width, x];
+    let lane = laneEnds.findIndex((end) => end <= from);
     if (lane === -1) lane = laneEnds.push(0) - 1;
-    laneEnds[lane] = x + mark.label.length * 6.2 + 10;
-    return { ...mark, y: 4 + (lane % 6) * 14 };
+    laneEnds[lane] = to;
+    return { ...mark, y: 4 + (lane % 6) * 14, align };
   });
 }
 
@@ -124,7 +146,7 @@ async function buildChart(spec) {
 function redrawMarks() {
   if (!view) return;
   const [xmin, xmax] = xWindow(model.now);
-  view.data('marks', laidOutMarks(model.marks, xmax - xmin));
+  view.data('marks', laidOutMarks(model.marks, xmin, xmax));
 }
 
 function phasesWithEnds() {
@@ -143,12 +165,17 @@ async function redraw() {
     const changes = vega.changeset().insert(bins);
     if (model.windowSec !== null) changes.remove((bin) => bin.t < xmin - 1);
     view.change('bins', changes);
-    view.signal('xmin', xmin).signal('xmax', xmax).signal('binSec', binSecFor(xmax - xmin));
+    countBins(bins);
+    view.signal('xmin', xmin).signal('xmax', xmax).signal('binSec', binSecFor(xmax - xmin, rateSoFar()));
     if (model.phases.length) view.data('phases', phasesWithEnds());
+    // The window grows with the run: where a label fits changes with it.
+    if (model.marks.length) view.data('marks', laidOutMarks(model.marks, xmin, xmax));
     const marks = model.marks.length;
     await view.runAsync();
-    // For whoever waits on the drawing (the browser tests): every mark so far is on the chart.
+    // For whoever waits on the drawing (the browser tests): every mark so far is on the
+    // chart, and how high its requests-per-second axis reaches.
     document.body.dataset.drawnMarks = String(marks);
+    document.body.dataset.rateAxisMax = String(view.scale('y')?.domain()?.[1] ?? '');
   } finally {
     drawing = false;
   }
@@ -246,6 +273,9 @@ async function onSnapshot(snapshot) {
   document.title = snapshot.title;
   document.body.className = snapshot.view + '-view';
   $('title').textContent = snapshot.title;
+  $('chart-caption').textContent = snapshot.view === 'failover'
+    ? 'Requests per second of the run’s own client, each counted when it was due to be sent (as the report counts it), by the zone that answered; failures in red; the shading shows the phases.'
+    : 'Requests per second the load balancer completed, by zone, as it counts them; failures in red.';
   if (snapshot.controls) {
     $('control-note').textContent = token
       ? 'The buttons run the commands shown under them. Anyone with this page’s address (it carries a secret token) can use them.'
@@ -257,6 +287,7 @@ async function onSnapshot(snapshot) {
   renderBackends();
   renderMeasures();
   pending = { bins: [...snapshot.bins], now: snapshot.now };
+  counted = { n: 0, from: null };
   const spec = await (await fetch('/chart.json')).json();
   await buildChart(spec);
   redrawMarks();

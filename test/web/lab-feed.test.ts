@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createRequestModel, type RequestResult, runLoad } from '../../src/client/index.js';
 import { type BackendStatus, type Lab, startLab, watchLab } from '../../src/lab/index.js';
 import { resolveSpec } from '../../src/lb/index.js';
-import { createLabFeed, feedFromLab, liveBackends } from '../../src/web/index.js';
+import { createLabFeed, feedFromLab, liveBackends, processBase } from '../../src/web/index.js';
 import { freePort, freeServerPort } from '../helpers/free-port.js';
 import { endLabsUnder, skipWithoutHaproxy } from '../helpers/lab-process.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
@@ -109,5 +109,14 @@ describe('the lab page for a balancer that keeps no view or no counts (pure)', (
     const counted = createLabFeed({ zones: ['us-east1-b'], lbUrl: 'http://127.0.0.1:8080', dirFlag: null, lb: { name: 'HAProxy', hasCounters: true } });
     assert.equal(counted.snapshot().title, 'zonelab lab: us-east1-b behind http://127.0.0.1:8080');
     counted.close();
+  });
+});
+
+describe('one mark per action on the lab page (pure)', () => {
+  it('takes "stopped" and "stopped (kill)" for one state, and running for another', () => {
+    assert.equal(processBase('stopped (kill)'), 'stopped');
+    assert.equal(processBase('stopped'), 'stopped');
+    assert.equal(processBase('running (answers its health check)'), 'running');
+    assert.equal(processBase(null), null);
   });
 });

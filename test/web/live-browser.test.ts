@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -143,6 +143,13 @@ describe('the live page in a real Chromium (real lab, real HAProxy)', { skip }, 
       assert.match((await page.locator('#action-result').textContent()) ?? '', /us-east1-b-vm1 healed/);
       assert.match((await page.locator('#marks').textContent()) ?? '', /us-east1-b-vm1 running/);
       assert.match(lab.output(), /us-east1-b-vm1 \(us-east1-b\) stopped/, 'the terminal said so too');
+      // One mark per action: the stop is one "stopped", and the start adds no "stopped" of its own.
+      await waitFor(async () => /LB UP us-east1-b-vm1/.test((await page.locator('#marks').textContent()) ?? ''), 10_000, 'the LB UP mark');
+      const items = await page.locator('#marks li').allTextContents();
+      const labels = items.map((item) => item.replace(/^\d+\.\d s\s+/, '')).reverse();
+      assert.equal(labels.length, 4, labels.join(' | '));
+      assert.match(labels[0]!, /^us-east1-b-vm1 stopped( \(kill\))?$/);
+      assert.deepEqual(labels.slice(1), ['LB DOWN us-east1-b-vm1', 'us-east1-b-vm1 running', 'LB UP us-east1-b-vm1']);
       // Bars for both zones again, from HAProxy's counters of the outside client.
       const since = () => lab.output().slice(lab.output().indexOf('us-east1-b-vm1 (us-east1-b) running'));
       await waitFor(() => /the load balancer sent in the last second: us-east1-b [1-9]\d* /.test(since()), 10_000, 'zone b served again');
@@ -180,6 +187,16 @@ describe('the live page in a real Chromium (real lab, real HAProxy)', { skip }, 
     await report.locator('h2', { hasText: 'Answers' }).waitFor({ timeout: 10_000 });
     const marks = (await page.locator('#marks').textContent()) ?? '';
     for (const mark of ['fault kill us-east1-b', 'LB DOWN us-east1-b-vm1', 'restart us-east1-b', 'ready us-east1-b', 'LB UP us-east1-b-vm1']) assert.ok(marks.includes(mark), `${mark} in ${marks}`);
+    // At a steady 50 requests/s, counted when each was due, no bar reaches past 1.5 × the rate
+    // (by when answers arrived, the start-up and the reroute made spikes).
+    const axisMax = Number(await page.locator('body').getAttribute('data-rate-axis-max'));
+    assert.ok(axisMax > 0 && axisMax <= 75, `the axis reaches ${axisMax} requests/s for a 50 requests/s run`);
+    // The page's last figures are the report's.
+    const [folder] = await readdir(out);
+    const summary = JSON.parse(await readFile(join(out, folder!, 'summary.json'), 'utf8')) as { metrics: { zones: { requests: number }[] } };
+    const total = summary.metrics.zones.reduce((sum, cell) => sum + cell.requests, 0);
+    const measures = (await page.locator('#measures').textContent()) ?? '';
+    assert.match(measures, new RegExp(`requests\\s*${total}(?!\\d)`), `the page says ${measures}; the report counts ${total}`);
     await page.screenshot({ path: join(SCREENSHOTS, 'live-failover.png'), fullPage: false });
     // The page goes first, as a person closes the tab: the run waits for attached pages.
     await page.close();

@@ -16,6 +16,30 @@ describe('the live feed (a clock of its own)', () => {
     for (const feed of feeds) feed.close();
   });
 
+  it('counts a request in the bin of the time it was due, a bin already sent getting its late ones under its own time', () => {
+    const { feed, messages, at } = feedWithClock();
+    feeds.push(feed);
+    at(50);
+    feed.count('a', 1, 20);
+    at(250);
+    // Answered now, due at 30 ms and 120 ms: both bins were sent already.
+    feed.count('a', 1, 30);
+    feed.count('b', 1, 120);
+    feed.count('a', 1, 240);
+    at(310);
+    feed.flush();
+    const bins = messages.filter((m): m is Extract<LiveMessage, { type: 'bins' }> => m.type === 'bins').flatMap((m) => m.bins);
+    const total = (t: number, series: string) => bins.filter((bin) => bin.t === t && bin.series === series).reduce((sum, bin) => sum + bin.n, 0);
+    assert.equal(total(0, 'a'), 2, 'both requests due in the first bin, one sent late');
+    assert.equal(total(0.1, 'b'), 1);
+    assert.equal(total(0.2, 'a'), 1);
+    // A page that comes later gets the same counts in its snapshot.
+    const late: LiveMessage[] = [];
+    feed.subscribe((message) => late.push(message));
+    const snapshot = late[0] as Extract<LiveMessage, { type: 'snapshot' }>;
+    assert.equal(snapshot.bins.filter((bin) => bin.t === 0 && bin.series === 'a').reduce((sum, bin) => sum + bin.n, 0), 2);
+  });
+
   it('counts into 100 ms bins and sends each bin once it is over, failures as their own series', () => {
     const { feed, messages, at } = feedWithClock();
     feeds.push(feed);
