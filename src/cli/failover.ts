@@ -9,12 +9,11 @@ import {
   type ExperimentWatcher,
   type FailoverMetrics,
   parseExpect,
-  rerenderReport,
+  rerenderFolder,
   resultLines,
   runExperiment,
   runMatrix,
   runTrials,
-  secondsText,
   trialsLines,
   verdictJson,
   verdictJUnit,
@@ -367,22 +366,23 @@ export function registerFailover(program: Command): void {
   program
     .command('report <dir>')
     .description(
-      "compute the metrics and write report.md, report.html, timeline.svg and summary.json again from a run's saved records; " +
-        'with --pdf also report.pdf, printed by the local Chromium',
+      "compute the metrics and write the reports again from a folder's saved records: a run (report.md, report.html, timeline.svg, summary.json), " +
+        'trials (every trial, then the spread) or a matrix (every cell, then matrix.html); with --pdf also a PDF of the folder\'s page, printed by the local Chromium',
     )
-    .option('--pdf', 'also write report.pdf (needs Chromium: apt-get install -y chromium)', false)
+    .option('--pdf', 'also write report.pdf (matrix.pdf for a matrix; needs Chromium: apt-get install -y chromium)', false)
+    .addOption(new Option('--paper <size>', 'with --pdf: the paper size').choices(['A4', 'Letter']).default('A4'))
     .addHelpText(
       'after',
       examples([
         ['the report of a run again (after an upgrade, say)', 'zonelab report reports/2026-11-26T13-29-40-fast-kill'],
         ['the same, and a PDF to hand in', 'zonelab report reports/2026-11-26T13-29-40-fast-kill --pdf'],
+        ['trials or a matrix, on Letter paper', 'zonelab report reports/2026-11-26T14-02-11-matrix --pdf --paper Letter'],
       ]),
     )
-    .action(async (dir: string, flags: { pdf: boolean }) => {
-      const metrics = await rerenderReport(dir);
-      console.log(`report: ${join(dir, 'report.md')} (time to reroute ${metrics.rerouted ? secondsText(metrics.timeToRerouteMs) : 'not rerouted'})`);
-      console.log(`        ${join(dir, 'report.html')}`);
-      if (flags.pdf) console.log(`        ${await writeReportPdf(dir)}`);
+    .action(async (dir: string, flags: { pdf: boolean; paper: 'A4' | 'Letter' }) => {
+      const folder = await rerenderFolder(dir);
+      for (const line of folder.lines) console.log(line);
+      if (flags.pdf) console.log(`        ${await writeReportPdf(folder.html, undefined, flags.paper)}`);
     });
 }
 

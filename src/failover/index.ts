@@ -11,7 +11,7 @@ export { assessLag } from './lag-check.js';
 export { renderReportHtml } from './report-html.js';
 export { CHROMIUM_FLAGS, findChromium, writeReportPdf } from './report-pdf.js';
 export { renderReportMarkdown } from './report-md.js';
-export { rerenderReport } from './rerender.js';
+export { type RerenderedFolder, rerenderFolder, rerenderReport } from './rerender.js';
 export { checkViewOf, type RunBounds, runBounds } from './run-bounds.js';
 export { binMsFor, FAILED_COLOUR, layoutLabels, renderTimelineSvg, timelineMarks, timelineRows, timelineSpans, timelineSpec, ZONE_COLOURS } from './timeline.js';
 export { FailoverTracker } from './tracker.js';

@@ -5,6 +5,7 @@ import type { RunSetup } from '../records/index.js';
 import type { ExpectMeasure } from './expect.js';
 import { runBounds } from './run-bounds.js';
 import { medianWithInterval, type TrialsSummary } from './trials.js';
+import { writeMatrixHtml } from './write-report.js';
 
 export interface MatrixRun {
   /** The load balancer (its driver's name). */
@@ -57,6 +58,7 @@ export async function runMatrix(options: MatrixOptions): Promise<{ runs: MatrixR
   const markdown = renderMatrixMarkdown(runs);
   const path = join(options.dir, 'matrix.md');
   await writeFile(path, markdown);
+  await writeMatrixHtml(options.dir, markdown);
   return { runs, markdown, path };
 }
 

@@ -17,9 +17,17 @@ blockquote p { margin: 0; }
 figure.timeline { margin: 8px 0; }
 figure.timeline svg { max-width: 100%; height: auto; }
 @media print {
+  /* Nothing may run past the margin of an A4 or a Letter page: the setup picture and the
+     commands get a smaller font and wrap rather than be cut, tables fit the width. */
+  body { font-size: 10.5pt; }
   main { max-width: none; padding: 0; }
   h2 { break-after: avoid; }
   table, pre, figure, blockquote { break-inside: avoid; }
+  pre { font-size: 7pt; white-space: pre-wrap; overflow-wrap: anywhere; overflow: visible; }
+  table { max-width: 100%; }
+  td, th { overflow-wrap: anywhere; }
+  code { overflow-wrap: anywhere; }
+  figure.timeline svg { width: 100%; }
   a { color: inherit; text-decoration: none; }
 }
 `;

@@ -7,17 +7,27 @@ const HEIGHT_PX = 300;
 // Bars narrower than 3 px turn to hairlines: the bin grows with the run instead.
 const MAX_BINS = WIDTH_PX / 3;
 const BIN_CHOICES_MS = [100, 200, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
-// Labels are 10 px text: about this wide per character, plus a gap.
-const CHAR_PX = 5.6;
-const LANE_PX = 13;
+// Labels are 12 px text (the page is printed at about three quarters of its width, and
+// 10 px turned to unreadable 7 px there): about this wide per character, plus a gap.
+const LABEL_FONT_PX = 12;
+const CHAR_PX = 6.7;
+const LANE_PX = 15;
+/** A bar should hold about this many requests per zone, so a steady rate draws a flat top. */
+const STEADY_PER_BAR = 10;
 
 /** Zone colours of every chart (report and live page), in zone order; failures are `FAILED_COLOUR`. */
 export const ZONE_COLOURS = ['#4c78a8', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#9d755d'];
 export const FAILED_COLOUR = '#e45756';
 
-/** The bin width that keeps bars visible for a run this long: 100 ms up to 30 s, 2 s for 10 min. */
-export function binMsFor(durationMs: number): number {
-  return BIN_CHOICES_MS.find((bin) => durationMs / bin <= MAX_BINS) ?? BIN_CHOICES_MS.at(-1)!;
+/**
+ * The bin width that keeps bars visible for a run this long (100 ms up to 30 s, 2 s for
+ * 10 min) and, given the rate per zone, holds about ten requests per zone, so a steady
+ * rate does not alternate between two heights (at 25 requests/s a zone's 100 ms bars hold
+ * 2 or 3). Pure.
+ */
+export function binMsFor(durationMs: number, perZonePerSec = 0): number {
+  const steadyMs = perZonePerSec > 0 ? (STEADY_PER_BAR / perZonePerSec) * 1000 : 0;
+  return BIN_CHOICES_MS.find((bin) => durationMs / bin <= MAX_BINS && bin >= steadyMs) ?? BIN_CHOICES_MS.at(-1)!;
 }
 
 /** The rows the chart draws: requests per bin, by zone, failures apart. Pure. */
@@ -110,7 +120,8 @@ export function timelineSpans(events: readonly RunEvent[], metrics: FailoverMetr
 export function timelineSpec(records: readonly RequestResult[], events: readonly RunEvent[], metrics: FailoverMetrics | null = null): Record<string, unknown> {
   const lastSent = records.reduce((max, record) => Math.max(max, record.sentAt), 0);
   const durationMs = Math.max(lastSent, ...events.map((event) => event.at), 1);
-  const binMs = binMsFor(durationMs);
+  const zoneCount = Math.max(1, new Set(records.map((record) => record.zone).filter((zone) => zone !== null)).size);
+  const binMs = binMsFor(durationMs, records.length / zoneCount / (durationMs / 1000));
   const rows = timelineRows(records, binMs).map((row) => ({ ...row, t2: row.t + binMs / 1000 }));
   const zones = [...new Set(rows.map((row) => row.series).filter((s) => s !== 'failed'))].sort();
   const durationSec = durationMs / 1000;
@@ -125,7 +136,8 @@ export function timelineSpec(records: readonly RequestResult[], events: readonly
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: WIDTH_PX,
     height: HEIGHT_PX,
-    title: `Requests per ${binLabel}, by the zone that answered (failures in red)`,
+    title: { text: `Requests per ${binLabel}, by the zone that answered (failures in red)`, fontSize: LABEL_FONT_PX + 2 },
+    config: { axis: { labelFontSize: LABEL_FONT_PX - 1, titleFontSize: LABEL_FONT_PX } },
     layer: [
       {
         data: { values: rows },
@@ -138,6 +150,8 @@ export function timelineSpec(records: readonly RequestResult[], events: readonly
             field: 'series',
             type: 'nominal',
             title: 'answered by',
+            // Above the chart rather than beside it: the picture stays 900 px wide, and prints larger.
+            legend: { orient: 'top', direction: 'horizontal', labelFontSize: LABEL_FONT_PX, titleFontSize: LABEL_FONT_PX },
             scale: { domain: [...zones, 'failed'], range: [...zones.map((_, i) => ZONE_COLOURS[i % ZONE_COLOURS.length]), FAILED_COLOUR] },
           },
         },
@@ -155,12 +169,12 @@ export function timelineSpec(records: readonly RequestResult[], events: readonly
       },
       {
         data: { values: labels.filter((label) => label.align === 'left') },
-        mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, fontSize: 10 },
+        mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, fontSize: LABEL_FONT_PX },
         encoding: { x: { ...x }, y: { field: 'y', type: 'quantitative', scale: null }, text: { field: 'label' } },
       },
       {
         data: { values: labels.filter((label) => label.align === 'right') },
-        mark: { type: 'text', align: 'right', baseline: 'top', dx: -3, fontSize: 10 },
+        mark: { type: 'text', align: 'right', baseline: 'top', dx: -3, fontSize: LABEL_FONT_PX },
         encoding: { x: { ...x }, y: { field: 'y', type: 'quantitative', scale: null }, text: { field: 'label' } },
       },
       {
@@ -170,7 +184,7 @@ export function timelineSpec(records: readonly RequestResult[], events: readonly
       },
       {
         data: { values: measured },
-        mark: { type: 'text', align: 'left', baseline: 'bottom', dy: -3, fontSize: 11, fontWeight: 'bold' },
+        mark: { type: 'text', align: 'left', baseline: 'bottom', dy: -3, fontSize: LABEL_FONT_PX + 1, fontWeight: 'bold' },
         encoding: { x: { ...x, field: 'from' }, y: { field: 'y', type: 'quantitative', scale: null }, text: { field: 'label' } },
       },
     ],

@@ -32,3 +32,10 @@ export async function writeTrialsReport(dir: string, runs: readonly { dir: strin
   await writeFile(join(dir, 'trials.svg'), svg);
   await writeFile(join(dir, 'report.html'), renderReportHtml(markdown, svg, 'trials.svg'));
 }
+
+/** matrix.html: matrix.md as a page, its links to the cells' pages. Resolves with its path. */
+export async function writeMatrixHtml(dir: string, markdown: string): Promise<string> {
+  const path = join(dir, 'matrix.html');
+  await writeFile(path, renderReportHtml(markdown.replace(/\/report\.md\)/g, '/report.html)'), ''));
+  return path;
+}

@@ -5,6 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { findChromium } from '../../src/failover/index.js';
 import { nftTableOf } from '../../src/lab/index.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort, freeServerPort } from '../helpers/free-port.js';
@@ -77,7 +78,14 @@ describe('zonelab failover runs through the CLI: matrix, report, reset, flap, Ct
     assert.match(await readFile(join(cell, 'report.html'), 'utf8'), /<h2[^>]*>Answers<\/h2>/);
     const missing = await runCli(['report', join(parent, 'no-such-run')]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^zonelab: /);
+    assert.match(missing.stderr, /^zonelab: .* not a failover report folder/);
+    // The matrix folder itself: every cell again, and its page (a PDF of it with Chromium).
+    assert.match(await readFile(join(matrix, 'matrix.html'), 'utf8'), /<a href="fast-kill\/report\.html">/);
+    const whole = await runCli(['report', matrix, ...(findChromium() ? ['--pdf', '--paper', 'Letter'] : [])], {}, 60_000);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.match(whole.stdout, /^report: .*fast-kill\/report\.md/m);
+    assert.match(whole.stdout, /^matrix: .*matrix\.html$/m);
+    if (findChromium()) assert.equal((await readFile(join(matrix, 'matrix.pdf'))).subarray(0, 5).toString(), '%PDF-');
   });
 
   it('reset under fast: connections are refused, the zone is marked down within the bound, and no rule is left', { skip: skipNetwork }, async () => {

@@ -125,7 +125,9 @@ describe('failover report (fixture run)', () => {
   });
 
   it('keeps the timeline readable from 10 s to 10 min: bins that stay visible, labels that never overlap', () => {
-    assert.deepEqual([10_000, 30_000, 60_000, 120_000, 600_000, 3_600_000].map(binMsFor), [100, 100, 200, 500, 2000, 30_000]);
+    assert.deepEqual([10_000, 30_000, 60_000, 120_000, 600_000, 3_600_000].map((ms) => binMsFor(ms)), [100, 100, 200, 500, 2000, 30_000]);
+    // Wide enough for about ten requests per zone: 25 requests/s per zone gets 500 ms bars.
+    assert.deepEqual([25, 50, 100, 1000].map((perZone) => binMsFor(20_000, perZone)), [500, 200, 100, 100]);
     // Four marks within 0.2 s of a 60 s run, and one at its very end.
     const marks = [0, 0.05, 0.1, 0.2].map((d, i) => ({ t: 30 + d, label: ['fault', 'LB DOWN us-east1-c-vm1', 'restart', 'ready'][i]! })).concat({ t: 60, label: 'LB UP us-east1-c-vm1' });
     const laid = layoutLabels(marks, 60);

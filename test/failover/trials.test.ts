@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { type FailoverMetrics, medianWithInterval, renderMatrixMarkdown, renderTrialsMarkdown, runTrials, summarizeTrials, trialsLines } from '../../src/failover/index.js';
+import { type FailoverMetrics, findChromium, medianWithInterval, renderMatrixMarkdown, renderTrialsMarkdown, runTrials, summarizeTrials, trialsLines } from '../../src/failover/index.js';
 import { PROFILES } from '../../src/lb/index.js';
 import { parseFault, type RunSetup } from '../../src/records/index.js';
 import { freePort, freeServerPort } from '../helpers/free-port.js';
@@ -146,6 +147,15 @@ describe('trials in a real lab, and --expect (real HAProxy, real processes)', { 
     const html = await readFile(join(parent, 'trials', 'report.html'), 'utf8');
     assert.match(html, /<figure class="timeline"[^>]*><svg/, 'the strip plot inline');
     t.diagnostic(`reroute ${trials.summary.measures[0]!.values.join(', ')} s`);
+
+    // zonelab report on the trials folder: every trial and the spread again, and its PDF.
+    await rm(join(parent, 'trials', 'report.md'));
+    await rm(join(parent, 'trials', 'trial-03', 'report.md'));
+    const again = await run(process.execPath, [CLI_PATH, 'report', join(parent, 'trials'), ...(findChromium() ? ['--pdf'] : [])]);
+    assert.match(again.stdout, /^trials: .*report\.md \(5 trials\)$/m);
+    assert.equal(await readFile(join(parent, 'trials', 'report.md'), 'utf8'), report, 'the same spread from the saved records');
+    assert.ok(existsSync(join(parent, 'trials', 'trial-03', 'report.md')), 'each trial rendered again');
+    if (findChromium()) assert.equal((await readFile(join(parent, 'trials', 'report.pdf'))).subarray(0, 5).toString(), '%PDF-');
   });
 
   it('--expect: exit 1 with a line per failed rule and the verdict files; exit 0 when every rule holds; exit 2 for a malformed rule', async () => {
