@@ -140,7 +140,7 @@ async function openBench(options: ExperimentOptions): Promise<Bench> {
  */
 export async function runExperiment(options: ExperimentOptions): Promise<ExperimentResult> {
   const bench = await openBench(options);
-  return withBench(bench, options.outDir, () => runTrial(options, bench, options.outDir, options.warmupMs));
+  return withBench(bench, options.outDir, () => false, () => runTrial(options, bench, options.outDir, options.warmupMs));
 }
 
 export interface TrialsOptions extends ExperimentOptions {
@@ -169,10 +169,11 @@ export interface TrialsResult {
  */
 export async function runTrials(options: TrialsOptions): Promise<TrialsResult> {
   const bench = await openBench(options);
-  return withBench(bench, options.outDir, async () => {
+  const runs: ExperimentResult[] = [];
+  // The trials already run are kept whatever stops a later one.
+  return withBench(bench, options.outDir, () => runs.length > 0, async () => {
     const rng = xoroshiro128plus(options.seed ?? 1);
     const intervalMs = ((options.lab?.spec ?? options.target?.spec)?.checkIntervalSec ?? 1) * 1000;
-    const runs: ExperimentResult[] = [];
     const width = Math.max(2, String(options.trials).length);
     for (let trial = 1; trial <= options.trials && !options.signal.aborted; trial++) {
       // Where the fault and the restart land in the check cycle decides much of each time.
@@ -180,7 +181,17 @@ export async function runTrials(options: TrialsOptions): Promise<TrialsResult> {
       const healDelayMs = uniformInt(rng, 0, intervalMs - 1);
       options.onTrial?.(trial, options.trials, offsetMs);
       const dir = join(options.outDir, `trial-${String(trial).padStart(width, '0')}`);
-      runs.push(await runTrial(options, bench, dir, options.warmupMs + offsetMs, healDelayMs));
+      try {
+        runs.push(await runTrial(options, bench, dir, options.warmupMs + offsetMs, healDelayMs));
+      } catch (error) {
+        if (runs.length === 0 || !(isZonelabError(error, 'E_TARGET_SILENT') || isZonelabError(error, 'E_WARMUP_UNFIT'))) throw error;
+        // A later trial with nothing to measure: its folder goes, the trials before it stay
+        // with their spread, and the error says so.
+        await rm(dir, { recursive: true, force: true });
+        await writeTrialsReport(options.outDir, runs, summarizeTrials(runs));
+        error.message = `trial ${trial}: ${error.message}; the ${runs.length} trial${runs.length === 1 ? '' : 's'} before it and their spread are in ${options.outDir}`;
+        throw error;
+      }
     }
     const summary = summarizeTrials(runs);
     await writeTrialsReport(options.outDir, runs, summary);
@@ -188,15 +199,18 @@ export async function runTrials(options: TrialsOptions): Promise<TrialsResult> {
   });
 }
 
-/** Runs `work` on the bench and closes it whatever happens; a run with nothing to measure leaves no folder. */
-async function withBench<T>(bench: Bench, outDir: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` on the bench and closes it whatever happens; a run with nothing to measure
+ * leaves no folder, unless `keep` says the folder already holds something measured.
+ */
+async function withBench<T>(bench: Bench, outDir: string, keep: () => boolean, work: () => Promise<T>): Promise<T> {
   try {
     const result = await work();
     await bench.close();
     return result;
   } catch (error) {
     await bench.close();
-    if (isZonelabError(error, 'E_TARGET_SILENT') || isZonelabError(error, 'E_WARMUP_UNFIT')) await rm(outDir, { recursive: true, force: true });
+    if ((isZonelabError(error, 'E_TARGET_SILENT') || isZonelabError(error, 'E_WARMUP_UNFIT')) && !keep()) await rm(outDir, { recursive: true, force: true });
     throw error;
   }
 }

@@ -144,6 +144,29 @@ describe('zonelab failover --target (real CLI against a real server)', () => {
     await refusedBeforeFault('other-zone', server.url, ['--fault-zone', 'us-east1-c'], /^zonelab: --fault-zone us-east1-c never answered during the warm-up; the zones that did: us-east1-b \(\d+ answers\): the fault would be measured on a zone that already takes no traffic/m);
   });
 
+  it('trials: a later trial with nothing to measure keeps the trials before it, with their spread', async () => {
+    // A kill that is never undone: the first trial measures a dead zone, the second has no answer.
+    const doomed = await startServeProcess(['--bucket', bucket.root, '--zone', 'us-east1-b', '--instance', 'zonelab-us-east1-b']);
+    try {
+      const dir = join(out, 'later-silent');
+      const result = await run(process.execPath, [
+        CLI_PATH, 'failover', '--target', doomed.url, '--fault-zone', 'us-east1-b', '--kill', `kill -9 ${doomed.child.pid}`, '--restart', 'true',
+        '-i', '20', '--rate', '50', '--warmup', '300ms', '--hold', '300ms', '--max-wait', '1s', '--trials', '2', '--out-dir', dir,
+      ]).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => error,
+      );
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /^zonelab: trial 2: http:\/\/127\.0\.0\.1:\d+ answered none of the \d+ requests of the warm-up \(ECONNREFUSED ×\d+\): nothing to measure, no report written; the 1 trial before it and their spread are in /m);
+      const [folder] = await readdir(dir);
+      const kept = await readdir(join(dir, folder!));
+      assert.ok(kept.includes('trial-01') && !kept.includes('trial-02'), kept.join(', '));
+      assert.ok(kept.includes('report.md') && kept.includes('trials.json'), kept.join(', '));
+    } finally {
+      await doomed.kill();
+    }
+  });
+
   it('refuses a lab --fault with --target, and a malformed fault, each with one line', async () => {
     const target = ['failover', '--target', 'http://127.0.0.1:9', '--kill', 'true', '--restart', 'true', '--fault-zone', 'z', '--fault', 'partition'];
     await assert.rejects(run(process.execPath, [CLI_PATH, ...target]), (error: { code: number; stderr: string }) => {
