@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Agent, Client, type Dispatcher, interceptors } from 'undici';
 import { CONNECTION_FAILURES, errorCodeOf } from './error-codes.js';
 import { getOnce } from './get-once.js';
@@ -23,6 +23,8 @@ export interface LoadOptions {
   connections: number;
   /** Per attempt, ms: to connect, then for the response to start, then for each pause in its body. */
   timeoutMs: number;
+  /** Open loop: at most this many requests in flight; one that comes due beyond it is not sent (counted in `unsent`). Default: twice rate × timeout, at least 64, at most 10,000. */
+  maxInFlight?: number;
   /** Retries of a connection failure, each on a new connection. */
   retries: number;
   /** Follow Location redirects (up to 5). */
@@ -49,7 +51,43 @@ export interface LoadOutcome {
   maxLagMs: number;
   /** Open loop: when requests started noticeably late (each stretch of late requests, by due time). */
   lagEpisodes: LagEpisode[];
+  /**
+   * Open loop: requests not sent rather than queued without end, because as many were in
+   * flight as the bound allows (`maxInFlight`) or the loop was more than a second behind
+   * its schedule (the rate is beyond the machine); 0 when the rate was kept.
+   */
+  unsent: number;
+  /** When they came due, by stretch. */
+  unsentEpisodes: UnsentEpisode[];
 }
+
+/** A stretch of requests the open loop could not send (the machine or the target could not keep up). */
+export interface UnsentEpisode {
+  fromMs: number;
+  toMs: number;
+  count: number;
+}
+
+/** The most requests the open loop keeps in flight by default. */
+const MAX_IN_FLIGHT = 10_000;
+
+/** Behind its schedule, the open loop sends without awaiting: it gives the event loop a turn this often (answers, timers, a Ctrl-C). */
+const YIELD_EVERY_MS = 5;
+
+/** Adds `count` requests not sent, due from `dueMs` to `lastDueMs`, to the episodes (pure apart from the array it grows). */
+export function noteUnsent(episodes: UnsentEpisode[], dueMs: number, count = 1, lastDueMs = dueMs): void {
+  const last = episodes.at(-1);
+  // Bounded like the lag episodes: past the bound the last stretch grows instead of the list.
+  if (last && (dueMs - last.toMs <= LAG_EPISODE_GAP_MS || episodes.length >= MAX_LAG_EPISODES)) {
+    last.toMs = lastDueMs;
+    last.count += count;
+  } else {
+    episodes.push({ fromMs: dueMs, toMs: lastDueMs, count });
+  }
+}
+
+/** A request this far behind its schedule is not sent: the loop skips ahead and says how many it skipped, rather than chase a schedule it cannot keep. */
+const SKIP_BEHIND_MS = 1000;
 
 /** A stretch of requests that started more than `LAG_EPISODE_MS` after they were due. */
 export interface LagEpisode {
@@ -205,14 +243,45 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
 
   let maxLagMs = 0;
   const lagEpisodes: LagEpisode[] = [];
+  let unsent = 0;
+  const unsentEpisodes: UnsentEpisode[] = [];
   if (options.mode.kind === 'open') {
     const intervalMs = 1000 / options.mode.rate;
+    // What the schedule can need in flight is the rate times the timeout; twice that, no
+    // fewer than 64 and no more than MAX_IN_FLIGHT (each is a socket, a file descriptor), is
+    // the bound past which a request is not sent rather than queued.
+    const maxInFlight = options.maxInFlight ?? Math.min(MAX_IN_FLIGHT, Math.max(64, 2 * Math.ceil((options.mode.rate * options.timeoutMs) / 1000)));
+    // The schedule's slots: a request not sent leaves its slot, so `sent` stays the count.
+    let slot = 0;
+    let turnStarted = now();
     while (!options.signal.aborted && sent < maxRequests) {
-      const due = sent * intervalMs;
+      const due = slot * intervalMs;
       if (due >= durationMs) break;
       const wait = due - now();
       if (wait > 0) {
         await sleep(wait, undefined, { signal: options.signal }).catch(() => {});
+        turnStarted = now();
+        continue;
+      }
+      // Behind its schedule this loop would send without ever awaiting, and the process
+      // would answer nothing, a Ctrl-C included: it yields every few milliseconds.
+      if (now() - turnStarted > YIELD_EVERY_MS) {
+        await yieldTurn();
+        turnStarted = now();
+        continue;
+      }
+      const behindMs = now() - due;
+      if (behindMs > SKIP_BEHIND_MS) {
+        const skipped = Math.floor((behindMs - SKIP_BEHIND_MS) / intervalMs) + 1;
+        unsent += skipped;
+        noteUnsent(unsentEpisodes, due, skipped, due + (skipped - 1) * intervalMs);
+        slot += skipped;
+        continue;
+      }
+      slot++;
+      if (inFlight.size >= maxInFlight) {
+        unsent++;
+        noteUnsent(unsentEpisodes, due);
         continue;
       }
       // A request starts late when this loop could not keep up (a busy machine): the
@@ -240,5 +309,5 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
   }
   await everything;
   await Promise.all(lanes.map((lane) => lane.dispatcher.destroy().catch(() => {})));
-  return { sent, elapsedMs: lastAnswer, interrupted: options.signal.aborted, maxLagMs: Math.round(maxLagMs * 10) / 10, lagEpisodes };
+  return { sent, elapsedMs: lastAnswer, interrupted: options.signal.aborted, maxLagMs: Math.round(maxLagMs * 10) / 10, lagEpisodes, unsent, unsentEpisodes };
 }

@@ -325,7 +325,7 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
     if (watcherTicker) clearInterval(watcherTicker);
     recorder.event({ at: recorder.now(), kind: 'phase', target: 'done', detail: options.signal.aborted ? 'interrupted' : '' });
     stopLoad.abort();
-    const { maxLagMs, lagEpisodes } = await load;
+    const { maxLagMs, lagEpisodes, unsentEpisodes } = await load;
     // Every answer is in now: the page's last figures are the report's, not the last tick's.
     options.watcher?.status(liveRunStatus({ phase: phases.phase, tracker, now: recorder.now(), answered: live.ok, failed: live.errors, lbDownAt, readyAt }));
     worstLagMs = maxLagMs;
@@ -333,6 +333,10 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
     // due times, so the report can tell a start-up hiccup from lag around the fault.
     for (const episode of lagEpisodes) {
       recorder.event({ at: recorder.now(), kind: 'phase', target: 'load-behind', detail: `${episode.maxLagMs} ms from ${episode.fromMs.toFixed(1)} to ${episode.toMs.toFixed(1)}` });
+    }
+    // Requests the loop could not send (the rate is beyond this machine): said, not queued.
+    for (const episode of unsentEpisodes) {
+      recorder.event({ at: recorder.now(), kind: 'phase', target: 'load-unsent', detail: `${episode.count} from ${episode.fromMs.toFixed(1)} to ${episode.toMs.toFixed(1)}` });
     }
     pollerStop.abort();
     await poller;

@@ -60,6 +60,8 @@ export interface FailoverMetrics {
   loadBehindMs: number | null;
   /** Each stretch where it did, by the due times of its requests (null in runs recorded before they were kept). */
   loadBehind?: { fromMs: number | null; toMs: number | null; maxLagMs: number }[];
+  /** Requests the open loop could not send (the rate was beyond the machine), by stretch; absent or empty when it kept the rate. */
+  loadUnsent?: { fromMs: number; toMs: number; count: number }[];
 }
 
 const NO_ANSWER = '(no answer)';
@@ -180,6 +182,11 @@ export function computeFailoverMetrics(
     interrupted: interruptedAt !== null,
     interruptedAt,
     ...loadBehindOf(events),
+    loadUnsent: events
+      .filter((event) => event.kind === 'phase' && event.target === 'load-unsent')
+      .map((event) => /^(\d+) from ([\d.]+) to ([\d.]+)$/.exec(event.detail))
+      .filter((match) => match !== null)
+      .map((match) => ({ count: Number(match[1]), fromMs: Number(match[2]), toMs: Number(match[3]) })),
   };
 }
 

@@ -129,5 +129,13 @@ export function renderWarnings(setup: RunSetup, metrics: FailoverMetrics, bounds
   }
   if (metrics.restartAt !== null && !metrics.returned && !metrics.interrupted) warnings.push(`${setup.faultZone} did not serve again after ${healNoun(setup)}.`);
   warnings.push(...assessLag(metrics).warnings);
+  const unsent = metrics.loadUnsent ?? [];
+  if (unsent.length > 0) {
+    const count = unsent.reduce((sum, episode) => sum + episode.count, 0);
+    const sent = metrics.zones.reduce((sum, cell) => sum + cell.requests, 0);
+    warnings.push(
+      `The load generator could not keep ${setup.rate} requests/s: ${count} requests were not sent (due from ${secondsText(unsent[0]!.fromMs)} to ${secondsText(unsent.at(-1)!.toMs)}) rather than queued without end, and ${sent} were. The measures count the requests sent; choose a lower --rate for a run at the rate asked.`,
+    );
+  }
   return warnings;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
@@ -54,6 +55,76 @@ describe('load generator against real loopback servers', () => {
     server = await countingServer();
   });
   after(() => server.close());
+
+  it('an open loop at a rate far beyond the machine yields to the event loop, bounds what is in flight, and counts what it could not send', async () => {
+    // A target that accepts and never answers: every request stays in flight until cut off.
+    const sockets = new Set<Socket>();
+    let open = 0;
+    let mostOpen = 0;
+    const stalled = createTcpServer((socket) => {
+      sockets.add(socket);
+      open++;
+      mostOpen = Math.max(mostOpen, open);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        open--;
+        sockets.delete(socket);
+      });
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const stop = new AbortController();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    try {
+      const records: RequestResult[] = [];
+      const load = runLoad({
+        ...baseOptions((stalled.address() as AddressInfo).port, records),
+        mode: { kind: 'open', rate: 100_000 },
+        timeoutMs: 30_000,
+        maxInFlight: 200,
+        signal: stop.signal,
+        graceMs: 100,
+      });
+      // The event loop runs while the loop is behind: timers fire, and the abort is seen.
+      await waitFor(() => ticks >= 20, 5000, 'timers to fire while the open loop runs');
+      stop.abort();
+      const outcome = await load;
+      assert.ok(outcome.sent <= 200, `${outcome.sent} sent with at most 200 in flight`);
+      assert.ok(outcome.unsent > 1000, `${outcome.unsent} not sent`);
+      assert.ok(outcome.unsentEpisodes.length >= 1 && outcome.unsentEpisodes[0]!.count > 0);
+      assert.ok(mostOpen <= 200, `${mostOpen} connections open at once`);
+      assert.ok(records.every((record) => record.error === 'CANCELLED'), 'what was in flight is cut off at the stop');
+    } finally {
+      clearInterval(ticker);
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
+  });
+
+  it('zonelab client --rate 100000: Ctrl-C stops it at once, memory stays flat, and it says it could not keep the rate', async () => {
+    const child = spawn(process.execPath, [CLI_PATH, 'client', '-d', '127.0.0.1', '-p', String(server.port), '--rate', '100000', '--duration', '60s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const rss = () => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    try {
+      const before = server.arrivals.length;
+      await waitFor(() => server.arrivals.length - before > 2000, 15_000, 'the client to send');
+      const early = rss();
+      // Sending for over a second and a half: past the second behind which the loop skips ahead.
+      await waitFor(() => server.arrivals.length > before && server.arrivals.at(-1)! - server.arrivals[before]! > 1500, 15_000, 'the client to send for 1.5 s');
+      const late = rss();
+      const signalled = performance.now();
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      const tookMs = performance.now() - signalled;
+      assert.ok(tookMs < 3000, `stopped ${Math.round(tookMs)} ms after SIGINT`);
+      assert.ok(late - early < 100, `resident memory ${early.toFixed(0)} → ${late.toFixed(0)} MiB`);
+      assert.match(stderr, /^zonelab: could not keep --rate 100000: \d+ requests were not sent \(this machine or the target could not keep up/m);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
 
   it('reports how far an open loop fell behind its schedule when the process was busy', async () => {
     const records: RequestResult[] = [];
