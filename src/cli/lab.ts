@@ -248,9 +248,9 @@ export function registerLab(program: Command): void {
 
   lab
     .command('down')
-    .description('stop every process of the lab (also one whose supervisor was killed) and forget it; says so when there is none. --all: every lab this user left running, wherever it is (found by its processes)')
+    .description('stop every process of the lab (also one whose supervisor was killed) and forget it; says so when there is none. --all: every lab with a process of this user running, wherever it is (found by its processes), a lab a running "lab up" or "failover" still uses included')
     .addOption(dirOption())
-    .option('--all', 'stop every lab that has a process of this user running (a killed "zonelab failover" leaves one in its report folder)', false)
+    .option('--all', 'stop every lab that has a process of this user running, including one a running "lab up" or "failover" uses (a killed "zonelab failover" leaves one in its report folder)', false)
     .option('--under <folder>', 'with --all: only the labs inside this folder')
     .addHelpText(
       'after',
@@ -270,10 +270,20 @@ export function registerLab(program: Command): void {
           console.log(`no lab running${flags.under === undefined ? '' : ` under ${flags.under}`} (none of this user's processes belongs to one)`);
           return;
         }
+        // One lab that cannot be stopped (a damaged state file, say) does not keep the others running.
+        const failures: string[] = [];
         for (const left of found) {
-          const opened = await openLab(left.dir);
-          await opened.down();
-          console.log(`stopped the lab in ${left.dir} (${left.processes.map((p) => `${p.name}, pid ${p.pid}`).join('; ')})`);
+          try {
+            const opened = await openLab(left.dir);
+            await opened.down();
+            console.log(`stopped the lab in ${left.dir} (${left.processes.map((p) => `${p.name}, pid ${p.pid}`).join('; ')})`);
+          } catch (error) {
+            failures.push(`${left.dir}: ${(error as Error).message}`);
+          }
+        }
+        if (failures.length > 0) {
+          for (const failure of failures) console.error(`zonelab: could not stop the lab in ${failure}`);
+          process.exitCode = 1;
         }
         return;
       }

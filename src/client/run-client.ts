@@ -98,10 +98,10 @@ export async function runClient(options: ClientOptions): Promise<{ summary: Load
     await results?.close();
   }
   const summary = summarize(records, outcome.elapsedMs);
-  stdout.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : `${renderSummary(summary)}\n`);
+  stdout.write(options.json ? `${JSON.stringify({ ...summary, unsent: outcome.unsent }, null, 2)}\n` : `${renderSummary(summary)}\n`);
   if (outcome.unsent > 0 && options.mode.kind === 'open') {
     // Said plainly rather than queued without end: the rate asked is beyond this machine (or the target).
-    process.stderr.write(
+    statusStream.write(
       `zonelab: could not keep --rate ${options.mode.rate}: ${outcome.unsent} requests were not sent (this machine or the target could not keep up: the schedule was more than a second behind, or as many as it can need were in flight), ${summary.requests} were, ${summary.achievedRate} requests/s\n`,
     );
   }

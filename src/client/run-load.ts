@@ -23,7 +23,7 @@ export interface LoadOptions {
   connections: number;
   /** Per attempt, ms: to connect, then for the response to start, then for each pause in its body. */
   timeoutMs: number;
-  /** Open loop: at most this many requests in flight; one that comes due beyond it is not sent (counted in `unsent`). Default: twice rate × timeout, at least 64, at most 10,000. */
+  /** Open loop: at most this many requests in flight; one that comes due beyond it is not sent (counted in `unsent`). Default: twice rate × timeout × attempts, at least 64, at most 10,000. */
   maxInFlight?: number;
   /** Retries of a connection failure, each on a new connection. */
   retries: number;
@@ -250,7 +250,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
     // What the schedule can need in flight is the rate times the timeout; twice that, no
     // fewer than 64 and no more than MAX_IN_FLIGHT (each is a socket, a file descriptor), is
     // the bound past which a request is not sent rather than queued.
-    const maxInFlight = options.maxInFlight ?? Math.min(MAX_IN_FLIGHT, Math.max(64, 2 * Math.ceil((options.mode.rate * options.timeoutMs) / 1000)));
+    // A request with retries can stay in flight for each of its attempts' timeouts.
+    const maxInFlight = options.maxInFlight ?? Math.min(MAX_IN_FLIGHT, Math.max(64, 2 * Math.ceil((options.mode.rate * options.timeoutMs * (options.retries + 1)) / 1000)));
     // The schedule's slots: a request not sent leaves its slot, so `sent` stays the count.
     let slot = 0;
     let turnStarted = now();
@@ -272,7 +273,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
       }
       const behindMs = now() - due;
       if (behindMs > SKIP_BEHIND_MS) {
-        const skipped = Math.floor((behindMs - SKIP_BEHIND_MS) / intervalMs) + 1;
+        // Never past the run's end: a stall at its close skips only what was still due in it.
+        const skipped = Math.min(Math.floor((behindMs - SKIP_BEHIND_MS) / intervalMs) + 1, Math.ceil(durationMs / intervalMs) - slot);
         unsent += skipped;
         noteUnsent(unsentEpisodes, due, skipped, due + (skipped - 1) * intervalMs);
         slot += skipped;

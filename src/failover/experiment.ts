@@ -228,6 +228,8 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
       `note: --max-wait ${seconds(options.maxWaitMs)} is shorter than the ${bounds.detection.sec} s the load balancer may take to notice ${setup.fault === 'command' ? 'the fault' : setup.fault} plus --hold ${seconds(options.holdMs)}: the run may end "not rerouted" before it could have acted`,
     );
   }
+  // Worked out before the run's clock starts: a bucket's listing must not delay the first requests.
+  const pages = await pagesToAsk(options, lab);
   const recorder = watched(await openRunRecorder(dir), options.watcher);
   options.watcher?.start(setup, recorder.now);
   const tracker = new FailoverTracker(options.faultZone, options.holdMs);
@@ -250,7 +252,6 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
       }, 250).unref()
     : null;
   const stopLoad = new AbortController();
-  const pages = await pagesToAsk(options, lab);
   const url = new URL(setup.url);
   recorder.event({ at: 0, kind: 'phase', target: 'warm-up', detail: '' });
   const load = runLoad({
@@ -289,7 +290,7 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
       if (action === 'inject') {
         // Nothing to measure a failover against: say so instead of writing a plausible report
         // of refusals, of 404s, or of a zone that took no traffic to begin with.
-        const problem = warmupProblem(recorder.records, { url: setup.url, paths: pathsAsked(pages), faultZone: options.faultZone });
+        const problem = warmupProblem(recorder.records, { url: setup.url, paths: pathsAsked(pages), pathFlags: lab ? '--webdir and --index (and the lab\'s --bucket)' : '--bucket-name, --webdir and --index', faultZone: options.faultZone });
         if (problem) {
           unfit = { code: recorder.records.some((record) => record.status !== null) ? 'E_WARMUP_UNFIT' : 'E_TARGET_SILENT', message: problem };
           break;

@@ -25,7 +25,9 @@ export function errorKindsText(byKind: Record<string, number>): string {
 /** The time to reroute, or why there is none ("the health check still passes" for a fault it cannot see). */
 export function rerouteText(metrics: FailoverMetrics, bounds: RunBounds | null): string {
   if (metrics.rerouted) return secondsText(metrics.timeToRerouteMs);
-  if (metrics.interrupted) return NOT_MEASURED;
+  // Interrupted before the heal: the wait for the reroute had not run out. After it, the
+  // verdict "not rerouted" was reached before the interruption.
+  if (metrics.interrupted && metrics.restartAt === null) return NOT_MEASURED;
   return bounds?.view === 'passes' ? 'not rerouted: the health check still passes' : 'not rerouted';
 }
 

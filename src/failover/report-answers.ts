@@ -47,7 +47,9 @@ export function renderAnswers(setup: RunSetup, metrics: FailoverMetrics, bounds:
   // An interrupted run says what it saw and how long after the fault it stopped; it never
   // says "not rerouted within" a wait that never elapsed, or "never".
   const stoppedAfter = (from: number | null) => (metrics.interruptedAt !== null && from !== null ? secondsText(Math.max(0, metrics.interruptedAt - from)) : null);
-  const stoppedAfterFault = stoppedAfter(metrics.faultAt);
+  // What came before the heal is settled once the heal began (after a reroute, or when the
+  // wait for one ran out): only an interruption before it leaves the reroute unmeasured.
+  const stoppedAfterFault = metrics.restartAt === null ? stoppedAfter(metrics.faultAt) : null;
   let interruptionSaid = false;
   if (setup.where === 'lab') {
     const lbName = setup.versions?.lb?.program ? `The load balancer (${setup.versions.lb.program})` : 'The load balancer';
@@ -122,7 +124,7 @@ export function renderWarnings(setup: RunSetup, metrics: FailoverMetrics, bounds
   if (bounds && metrics.returned && metrics.timeToReturnFromReadyMs !== null && metrics.timeToReturnFromReadyMs > bounds.return.sec * 1000) {
     warnings.push(beyond(`Time to return from ready (${secondsText(metrics.timeToReturnFromReadyMs)})`, bounds.return.sec) ?? `Time to return from ready (${secondsText(metrics.timeToReturnFromReadyMs)}) exceeds the ${bounds.return.sec} s the spec implies.`);
   }
-  if (metrics.faultAt !== null && !metrics.rerouted && !metrics.interrupted) {
+  if (metrics.faultAt !== null && !metrics.rerouted && !(metrics.interrupted && metrics.restartAt === null)) {
     const unseen = bounds?.view === 'passes' ? ' (the health check cannot see this fault)' : '';
     const tooShort = detection && setup.maxWaitMs < detection.sec * 1000 + setup.holdMs ? ` (the wait, ${secondsText(setup.maxWaitMs)}, was shorter than the ${detection.sec} s bound plus the hold)` : '';
     warnings.push(`Traffic was not rerouted${unseen}${tooShort}.`);

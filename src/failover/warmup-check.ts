@@ -5,6 +5,8 @@ export interface WarmupAsked {
   url: string;
   /** The paths the requests were drawn from, e.g. `/bucket/webdir/0.html … /bucket/webdir/9999.html`. */
   paths: string;
+  /** The flags that choose those paths here (a lab's and a target's differ). */
+  pathFlags: string;
   faultZone: string;
 }
 
@@ -29,7 +31,12 @@ export function warmupProblem(records: readonly RequestResult[], asked: WarmupAs
   }
   const good = answers.filter((record) => record.status! < 400 || record.status === 400).length;
   if (good * 2 < answers.length) {
-    return `only ${good} of the ${answers.length} answers of the warm-up were successes (statuses: ${statuses}) for ${asked.paths}: check --bucket-name, --webdir and --index against the pages the servers hold; no report written`;
+    const serverErrors = answers.filter((record) => record.status! >= 500).length;
+    const why =
+      serverErrors * 2 >= answers.length - good
+        ? 'the servers answer errors, not missing pages: see their logs (a bucket they cannot read, say)'
+        : `check ${asked.pathFlags} against the pages the servers hold`;
+    return `only ${good} of the ${answers.length} answers of the warm-up were successes (statuses: ${statuses}) for ${asked.paths}: ${why}; no report written`;
   }
   const zones = countBy(zoned, (record) => record.zone!);
   if (!zones.has(asked.faultZone)) {

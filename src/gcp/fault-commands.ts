@@ -63,7 +63,8 @@ export function failoverCommand(deployment: GcpDeployment, options: FailoverComm
   const q = (text: string) => `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('$', '\\$')}"`;
   return [
     `zonelab failover --target ${options.url}`,
-    `--fault-zone ${zone} --bucket-name ${deployment.bucket}`,
+    // The pages gcp up put in the bucket, and no more: asking beyond them would measure 404s.
+    `--fault-zone ${zone} --bucket-name ${deployment.bucket} --index ${deployment.pages}`,
     `--profile ${spec.profile} --check-interval ${spec.checkIntervalSec} --check-timeout ${spec.timeoutSec} --healthy-threshold ${spec.healthyThreshold} --unhealthy-threshold ${spec.unhealthyThreshold}`,
     // A killed server's kernel refuses the health check's connection at once: the check
     // fails fast, and the report's windows are those of a check that fails (not times out).

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { stateFile } from './state.js';
 
@@ -39,7 +39,8 @@ function isLabFolder(folder: string, known: Map<string, boolean>): boolean {
   let verdict = false;
   try {
     const state = JSON.parse(readFileSync(stateFile(folder), 'utf8')) as { version?: number; dir?: string; servers?: unknown };
-    verdict = state.version === 2 && Array.isArray(state.servers) && typeof state.dir === 'string' && resolve(state.dir) === folder;
+    // /proc gives the folder with its symlinks resolved; the state names it as it was given.
+    verdict = state.version === 2 && Array.isArray(state.servers) && typeof state.dir === 'string' && realpathSync(resolve(state.dir)) === realpathSync(folder);
   } catch {
     verdict = false;
   }
@@ -72,7 +73,7 @@ function ownerOf(pid: string): number | null {
  */
 export function findLabs(under?: string): FoundLab[] {
   const uid = process.getuid?.() ?? null;
-  const root = under === undefined ? null : resolve(under);
+  const root = under === undefined ? null : realpathOrSelf(resolve(under));
   const known = new Map<string, boolean>();
   const labs = new Map<string, FoundLab>();
   let pids: string[];
@@ -96,4 +97,12 @@ export function findLabs(under?: string): FoundLab[] {
 function isWithin(root: string, path: string): boolean {
   const rest = relative(root, path);
   return rest !== '..' && !rest.startsWith('../') && !isAbsolute(rest);
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }

@@ -95,21 +95,23 @@ function text(tag, content, className) {
 function binSecFor(span, ratePerSec) {
   const choices = [0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
   const zones = Math.max(1, model.series.length - 1);
-  const steady = ratePerSec > 0 ? (10 * zones) / ratePerSec : 0;
+  // Never wider than a second for the rate's sake: a dip must stay visible.
+  const steady = ratePerSec > 0 ? Math.min(1, (10 * zones) / ratePerSec) : 0;
   return choices.find((bin) => span / bin <= 300 && bin >= steady) ?? 60;
 }
 
-// Requests per second so far, from every bin counted (0 before there are any).
-let counted = { n: 0, from: null };
+// Requests per second over the last ten seconds of bins (0 before there is a second of them):
+// the rate now, not the page's lifetime average (a lab page open for an hour before a run).
+const RECENT_SEC = 10;
+let recent = [];
 function countBins(bins) {
-  for (const bin of bins) {
-    counted.n += bin.n;
-    if (counted.from === null || bin.t < counted.from) counted.from = bin.t;
-  }
+  for (const bin of bins) recent.push({ t: bin.t, n: bin.n });
+  recent = recent.filter((bin) => bin.t >= model.now - RECENT_SEC);
 }
 function rateSoFar() {
-  const span = model.now - (counted.from ?? model.now);
-  return span >= 1 ? counted.n / span : 0;
+  if (recent.length === 0) return 0;
+  const span = model.now - Math.min(...recent.map((bin) => bin.t));
+  return span >= 1 ? recent.reduce((sum, bin) => sum + bin.n, 0) / span : 0;
 }
 
 function xWindow(now) {
@@ -287,7 +289,7 @@ async function onSnapshot(snapshot) {
   renderBackends();
   renderMeasures();
   pending = { bins: [...snapshot.bins], now: snapshot.now };
-  counted = { n: 0, from: null };
+  recent = [];
   const spec = await (await fetch('/chart.json')).json();
   await buildChart(spec);
   redrawMarks();

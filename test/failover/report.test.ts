@@ -94,7 +94,7 @@ describe('failover report (fixture run)', () => {
     assert.match(first!, /^- The load balancer \(nginx\) keeps no view of its backends, so when it took us-east1-c out is not known; traffic was not rerouted within 60\.00 s: the faulted zone failed requests again every 3\.00 s \(20 times\), as the balancer kept trying it with real traffic;/);
     // With a view, a run cut short before DOWN says so, not "never".
     assert.match(
-      renderAnswers(setup, { ...metrics, interrupted: true, interruptedAt: (metrics.faultAt ?? 0) + 800, rerouted: false, lb: { ...metrics.lb, downAfterFaultMs: null } })[0]!,
+      renderAnswers(setup, { ...metrics, interrupted: true, interruptedAt: (metrics.faultAt ?? 0) + 800, rerouted: false, restartAt: null, lb: { ...metrics.lb, downAfterFaultMs: null } })[0]!,
       /^- The load balancer had not marked us-east1-c down when the run was interrupted, 0\.80 s after the kill; nor had traffic been rerouted;/,
     );
   });
@@ -120,6 +120,12 @@ describe('failover report (fixture run)', () => {
     const restarted = computeFailoverMetrics(records.filter((r) => r.sentAt < restartAt + 200), late, { zone: 'us-east1-c', instances: ['us-east1-c-vm1'], holdMs: setup.holdMs });
     assert.equal(restarted.returned, false);
     assert.match(renderAnswers(setup, restarted).join('\n'), /^- After the restart, us-east1-c had not served again when the run was interrupted, 0\.20 s later: the return was not measured\.$/m);
+    // Interrupted after the heal began because the wait for a reroute ran out: that verdict
+    // was reached, and is said as such.
+    const gaveUp = { ...restarted, rerouted: false, timeToRerouteMs: null };
+    assert.match(renderAnswers(setup, gaveUp)[0]!, /traffic was not rerouted within 60\.00 s/);
+    assert.match(resultLines({ dir: 'run', setup, metrics: gaveUp }).join('\n'), /^time to reroute: not rerouted$/m);
+    assert.ok(renderWarnings(setup, gaveUp).includes('Traffic was not rerouted.'));
     // A partition is healed, not restarted.
     assert.match(renderAnswers({ ...setup, fault: 'partition' }, restarted).join('\n'), /^- After the heal, us-east1-c had not served again/m);
   });

@@ -1,9 +1,28 @@
 import assert from 'node:assert/strict';
+import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { httpRequest } from '../helpers/http.js';
 import { type GcsStandIn, startGcsStandIn } from '../helpers/gcs-stand-in.js';
 import { startServeProcess } from '../helpers/serve-process.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** The status of one GET on a new connection, or the message of whatever error ended it (never a rejection). */
+function probeStatus(url: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (value: number | string) => {
+      if (!settled) resolve(value);
+      settled = true;
+    };
+    const req = get(url, { agent: false }, (res) => {
+      res.on('error', (error) => settle(error.message));
+      res.resume();
+      res.on('end', () => settle(res.statusCode ?? 0));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('request timed out')));
+    req.on('error', (error) => settle(`${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`));
+  });
+}
 
 // The slow object comes from a Cloud Storage stand-in that delays its download: a real
 // request that is still in flight when the signal arrives, known to be in flight because
@@ -64,14 +83,15 @@ describe('zonelab serve lifecycle (real signals to a child process; a Cloud Stor
       const signalledAt = performance.now();
       server.child.kill('SIGINT');
       // Probe the listener until it refuses: every answer before that is the drain's 503.
+      // A probe that connected in the last instant before the listener closed, its request
+      // not read yet, is closed with it (Node.js 26 closes such connections in
+      // closeIdleConnections): past the drain period that counts as refused too.
       let refusedAfterMs: number | null = null;
       let slowDoneWhenRefused = true;
       while (refusedAfterMs === null) {
-        const probe = await httpRequest(`${server.url}/healthz`, { timeoutMs: 5000 }).then(
-          (response) => response.status,
-          (error: Error) => error.message,
-        );
-        if (/ECONNREFUSED/.test(String(probe))) {
+        const probe = await probeStatus(`${server.url}/healthz`);
+        const cutAtClose = /socket hang up|ECONNRESET/.test(String(probe)) && performance.now() - signalledAt >= drainMs;
+        if (/ECONNREFUSED/.test(String(probe)) || cutAtClose) {
           refusedAfterMs = performance.now() - signalledAt;
           slowDoneWhenRefused = slowDone;
         } else {
