@@ -279,7 +279,7 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
   let faulted = false;
   let healed = false;
   let worstLagMs = 0;
-  let unfit: { code: 'E_TARGET_SILENT' | 'E_WARMUP_UNFIT'; message: string } | null = null;
+  let unfit: ReturnType<typeof warmupProblem> = null;
   try {
     while (!options.signal.aborted) {
       const { action, events } = phases.next(recorder.now());
@@ -290,13 +290,8 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
       if (action === 'inject') {
         // Nothing to measure a failover against: say so instead of writing a plausible report
         // of refusals, of 404s, or of a zone that took no traffic to begin with.
-        const problem = warmupProblem(recorder.records, { url: setup.url, paths: pathsAsked(pages), pathFlags: lab ? '--webdir and --index (and the lab\'s --bucket)' : '--bucket-name, --webdir and --index', faultZone: options.faultZone });
-        if (problem) {
-          unfit = { code: recorder.records.some((record) => record.status !== null) ? 'E_WARMUP_UNFIT' : 'E_TARGET_SILENT', message: problem };
-          break;
-        }
-      }
-      if (action === 'inject') {
+        unfit = warmupProblem(recorder.records, { url: setup.url, paths: pathsAsked(pages), pathFlags: lab ? '--webdir and --index (and the lab\'s --bucket)' : '--bucket-name, --webdir and --index', faultZone: options.faultZone });
+        if (unfit) break;
         faulted = true;
         const startedAt = recorder.now();
         step(`fault: ${injector.label} at ${seconds(startedAt)}`);

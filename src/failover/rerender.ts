@@ -49,15 +49,20 @@ export async function rerenderFolder(dir: string): Promise<RerenderedFolder> {
     const cells = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => join(dir, entry.name)).sort();
     for (const cell of cells) {
       if (existsSync(join(cell, 'trials.json'))) lines.push(...(await rerenderTrials(cell)).lines);
-      else if (existsSync(join(cell, 'setup.json')) || existsSync(join(cell, 'summary.json'))) lines.push(...(await rerenderAsRun(cell)).lines);
+      else if (holdsRun(cell)) lines.push(...(await rerenderAsRun(cell)).lines);
     }
     // The comparison itself is the table written when the matrix ran: its cells' numbers
     // are what the records give again, so it is kept, and its page written from it.
     const html = await writeMatrixHtml(dir, await readFile(join(dir, 'matrix.md'), 'utf8'));
     return { kind: 'matrix', html, lines: [...lines, `matrix: ${html}`] };
   }
-  if (existsSync(join(dir, 'setup.json')) || existsSync(join(dir, 'summary.json'))) return rerenderAsRun(dir);
+  if (holdsRun(dir)) return rerenderAsRun(dir);
   throw new ZonelabError('E_NO_RUN', `${dir} holds no run (setup.json), no trials (trials.json) and no matrix (matrix.md): not a failover report folder`);
+}
+
+/** A run's folder: setup.json, or (older runs) summary.json. */
+function holdsRun(dir: string): boolean {
+  return existsSync(join(dir, 'setup.json')) || existsSync(join(dir, 'summary.json'));
 }
 
 async function rerenderAsRun(dir: string): Promise<RerenderedFolder> {

@@ -12,12 +12,19 @@ export interface WarmupAsked {
 
 /**
  * Whether the warm-up's answers are something a failover can be measured against; null
- * when they are, else the one line that says why not. A failover measured on answers that
+ * when they are, else the one line that says why not and its code (E_TARGET_SILENT when
+ * nothing answered at all). A failover measured on answers that
  * carry no zone, or on errors, or with the zone to fault already absent, comes out as
  * "rerouted in 0.00 s, no request failed": plausible and wrong. Refusals (400) count as
  * good answers: a forbidden country is refused by a working server.
  */
-export function warmupProblem(records: readonly RequestResult[], asked: WarmupAsked): string | null {
+export function warmupProblem(records: readonly RequestResult[], asked: WarmupAsked): { code: 'E_TARGET_SILENT' | 'E_WARMUP_UNFIT'; message: string } | null {
+  const message = unfitReason(records, asked);
+  if (message === null) return null;
+  return { code: records.some((record) => record.status !== null) ? 'E_WARMUP_UNFIT' : 'E_TARGET_SILENT', message };
+}
+
+function unfitReason(records: readonly RequestResult[], asked: WarmupAsked): string | null {
   const finals = finalAttempts(records);
   const answers = finals.filter((record) => record.status !== null);
   if (answers.length === 0) {

@@ -73,9 +73,9 @@ function holderPid(host: string, port: number): number | null {
 export function addressHolder(host: string, port: number): { text: string; labDir: string | null } | null {
   const pid = holderPid(host, port);
   if (pid === null) return null;
-  const plain = `${processName(pid)} (pid ${pid})`;
+  const name = processName(pid);
   const labDir = labOfProcess(pid);
-  return labDir ? { text: `the lab in ${labDir} (${processName(pid)}, pid ${pid})`, labDir } : { text: plain, labDir: null };
+  return labDir ? { text: `the lab in ${labDir} (${name}, pid ${pid})`, labDir } : { text: `${name} (pid ${pid})`, labDir: null };
 }
 
 /** The command that stops the lab in `dir`, ready to paste. */

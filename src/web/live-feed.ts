@@ -170,10 +170,7 @@ export class LiveFeed {
     const nowMs = this.#options.now();
     const current = this.#binStart(nowMs);
     if (current === this.#openStart) return;
-    const t = round(this.#openStart / 1000);
-    const late = this.#takeLate();
-    const closed = [...late, ...[...this.#open].map(([series, n]) => ({ t, series, n }))];
-    this.#open.clear();
+    const closed = this.#takeCounted();
     this.#openStart = current;
     this.#bins.push(...closed);
     this.#prune(nowMs / 1000);
@@ -222,29 +219,29 @@ export class LiveFeed {
   /** The run is over: the page shows the final report. */
   done(done: LiveDone): void {
     this.flush();
-    this.#flushLate();
+    this.#sendCounted();
     this.#phases = this.#phases.map((phase) => (phase.t1 === null ? { ...phase, t1: this.now() } : phase));
     this.#done = done;
     this.#send({ type: 'done', done });
   }
 
-  /** The late requests as bins under their own times, and none left. */
-  #takeLate(): LiveBin[] {
-    const bins = [...this.#late].map(([key, n]) => {
+  /** What was counted and not sent yet: the late requests under their own bins' times, then the open bin; none left. */
+  #takeCounted(): LiveBin[] {
+    const late = [...this.#late].map(([key, n]) => {
       const [start, series] = key.split('\u0000') as [string, string];
       return { t: round(Number(start) / 1000), series, n };
     });
+    const t = round(this.#openStart / 1000);
+    const open = [...this.#open].map(([series, n]) => ({ t, series, n }));
     this.#late.clear();
-    return bins;
+    this.#open.clear();
+    return [...late, ...open];
   }
 
-  /** Sends the late requests now, without waiting for the open bin to close. */
-  #flushLate(): void {
-    if (this.#late.size === 0 && this.#open.size === 0) return;
-    const late = this.#takeLate();
-    const open = [...this.#open].map(([series, n]) => ({ t: round(this.#openStart / 1000), series, n }));
-    this.#open.clear();
-    const bins = [...late, ...open];
+  /** Sends what was counted now, without waiting for the open bin to close. */
+  #sendCounted(): void {
+    const bins = this.#takeCounted();
+    if (bins.length === 0) return;
     this.#bins.push(...bins);
     this.#send({ type: 'bins', now: this.now(), bins });
   }
