@@ -25,7 +25,9 @@ figure.timeline svg { max-width: 100%; height: auto; }
   table, pre, figure, blockquote { break-inside: avoid; }
   pre { font-size: 7pt; white-space: pre-wrap; overflow-wrap: anywhere; overflow: visible; }
   table { max-width: 100%; }
-  td, th { overflow-wrap: anywhere; }
+  /* A cell may break a long token anywhere; a column's heading keeps its words whole. */
+  td { overflow-wrap: anywhere; }
+  th { overflow-wrap: normal; }
   code { overflow-wrap: anywhere; }
   figure.timeline svg { width: 100%; }
   a { color: inherit; text-decoration: none; }
