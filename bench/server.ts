@@ -1,8 +1,9 @@
 /**
- * `npm run bench:server`: wrk drives `zonelab serve` and nginx (one worker) serving the
- * same 10,000 generated pages on loopback, random pages, in the same run; prints req/s,
- * p99 latency and the ratio zonelab/nginx (target ≥ 0.6). A second baseline, the smallest
- * node:http server serving the same pages from memory, shows what node:http itself allows.
+ * `npm run bench:server`: wrk drives `zonelab serve`, the smallest node:http server serving
+ * the same 10,000 generated pages from memory (what node:http itself allows one process),
+ * and nginx (one worker), random pages on loopback, interleaved in the same run; prints
+ * req/s, p99 latency and the ratios. Target: zonelab ≥ 0.9 of the minimal node:http server,
+ * with every rule, header, log and event of the real server in place; nginx for reference.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ import { haveCommand, median, startProcess, stopProcess, waitForPort } from './l
 import { ratioRow, skipBenchmark, writeResults } from './lib/results.js';
 import { runWrk, type WrkResult, writeRandomPagesScript } from './lib/wrk.js';
 
-const TARGET_RATIO = 0.6;
+const TARGET_RATIO = 0.9;
 const PAGES = 10_000;
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const MINIMAL_SERVER = fileURLToPath(new URL('./lib/minimal-node-server.js', import.meta.url));
@@ -86,9 +87,9 @@ async function main(): Promise<void> {
         errors: results.reduce((sum, r) => sum + r.errors, 0),
       };
     });
-    const [ours, baseline, ceiling] = summary as [(typeof summary)[0], (typeof summary)[0], (typeof summary)[0]];
-    const ratio = ours.requestsPerSec / baseline.requestsPerSec;
-    const ratioToCeiling = ours.requestsPerSec / ceiling.requestsPerSec;
+    const [ours, nginxFigures, minimalFigures] = summary as [(typeof summary)[0], (typeof summary)[0], (typeof summary)[0]];
+    const ratio = ours.requestsPerSec / minimalFigures.requestsPerSec;
+    const ratioToNginx = ours.requestsPerSec / nginxFigures.requestsPerSec;
     const pass = ratio >= TARGET_RATIO && ours.errors === 0;
 
     console.log(`\nserver benchmark: ${PAGES} random pages, wrk -t1 -c${connections}, ${seconds} s x ${repeat} (median), ${cpus().length} cores`);
@@ -97,8 +98,8 @@ async function main(): Promise<void> {
     for (const row of summary) {
       console.log(`| ${row.name} | ${Math.round(row.requestsPerSec)} | ${row.p99Ms.toFixed(2)} ms | ${row.errors} |`);
     }
-    console.log(`\nratio zonelab/nginx: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}): ${pass ? 'PASS' : 'FAIL'}`);
-    console.log(`ratio zonelab/minimal node:http: ${ratioToCeiling.toFixed(2)} (minimal node:http/nginx: ${(ceiling.requestsPerSec / baseline.requestsPerSec).toFixed(2)})`);
+    console.log(`\nratio zonelab/minimal node:http: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}): ${pass ? 'PASS' : 'FAIL'}`);
+    console.log(`ratio zonelab/nginx: ${ratioToNginx.toFixed(2)} (minimal node:http/nginx: ${(minimalFigures.requestsPerSec / nginxFigures.requestsPerSec).toFixed(2)})`);
 
     const rows = [
       ratioRow({
@@ -106,14 +107,14 @@ async function main(): Promise<void> {
         measure: `zonelab serve req/s, ${PAGES} random pages, wrk -c${connections}`,
         unit: 'req/s',
         zonelab: ours.requestsPerSec,
-        baselineName: 'nginx (1 worker)',
-        baseline: baseline.requestsPerSec,
+        baselineName: 'minimal node:http (pages in memory)',
+        baseline: minimalFigures.requestsPerSec,
         target: `≥ ${TARGET_RATIO}`,
         pass,
       }),
-      ratioRow({ benchmark: 'server', measure: 'zonelab serve req/s, same load', unit: 'req/s', zonelab: ours.requestsPerSec, baselineName: 'minimal node:http (pages in memory)', baseline: ceiling.requestsPerSec, target: '—', pass: null }),
+      ratioRow({ benchmark: 'server', measure: 'zonelab serve req/s, same load', unit: 'req/s', zonelab: ours.requestsPerSec, baselineName: 'nginx (1 worker)', baseline: nginxFigures.requestsPerSec, target: '—', pass: null }),
     ];
-    const file = await writeResults('server', { seconds, repeat, connections, summary, ratio, ratioToMinimalNode: ratioToCeiling, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) }, rows);
+    const file = await writeResults('server', { seconds, repeat, connections, summary, ratio, ratioToNginx, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) }, rows);
     console.log(`results: ${file}`);
     process.exitCode = pass ? 0 : 1;
   } finally {

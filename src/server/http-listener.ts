@@ -73,7 +73,8 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
 function writeRawResponse(socket: Socket, response: ResponseInfo, method: string): void {
   const body = typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
   const lines = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`];
-  for (const [name, value] of Object.entries(response.headers)) lines.push(`${name}: ${value}`);
+  // The length is the one written below, whatever the headers say (an object's answer holds its own).
+  for (const [name, value] of Object.entries(response.headers)) if (name !== 'Content-Length') lines.push(`${name}: ${value}`);
   if (response.status !== 304) lines.push(`Content-Length: ${body.length}`);
   lines.push(`Date: ${new Date().toUTCString()}`, 'Connection: close', '', '');
   const head = Buffer.from(lines.join('\r\n'), 'latin1');
@@ -133,21 +134,37 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
 
   function send(req: IncomingMessage, res: ServerResponse, info: RequestInfo, response: ResponseInfo, startedAt: number): void {
     const size = typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.length;
-    const headers: Record<string, string | number> = { ...response.headers, ...identityHeaders };
-    if (response.status !== 304) headers['Content-Length'] = size;
-    // While draining, tell keep-alive clients to reconnect (through the load balancer, to
-    // a healthy backend) instead of staying on this one.
-    if (draining) headers.Connection = 'close';
-    res.writeHead(response.status, headers);
+    if (response.complete && !draining) {
+      res.writeHead(response.status, response.complete);
+    } else {
+      const headers: Record<string, string | number> = { ...response.headers, ...identityHeaders };
+      if (response.status !== 304) headers['Content-Length'] = size;
+      // While draining, tell keep-alive clients to reconnect (through the load balancer, to
+      // a healthy backend) instead of staying on this one.
+      if (draining) headers.Connection = 'close';
+      res.writeHead(response.status, headers);
+    }
     res.end(req.method === 'HEAD' ? undefined : response.body);
     logResponse(info, response, startedAt, req.method === 'HEAD' ? 0 : size);
   }
 
-  // The rules, unless an injected fault delays the answer or replaces it.
-  async function handle(info: RequestInfo): Promise<ResponseInfo> {
+  // The rules, unless an injected fault delays the answer or replaces it. No promise when
+  // the answer is known at once (see handleRequest).
+  function handle(info: RequestInfo): ResponseInfo | Promise<ResponseInfo> {
     const verdict = options.grayFaults?.verdict(pathOfTarget(info.target) === HEALTH_PATH, performance.now());
-    if (verdict?.delayMs) await sleep(verdict.delayMs);
+    if (verdict?.delayMs) return sleep(verdict.delayMs).then(() => verdict.replace ?? handleRequest(info, context));
     return verdict?.replace ?? handleRequest(info, context);
+  }
+
+  function failed(req: IncomingMessage, res: ServerResponse, info: RequestInfo, error: unknown, startedAt: number): void {
+    const response: ResponseInfo = {
+      status: 500,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+      body: 'Internal Server Error\n',
+      log: { severity: 'error', message: 'request handling failed', cause: describeError(error) },
+    };
+    if (!res.headersSent) send(req, res, info, response, startedAt);
+    else res.destroy();
   }
 
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
@@ -163,25 +180,30 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const startedAt = performance.now();
     const info = requestInfoOf(req);
-    handle(info).then(
-      (response) => send(req, res, info, response, startedAt),
-      (error: unknown) => {
-        const response: ResponseInfo = {
-          status: 500,
-          headers: { 'Content-Type': 'text/plain; charset=utf-8' },
-          body: 'Internal Server Error\n',
-          log: { severity: 'error', message: 'request handling failed', cause: describeError(error) },
-        };
-        if (!res.headersSent) send(req, res, info, response, startedAt);
-        else res.destroy();
-      },
-    );
+    let answer: ResponseInfo | Promise<ResponseInfo>;
+    try {
+      answer = handle(info);
+    } catch (error) {
+      failed(req, res, info, error, startedAt);
+      return;
+    }
+    const respond = (response: ResponseInfo) => {
+      try {
+        send(req, res, info, response, startedAt);
+      } catch (error) {
+        failed(req, res, info, error, startedAt);
+      }
+    };
+    if (answer instanceof Promise) answer.then(respond, (error: unknown) => failed(req, res, info, error, startedAt));
+    else respond(answer);
   });
 
   // Requests answered on the raw socket, outside node:http's request cycle.
   function answerOnSocket(socket: Socket, info: RequestInfo): void {
     const startedAt = performance.now();
-    handleRequest(info, context).then(
+    Promise.resolve()
+      .then(() => handleRequest(info, context))
+      .then(
       (response) => {
         if (!socket.writable) return;
         writeRawResponse(socket, { ...response, headers: { ...response.headers, ...identityHeaders } }, info.method);

@@ -129,10 +129,11 @@ export function createCachedStore(store: ObjectStore, options: CachedStoreOption
     return pending;
   }
 
-  async function get(key: string): Promise<StoredObject | null> {
-    const held = cacheKey(key);
-    const entry: Entry<StoredObject | null> | undefined = objects.get(held) ?? misses.get(held);
-    if (entry === undefined) return load(key, undefined);
+  /** The entry's value when one is held (a stale one starts its check), else undefined. */
+  function held(key: string): StoredObject | null | undefined {
+    const kept = cacheKey(key);
+    const entry: Entry<StoredObject | null> | undefined = objects.get(kept) ?? misses.get(kept);
+    if (entry === undefined) return undefined;
     if (performance.now() - entry.checkedAt > revalidateMs) {
       // Serve what we have; a failed check leaves the entry to be tried again next time.
       load(key, entry).catch(() => {});
@@ -140,11 +141,17 @@ export function createCachedStore(store: ObjectStore, options: CachedStoreOption
     return entry.value;
   }
 
+  async function get(key: string): Promise<StoredObject | null> {
+    const value = held(key);
+    return value === undefined ? load(key, undefined) : value;
+  }
+
   return {
     bucketName: store.bucketName,
     location: store.location,
     stat: async (key) => (await get(key))?.meta ?? null,
     get,
+    held,
     stats: () => ({
       cacheBytes: objects.calculatedSize + misses.calculatedSize,
       cacheMaxBytes: options.maxBytes,

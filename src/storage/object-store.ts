@@ -12,6 +12,12 @@ export interface ObjectMeta {
 export interface StoredObject {
   meta: ObjectMeta;
   body: Buffer;
+  /**
+   * What a reader works out from the object and keeps for as long as the object is kept
+   * (the server's answers for it). Set by the reader, never by a store; a changed object
+   * is a new StoredObject, so nothing derived outlives what it was derived from.
+   */
+  derived?: unknown;
 }
 
 /** What a cache holds, in the units its bounds are in. */
@@ -40,6 +46,14 @@ export interface ObjectStore {
   readonly location: string;
   stat(key: string): Promise<ObjectMeta | null>;
   get(key: string): Promise<StoredObject | null>;
+  /**
+   * What a cache in front of the store holds for `key` at once, without a promise: the
+   * object, `null` for a miss it remembers, `undefined` when only `get` can tell. The
+   * server answers a held key in the same turn it read the request (a promise per request
+   * costs a busy server a fifth of its rate); the cache's rules for stale entries apply as
+   * in `get`. Absent without a cache.
+   */
+  held?(key: string): StoredObject | null | undefined;
   /** What a cache in front of the store holds (for /healthz); absent without a cache. */
   stats?(): CacheStats;
   close(): Promise<void>;

@@ -117,6 +117,11 @@ describe('zonelab serve (real process on a loopback port)', () => {
     assert.equal(statusOf(text), 200);
     assert.match(text, /\r\nX-Zone: us-east1-b\r\n/);
     assert.match(text, /<h1>Page 4<\/h1>/);
+    // The object's answer is put together once with its length and identity: written on
+    // the raw socket, each still appears once.
+    const head = text.slice(0, text.indexOf('\r\n\r\n'));
+    assert.equal(head.match(/^Content-Length:/gim)?.length, 1, head);
+    assert.equal(head.match(/^X-Zone:/gim)?.length, 1, head);
     const forbidden = await rawExchange(server.port, 'GET bucket/webdir/4.html HTTP/1.1\r\nHost: x\r\nX-country: Libya\r\n\r\n');
     assert.equal(statusOf(forbidden.text), 400);
     assert.match(forbidden.text, /\r\nX-Event-Id: /);

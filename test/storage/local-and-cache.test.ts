@@ -74,6 +74,22 @@ describe('cached store', () => {
     await waitFor(async () => (await cached.get('gone.html')) === null, 3000, 'deleted object forgotten');
   });
 
+  it('tells at once what it holds (an object, a remembered miss) and nothing it has not read', async (t) => {
+    const file = join(bucket.root, 'held.html');
+    await writeFile(file, 'held');
+    const cached = createCachedStore(await createLocalDirStore({ root: bucket.root }), { maxBytes: 1 << 20, revalidateMs: 20 });
+    t.after(() => cached.close());
+    assert.equal(cached.held?.('held.html'), undefined, 'not read yet: only get can tell');
+    assert.equal(cached.held?.('absent.html'), undefined);
+    await cached.get('held.html');
+    await cached.get('absent.html');
+    assert.equal(cached.held?.('held.html')?.body.toString(), 'held');
+    assert.equal(cached.held?.('absent.html'), null, 'a remembered miss');
+    // A stale entry is still held, and its check in the background sees the change.
+    await rm(file);
+    await waitFor(() => cached.held?.('held.html') === null, 3000, 'deleted object forgotten through held');
+  });
+
   it('creates a local or cached store from a --bucket value', async (t) => {
     assert.deepEqual(parseGcsUrl('gs://name/a/b/'), { bucket: 'name', prefix: 'a/b' });
     assert.equal(parseGcsUrl('./data/bucket'), null);
