@@ -201,6 +201,24 @@ describe('load generator against real loopback servers', () => {
     assert.equal(pooled.filter((r) => r.connection === 'reused').length, 196);
   });
 
+  it('makes no stack traces while new connections run (two per closed connection), and puts the limit back after, overlapping loads too', async () => {
+    const before = Error.stackTraceLimit;
+    const limits: number[] = [];
+    const options = (records: RequestResult[]) => ({ ...baseOptions(server.port, records), mode: { kind: 'closed' as const, concurrency: 2 }, requests: 40 });
+    const first: RequestResult[] = [];
+    const second: RequestResult[] = [];
+    await Promise.all([
+      runLoad({ ...options(first), onResult: (record) => void (first.push(record), limits.push(Error.stackTraceLimit)) }),
+      runLoad({ ...options(second), requests: 10 }),
+    ]);
+    assert.equal(first.length, 40);
+    assert.ok(limits.every((limit) => limit === 0), `limits seen during the run: ${[...new Set(limits)].join(', ')}`);
+    assert.equal(Error.stackTraceLimit, before);
+    const pooled: number[] = [];
+    await runLoad({ ...baseOptions(server.port, []), keepalive: true, mode: { kind: 'closed', concurrency: 1 }, requests: 5, onResult: () => void pooled.push(Error.stackTraceLimit) });
+    assert.ok(pooled.every((limit) => limit === before), 'keep-alive closes no connection: traces stay on');
+  });
+
   it('retries a refused connection on a new one, recording each attempt', async () => {
     const closed = createTcpServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
