@@ -208,7 +208,13 @@ describe('load generator against real loopback servers', () => {
     const first: RequestResult[] = [];
     const second: RequestResult[] = [];
     await Promise.all([
-      runLoad({ ...options(first), onResult: (record) => void (first.push(record), limits.push(Error.stackTraceLimit)) }),
+      runLoad({
+        ...options(first),
+        onResult: (record) => {
+          first.push(record);
+          limits.push(Error.stackTraceLimit);
+        },
+      }),
       runLoad({ ...options(second), requests: 10 }),
     ]);
     assert.equal(first.length, 40);
