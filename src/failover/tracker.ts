@@ -70,13 +70,15 @@ export class FailoverTracker {
   }
 
   /**
-   * Whether traffic left the faulted zone: nothing bad in the outage, or good requests
-   * after the last bad one and, from it to the end of the outage (the restart), at least
+   * Whether traffic left the faulted zone: only good requests in the outage, for at least
+   * `holdMs` after the fault, or good requests after the last bad one and, from it to the end of the outage (the restart), at least
    * `holdMs`: a zone that keeps getting requests now and then was not rerouted.
    */
   get rerouted(): boolean {
     if (this.faultAt === null) return false;
-    if (this.lastBadSentAt === null) return true;
+    // Nothing bad is evidence only once good answers came after the fault, for the hold: a
+    // run interrupted a moment after the kill saw nothing either way.
+    if (this.lastBadSentAt === null) return this.lastGoodSentAt !== null && (this.restartAt ?? this.#lastSentAt) - this.faultAt >= this.holdMs;
     if (this.lastGoodSentAt === null || this.lastGoodSentAt <= this.lastBadSentAt) return false;
     return (this.restartAt ?? this.#lastSentAt) - this.lastBadSentAt >= this.holdMs;
   }

@@ -195,7 +195,10 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
       }
     };
     if (answer instanceof Promise) answer.then(respond, (error: unknown) => failed(req, res, info, error, startedAt));
-    else respond(answer);
+    // Sent in a microtask, not inside the 'request' event itself: answering there kept
+    // memory that was never given back under the reliability fuzz (pipelined requests
+    // followed by garbage: 40 MiB in 30 s, measured), and a microtask costs next to nothing.
+    else queueMicrotask(() => respond(answer));
   });
 
   // Requests answered on the raw socket, outside node:http's request cycle.

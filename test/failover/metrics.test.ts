@@ -79,6 +79,19 @@ describe('failover metrics', () => {
     assert.equal(m.timeToRerouteMs, null);
   });
 
+  it('claims no reroute for a run interrupted a moment after the fault, before any request could say (nor before the hold)', () => {
+    const interrupted = [...events.slice(0, 1), { at: 1010, kind: 'phase' as const, target: 'done', detail: 'interrupted' }];
+    const before = run(1000, alternate);
+    const none = computeFailoverMetrics(before, interrupted, FAULT);
+    assert.equal(none.rerouted, false, 'no request after the fault');
+    assert.equal(none.timeToRerouteMs, null);
+    const oneGood = computeFailoverMetrics(run(1010, (t) => (t < 1000 ? alternate(t) : A)), interrupted, { ...FAULT, holdMs: 1000 });
+    assert.equal(oneGood.rerouted, false, 'one good answer is not a hold of 1 s');
+    const held = computeFailoverMetrics(run(2100, (t) => (t < 1000 ? alternate(t) : A)), events.slice(0, 1), { ...FAULT, holdMs: 1000 });
+    assert.equal(held.rerouted, true, 'good answers for the hold after the fault');
+    assert.equal(held.timeToRerouteMs, 0);
+  });
+
   it('says "never returned" when the zone does not serve again', () => {
     const records = run(6000, (t) => (t < 1000 ? alternate(t) : A));
     const m = computeFailoverMetrics(records, events, FAULT);
