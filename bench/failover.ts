@@ -68,34 +68,14 @@ async function main(): Promise<void> {
       all[`${profile}-${fault}`] = metrics.map((m) => ({ reroute: m.timeToRerouteMs, returnFromReady: m.timeToReturnFromReadyMs, failed: m.errors.count }));
       if (fault === 'term') {
         const failed = median(metrics.map((m) => m.errors.count));
-        rows.push(ratioRow({ benchmark: 'failover', measure: `${profile}, ${fault}: failed requests at ${rate} req/s`, unit: 'requests', zonelab: failed, baselineName: '', baseline: null, target: '0', pass: failed === 0, note: interval('failed') }));
+        rows.push(failedRow(`${profile}, ${fault}: failed requests at ${rate} req/s`, failed, interval('failed')));
         continue;
       }
       const reroute = seconds(metrics.map((m) => (m.rerouted ? m.timeToRerouteMs : null)));
       const back = seconds(metrics.map((m) => (m.returned ? m.timeToReturnFromReadyMs : null)));
       rows.push(
-        ratioRow({
-          benchmark: 'failover',
-          measure: `${profile}, ${fault}: time to reroute`,
-          unit: 's',
-          zonelab: reroute,
-          baselineName: 'bound from the health checks',
-          baseline: detectionBoundSec(spec),
-          target: '≤ 1 (within the bound)',
-          pass: reroute !== null && reroute <= detectionBoundSec(spec),
-          note: interval('reroute'),
-        }),
-        ratioRow({
-          benchmark: 'failover',
-          measure: `${profile}, ${fault}: time to return, from ready`,
-          unit: 's',
-          zonelab: back,
-          baselineName: 'bound from the health checks',
-          baseline: returnBoundSec(spec),
-          target: '≤ 1 (within the bound)',
-          pass: back !== null && back <= returnBoundSec(spec),
-          note: interval('return-ready'),
-        }),
+        withinBoundRow(`${profile}, ${fault}: time to reroute`, reroute, detectionBoundSec(spec), interval('reroute')),
+        withinBoundRow(`${profile}, ${fault}: time to return, from ready`, back, returnBoundSec(spec), interval('return-ready')),
       );
     }
     rows.push(...(await underLoad(dir, stop.signal, all)));
@@ -107,6 +87,26 @@ async function main(): Promise<void> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A row for failed requests, whose target is none. */
+function failedRow(measure: string, failed: number, note: string): BenchRow {
+  return ratioRow({ benchmark: 'failover', measure, unit: 'requests', zonelab: failed, baselineName: '', baseline: null, target: '0', pass: failed === 0, note });
+}
+
+/** A row for a time that must stay within the bound the spec's health checks imply. */
+function withinBoundRow(measure: string, valueSec: number | null, boundSec: number, note: string): BenchRow {
+  return ratioRow({
+    benchmark: 'failover',
+    measure,
+    unit: 's',
+    zonelab: valueSec,
+    baselineName: 'bound from the health checks',
+    baseline: boundSec,
+    target: '≤ 1 (within the bound)',
+    pass: valueSec !== null && valueSec <= boundSec,
+    note,
+  });
 }
 
 const seconds = (values: (number | null)[]) => (values.some((value) => value === null) ? null : median(values as number[]) / 1000);
@@ -174,18 +174,8 @@ async function underLoad(dir: string, signal: AbortSignal, all: Record<string, u
       const detail = `failed requests (median of ${repeat}) ${failed} vs ${atHundred.failed} at 100 req/s; reroute ${reroute?.toFixed(2) ?? '—'} s vs ${atHundred.reroute?.toFixed(2) ?? '—'} s`;
       rows.push(
         fault === 'term'
-          ? ratioRow({ benchmark: 'failover', measure: `failover under load: ${profile} × ${fault} at ${load} req/s, failed requests`, unit: 'requests', zonelab: failed, baselineName: '', baseline: null, target: '0', pass: failed === 0, note: detail })
-          : ratioRow({
-              benchmark: 'failover',
-              measure: `failover under load: ${profile} × ${fault} at ${load} req/s, time to reroute`,
-              unit: 's',
-              zonelab: reroute,
-              baselineName: 'bound from the health checks',
-              baseline: detectionBoundSec(spec),
-              target: '≤ 1 (within the bound)',
-              pass: reroute !== null && reroute <= detectionBoundSec(spec),
-              note: detail,
-            }),
+          ? failedRow(`failover under load: ${profile} × ${fault} at ${load} req/s, failed requests`, failed, detail)
+          : withinBoundRow(`failover under load: ${profile} × ${fault} at ${load} req/s, time to reroute`, reroute, detectionBoundSec(spec), detail),
       );
     }
   }
