@@ -8,7 +8,7 @@ import type { RequestResult } from '../records/index.js';
 import { createRequestModel } from './request-model.js';
 import { openResultsFile, type ResultsFile } from '../records/index.js';
 import { type LoadMode, runLoad } from './run-load.js';
-import { type LoadSummary, renderSummary, summarize } from './summary.js';
+import { type LoadSummary, renderSummary, SummaryAccumulator } from './summary.js';
 
 export interface ClientOptions {
   host: string;
@@ -64,7 +64,8 @@ export async function runClient(options: ClientOptions): Promise<{ summary: Load
   const stdout = options.stdout ?? process.stdout;
   const statusStream = options.status ?? process.stderr;
   const results: ResultsFile | null = options.out ? await openResultsFile(options.out) : null;
-  const records: RequestResult[] = [];
+  // Counters and one latency per answer, not the records: memory stays flat over a long run at a high rate.
+  const summarizer = new SummaryAccumulator();
   const live = new LiveStatus();
   const started = performance.now();
   // With -v the responses are the output: no line rewritten in place between them.
@@ -85,8 +86,8 @@ export async function runClient(options: ClientOptions): Promise<{ summary: Load
       retries: options.retries,
       follow: options.follow,
       signal: options.signal,
-      onResult: (record) => {
-        records.push(record);
+      onResult: (record, final) => {
+        summarizer.add(record, final);
         live.record(record, performance.now() - started);
         results?.write(record);
         if (options.verbose) stdout.write(`${verboseLine(record, new Date())}\n`);
@@ -97,7 +98,7 @@ export async function runClient(options: ClientOptions): Promise<{ summary: Load
     status.clear();
     await results?.close();
   }
-  const summary = summarize(records, outcome.elapsedMs);
+  const summary = summarizer.summary(outcome.elapsedMs);
   stdout.write(options.json ? `${JSON.stringify({ ...summary, unsent: outcome.unsent }, null, 2)}\n` : `${renderSummary(summary)}\n`);
   if (outcome.unsent > 0 && options.mode.kind === 'open') {
     // Said plainly rather than queued without end: the rate asked is beyond this machine (or the target).

@@ -32,8 +32,8 @@ export interface LoadOptions {
   /** Aborting stops sending; in-flight requests get `graceMs` (default 2000) to finish. */
   signal: AbortSignal;
   graceMs?: number;
-  /** Called for every attempt as it ends. */
-  onResult: (record: RequestResult) => void;
+  /** Called for every attempt as it ends; `final` when no retry of the same request follows. */
+  onResult: (record: RequestResult, final: boolean) => void;
   /** Told when an attempt starts (before its result), with its `seq` and `sentAt`. */
   onSend?: (seq: number, sentAt: number) => void;
   /** `performance.now()` value the records' times count from; default the call's start. */
@@ -250,9 +250,9 @@ async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
       options.onSend?.(seq, sentAt);
       const record = await attempt(seq, attemptNo, planned, sentAt, lane);
       lane.busy--;
-      options.onResult(record);
-      const retry = record.error !== null && CONNECTION_FAILURES.has(record.error) && attemptNo <= options.retries;
-      if (!retry || cancelled) return;
+      const retry = record.error !== null && CONNECTION_FAILURES.has(record.error) && attemptNo <= options.retries && !cancelled;
+      options.onResult(record, !retry);
+      if (!retry) return;
     }
   }
 

@@ -1,4 +1,4 @@
-import { finalAttempts, percentile, type RequestResult } from '../records/index.js';
+import { failed, finalAttempts, percentile, type RequestResult } from '../records/index.js';
 
 export interface LatencySummary {
   p50: number;
@@ -39,72 +39,156 @@ export interface LoadSummary {
 }
 
 const NO_RESPONSE = '(no response)';
+/** Names kept apart per table; a target that sends a new zone or instance name with every answer cannot grow the summary past them. */
+export const MAX_GROUP_NAMES = 1000;
+const OTHER_NAMES = '(other names)';
 
-function latencyOf(records: readonly RequestResult[]): LatencySummary | null {
-  const answered = records.filter((r) => r.status !== null);
-  if (answered.length === 0) return null;
-  // Exact, from one sorted list: every figure is a latency that happened, so p99 ≤ max.
-  const sorted = Float64Array.from(answered, (record) => record.latencyMs).sort();
+type StatusClasses = GroupSummary['status'];
+const noStatuses = (): StatusClasses => ({ '2xx': 0, '3xx': 0, forbidden: 0, '4xx': 0, '5xx': 0 });
+
+function countStatus(status: StatusClasses, code: number): void {
+  if (code === 400) status.forbidden++;
+  else if (code >= 500) status['5xx']++;
+  else if (code >= 400) status['4xx']++;
+  else if (code >= 300) status['3xx']++;
+  else status['2xx']++;
+}
+
+interface GroupCounts {
+  name: string;
+  requests: number;
+  status: StatusClasses;
+  errors: Record<string, number>;
+}
+
+/** One table's groups (by zone or by instance): counters per name, and a small index per answered request so its latencies can be picked out at the end. */
+class GroupTable {
+  readonly groups: GroupCounts[] = [];
+  private readonly indexOf = new Map<string, number>();
+
+  index(name: string): number {
+    let index = this.indexOf.get(name);
+    if (index === undefined) {
+      if (this.groups.length >= MAX_GROUP_NAMES && name !== NO_RESPONSE && name !== OTHER_NAMES) return this.index(OTHER_NAMES);
+      index = this.groups.length;
+      this.groups.push({ name, requests: 0, status: noStatuses(), errors: {} });
+      this.indexOf.set(name, index);
+    }
+    return index;
+  }
+}
+
+function latencyOf(sorted: Float64Array): LatencySummary | null {
+  if (sorted.length === 0) return null;
   const at = (p: number) => Math.round(percentile(sorted, p)! * 1000) / 1000;
   return { p50: at(50), p90: at(90), p99: at(99), max: at(100) };
 }
 
-function countErrors(records: readonly RequestResult[]): Record<string, number> {
-  const errors: Record<string, number> = {};
-  for (const record of records) if (record.error) errors[record.error] = (errors[record.error] ?? 0) + 1;
-  return errors;
-}
+/**
+ * The end-of-run summary built as the requests end, so a long run at a high rate keeps
+ * counters and 12 bytes per answered request (its latency and its two group indexes), never
+ * the records. Percentiles stay exact, from one sorted list: every figure is a latency that
+ * happened, so p99 ≤ max.
+ */
+export class SummaryAccumulator {
+  private attempts = 0;
+  private requests = 0;
+  private failed = 0;
+  private forbidden = 0;
+  private notFound = 0;
+  private readonly errors: Record<string, number> = {};
+  private readonly zones = new GroupTable();
+  private readonly instances = new GroupTable();
+  private latencies = new Float64Array(1024);
+  private zoneOf = new Uint16Array(1024);
+  private instanceOf = new Uint16Array(1024);
+  private answered = 0;
 
-function group(records: readonly RequestResult[], key: (r: RequestResult) => string | null, total: number): GroupSummary[] {
-  const groups = new Map<string, RequestResult[]>();
-  for (const record of records) {
-    const name = record.status === null ? NO_RESPONSE : (key(record) ?? '(none)');
-    const members = groups.get(name);
-    if (members) members.push(record);
-    else groups.set(name, [record]);
+  /** One attempt as it ends; `final` when no retry of the same request follows (only the last attempt of a request counts). */
+  add(record: RequestResult, final: boolean): void {
+    this.attempts++;
+    if (!final) return;
+    this.requests++;
+    if (failed(record)) this.failed++;
+    if (record.error) this.errors[record.error] = (this.errors[record.error] ?? 0) + 1;
+    const zone = this.zones.index(record.status === null ? NO_RESPONSE : (record.zone ?? '(none)'));
+    const instance = this.instances.index(record.status === null ? NO_RESPONSE : (record.instance ?? '(none)'));
+    for (const group of [this.zones.groups[zone]!, this.instances.groups[instance]!]) {
+      group.requests++;
+      if (record.status !== null) countStatus(group.status, record.status);
+      if (record.error) group.errors[record.error] = (group.errors[record.error] ?? 0) + 1;
+    }
+    if (record.status === null) return;
+    if (record.status === 400) this.forbidden++;
+    if (record.status === 404) this.notFound++;
+    if (this.answered === this.latencies.length) this.grow();
+    this.latencies[this.answered] = record.latencyMs;
+    this.zoneOf[this.answered] = zone;
+    this.instanceOf[this.answered] = instance;
+    this.answered++;
   }
-  return [...groups.entries()]
-    .sort(([a], [b]) => (a === NO_RESPONSE ? 1 : b === NO_RESPONSE ? -1 : a.localeCompare(b)))
-    .map(([name, members]) => {
-      const status = { '2xx': 0, '3xx': 0, forbidden: 0, '4xx': 0, '5xx': 0 };
-      for (const { status: code } of members) {
-        if (code === null) continue;
-        if (code === 400) status.forbidden++;
-        else if (code >= 500) status['5xx']++;
-        else if (code >= 400) status['4xx']++;
-        else if (code >= 300) status['3xx']++;
-        else status['2xx']++;
-      }
-      return {
+
+  private grow(): void {
+    const size = this.latencies.length * 2;
+    const grown = <T extends Float64Array | Uint16Array>(from: T, to: T): T => {
+      to.set(from);
+      return to;
+    };
+    this.latencies = grown(this.latencies, new Float64Array(size));
+    this.zoneOf = grown(this.zoneOf, new Uint16Array(size));
+    this.instanceOf = grown(this.instanceOf, new Uint16Array(size));
+  }
+
+  /** Each group's latencies sorted, from one pass that places every answer in its group's slice (a counting sort by group). */
+  private latenciesByGroup(groups: number, indexes: Uint16Array): Float64Array[] {
+    const counts = new Uint32Array(groups + 1);
+    for (let i = 0; i < this.answered; i++) counts[indexes[i]! + 1]!++;
+    for (let g = 1; g <= groups; g++) counts[g]! += counts[g - 1]!;
+    const placed = new Float64Array(this.answered);
+    const next = counts.slice(0, groups);
+    for (let i = 0; i < this.answered; i++) placed[next[indexes[i]!]!++] = this.latencies[i]!;
+    return Array.from({ length: groups }, (_, g) => placed.subarray(counts[g]!, counts[g + 1]!).sort());
+  }
+
+  private table(table: GroupTable, indexes: Uint16Array): GroupSummary[] {
+    const latencies = this.latenciesByGroup(table.groups.length, indexes);
+    return table.groups
+      .map(({ name, requests, status, errors }, index) => ({
         name,
-        requests: members.length,
-        share: total === 0 ? 0 : Math.round((members.length / total) * 10_000) / 100,
+        requests,
+        share: this.requests === 0 ? 0 : Math.round((requests / this.requests) * 10_000) / 100,
         status,
-        errors: countErrors(members),
-        latencyMs: latencyOf(members),
-      };
-    });
+        errors,
+        latencyMs: latencyOf(latencies[index]!),
+      }))
+      .sort((a, b) => (a.name === NO_RESPONSE ? 1 : b.name === NO_RESPONSE ? -1 : a.name.localeCompare(b.name)));
+  }
+
+  summary(elapsedMs: number): LoadSummary {
+    const elapsedSec = Math.round(elapsedMs) / 1000;
+    return {
+      requests: this.requests,
+      retries: this.attempts - this.requests,
+      answered: this.answered,
+      failed: this.failed,
+      forbidden: this.forbidden,
+      notFound: this.notFound,
+      errors: { ...this.errors },
+      elapsedSec,
+      achievedRate: elapsedSec > 0 ? Math.round((this.requests / elapsedSec) * 10) / 10 : 0,
+      latencyMs: latencyOf(this.latencies.slice(0, this.answered).sort()),
+      byZone: this.table(this.zones, this.zoneOf),
+      byInstance: this.table(this.instances, this.instanceOf),
+    };
+  }
 }
 
 /** The end-of-run summary: a pure function of the records (the last attempt of each request counts). */
 export function summarize(records: readonly RequestResult[], elapsedMs: number): LoadSummary {
-  const requests = finalAttempts(records);
-  const answered = requests.filter((r) => r.status !== null);
-  const elapsedSec = Math.round(elapsedMs) / 1000;
-  return {
-    requests: requests.length,
-    retries: records.length - requests.length,
-    answered: answered.length,
-    failed: requests.filter((r) => r.status === null || r.status >= 500).length,
-    forbidden: answered.filter((r) => r.status === 400).length,
-    notFound: answered.filter((r) => r.status === 404).length,
-    errors: countErrors(requests),
-    elapsedSec,
-    achievedRate: elapsedSec > 0 ? Math.round((requests.length / elapsedSec) * 10) / 10 : 0,
-    latencyMs: latencyOf(requests),
-    byZone: group(requests, (r) => r.zone, requests.length),
-    byInstance: group(requests, (r) => r.instance, requests.length),
-  };
+  const accumulator = new SummaryAccumulator();
+  const finals = new Set(finalAttempts(records));
+  for (const record of records) accumulator.add(record, finals.has(record));
+  return accumulator.summary(elapsedMs);
 }
 
 function table(title: string, groups: GroupSummary[]): string[] {
