@@ -16,7 +16,7 @@ import { runBounds } from './run-bounds.js';
 import { openRunRecorder, type RunRecorder } from './recorder.js';
 import { FailoverTracker } from './tracker.js';
 import { summarizeTrials, type TrialsSummary } from './trials.js';
-import { warmupProblem } from './warmup-check.js';
+import { WarmupTally } from './warmup-check.js';
 import { writeReport, writeTrialsReport } from './write-report.js';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
@@ -254,6 +254,9 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
   const stopLoad = new AbortController();
   const url = new URL(setup.url);
   recorder.event({ at: 0, kind: 'phase', target: 'warm-up', detail: '' });
+  // What the warm-up's answers were, as counts: judged before the fault, then dropped.
+  const warmup = new WarmupTally(options.faultZone);
+  let inWarmup = true;
   const load = runLoad({
     origin: `${url.protocol}//${url.host}`,
     next: createRequestModel({ ...pages, seed: 1 }),
@@ -268,6 +271,7 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
     onSend: (seq, sentAt) => tracker.sent(seq, sentAt),
     onResult: (record) => {
       recorder.record(record);
+      if (inWarmup) warmup.add(record);
       tracker.observe(record);
       live.record(record, recorder.now());
     },
@@ -279,7 +283,7 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
   let faulted = false;
   let healed = false;
   let worstLagMs = 0;
-  let unfit: ReturnType<typeof warmupProblem> = null;
+  let unfit: ReturnType<WarmupTally['problem']> = null;
   try {
     while (!options.signal.aborted) {
       const { action, events } = phases.next(recorder.now());
@@ -290,7 +294,8 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
       if (action === 'inject') {
         // Nothing to measure a failover against: say so instead of writing a plausible report
         // of refusals, of 404s, or of a zone that took no traffic to begin with.
-        unfit = warmupProblem(recorder.records, { url: setup.url, paths: pathsAsked(pages), pathFlags: lab ? '--webdir and --index (and the lab\'s --bucket)' : '--bucket-name, --webdir and --index', faultZone: options.faultZone });
+        unfit = warmup.problem({ url: setup.url, paths: pathsAsked(pages), pathFlags: lab ? '--webdir and --index (and the lab\'s --bucket)' : '--bucket-name, --webdir and --index' });
+        inWarmup = false;
         if (unfit) break;
         faulted = true;
         const startedAt = recorder.now();
@@ -342,8 +347,10 @@ async function runTrial(options: ExperimentOptions, bench: Bench, dir: string, w
     if (faulted && !healed && !lab) await injector.heal().catch(() => {});
   }
   if (unfit) throw new ZonelabError(unfit.code, unfit.message);
-  const metrics = computeFailoverMetrics(recorder.records, recorder.events, { zone: options.faultZone, instances: setup.faultInstances, holdMs: setup.holdMs });
-  await writeReport(dir, setup, recorder.records, recorder.events, metrics);
+  // The analysis from what the run wrote: the report is what `zonelab report` would make again.
+  const records = await recorder.readRecords();
+  const metrics = computeFailoverMetrics(records, recorder.events, { zone: options.faultZone, instances: setup.faultInstances, holdMs: setup.holdMs });
+  await writeReport(dir, setup, records, recorder.events, metrics);
   return { dir, setup, metrics, interrupted: options.signal.aborted, maxLagMs: worstLagMs };
 }
 

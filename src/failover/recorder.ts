@@ -1,9 +1,12 @@
 import { join } from 'node:path';
-import { openNdjsonFile, type RequestResult, type RunEvent } from '../records/index.js';
+import { openNdjsonFile, readNdjsonFile, type RequestResult, type RunEvent } from '../records/index.js';
 
-/** A run's records, kept in memory for the analysis and written to NDJSON as they happen. */
+/**
+ * A run's records and events, written to NDJSON as they happen. The events (a few hundred)
+ * are kept for the analysis too; the requests are not: a long run at thousands a second
+ * would hold them all, so the analysis reads them back from the file once it is closed.
+ */
 export interface RunRecorder {
-  readonly records: RequestResult[];
   readonly events: RunEvent[];
   /** Ms since the run started, on the monotonic clock the load generator also uses. */
   now(): number;
@@ -12,23 +15,21 @@ export interface RunRecorder {
   record(result: RequestResult): void;
   event(event: RunEvent): void;
   close(): Promise<void>;
+  /** The requests, read back from the closed results file. */
+  readRecords(): Promise<RequestResult[]>;
 }
 
 export async function openRunRecorder(dir: string): Promise<RunRecorder> {
-  const results = await openNdjsonFile<RequestResult>(join(dir, 'results.ndjson'));
+  const resultsPath = join(dir, 'results.ndjson');
+  const results = await openNdjsonFile<RequestResult>(resultsPath);
   const eventsFile = await openNdjsonFile<RunEvent>(join(dir, 'events.ndjson'));
   const epoch = performance.now();
-  const records: RequestResult[] = [];
   const events: RunEvent[] = [];
   return {
-    records,
     events,
     epoch,
     now: () => Math.round((performance.now() - epoch) * 1000) / 1000,
-    record: (result) => {
-      records.push(result);
-      results.write(result);
-    },
+    record: (result) => results.write(result),
     event: (event) => {
       events.push(event);
       eventsFile.write(event);
@@ -36,5 +37,6 @@ export async function openRunRecorder(dir: string): Promise<RunRecorder> {
     close: async () => {
       await Promise.all([results.close(), eventsFile.close()]);
     },
+    readRecords: () => readNdjsonFile<RequestResult>(resultsPath),
   };
 }

@@ -1,7 +1,7 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { ZonelabError } from '../errors.js';
-import { readFile } from 'node:fs/promises';
 import type { RequestResult } from './request-result.js';
 
 /** An NDJSON file written as things happen: one whole record per write, so every line is valid JSON whenever the run stops. */
@@ -53,11 +53,24 @@ export function decodeNdjson<T>(text: string, source: string): T[] {
 
 /** Reads an NDJSON file; a missing file is `E_NO_RUN` (what a reader of a run folder expects). */
 export async function readNdjsonFile<T>(path: string): Promise<T[]> {
-  let text: string;
+  // Line by line: a long run at a high rate writes more than one string can hold.
+  const stream = createReadStream(path, { encoding: 'utf8' });
   try {
-    text = await readFile(path, 'utf8');
+    await once(stream, 'open');
   } catch {
     throw new ZonelabError('E_NO_RUN', `${path} is missing: not a failover report folder`);
   }
-  return decodeNdjson<T>(text, path);
+  const records: T[] = [];
+  let lineNumber = 0;
+  for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+    lineNumber++;
+    if (line.trim() === '') continue;
+    try {
+      records.push(JSON.parse(line) as T);
+    } catch {
+      stream.destroy();
+      throw new ZonelabError('E_BAD_RECORD', `${path} line ${lineNumber} is not JSON`);
+    }
+  }
+  return records;
 }
