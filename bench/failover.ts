@@ -10,7 +10,9 @@
  * schedule (worst lag < 50 ms, nothing left unsent) and still measures a reroute and a
  * return (target ≥ 2,000 requests/s), with what the run's own process grew by; and
  * `zero-error` × `term` and `fast` × `kill` at 100, 1,000 and that rate, next to the
- * 100 requests/s figures.
+ * 100 requests/s figures. Last, one run at that rate with a long warm-up (`--long-warmup`,
+ * 60 s): how much the run's process grows per minute of steady load, once it is warm (from
+ * 10 s in to the end of the warm-up), since a run streams its records to disk.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,12 +31,16 @@ const { values: flags } = parseArgs({
     repeat: { type: 'string', default: '3' },
     rate: { type: 'string', default: '100' },
     'load-rates': { type: 'string', default: '1000,2000,3000,4000,6000,8000' },
+    'long-warmup': { type: 'string', default: '60' },
   },
 });
 const repeat = Number(flags.repeat);
 const rate = Number(flags.rate);
 const loadRates = flags['load-rates'].split(',').map(Number).filter((value) => value > 0).sort((a, b) => a - b);
+const longWarmupSec = Number(flags['long-warmup']);
 const SUSTAINED_TARGET = 2000;
+/** Resident memory a long run may gain per minute of steady load: far below what keeping its records would (about 24 MiB a minute at 2,000 requests/s, measured). */
+const GROWTH_TARGET_MIB_PER_MIN = 8;
 const WORST_LAG_MS = 50;
 
 const CASES: { profile: ProfileName; fault: FaultKind }[] = [
@@ -131,6 +137,7 @@ async function sustains(dir: string, load: number, signal: AbortSignal): Promise
 async function underLoad(dir: string, signal: AbortSignal, all: Record<string, unknown[]>): Promise<BenchRow[]> {
   let highest = 0;
   let growth = 0;
+
   const tried: string[] = [];
   for (const load of loadRates) {
     if (signal.aborted) break;
@@ -142,6 +149,7 @@ async function underLoad(dir: string, signal: AbortSignal, all: Record<string, u
     growth = verdict.rssGrowthMiB;
   }
   all.sustained = tried;
+
   const rows: BenchRow[] = [
     ratioRow({
       benchmark: 'failover',
@@ -155,6 +163,7 @@ async function underLoad(dir: string, signal: AbortSignal, all: Record<string, u
       note: `${tried.join('; ')}; the run's process grew by ${growth.toFixed(0)} MiB at that rate`,
     }),
   ];
+  if (highest > 0 && !signal.aborted) rows.push(await longRunGrowth(dir, highest, signal, all));
   const rates = [...new Set([100, 1000, highest].filter((value) => value > 0))];
   for (const { profile, fault } of [{ profile: 'zero-error', fault: 'term' }, { profile: 'fast', fault: 'kill' }] as const) {
     let atHundred: { failed: number; reroute: number | null } | null = null;
@@ -180,6 +189,45 @@ async function underLoad(dir: string, signal: AbortSignal, all: Record<string, u
     }
   }
   return rows;
+}
+
+/** One fast × kill run at `load` with a long warm-up, resident memory sampled every second; growth per minute from 10 s in to the warm-up's end. */
+async function longRunGrowth(dir: string, load: number, signal: AbortSignal, all: Record<string, unknown[]>): Promise<BenchRow> {
+  process.stderr.write(`fast × kill at ${load} requests/s with a ${longWarmupSec} s warm-up: does the run's memory stay flat?\n`);
+  const spec = { ...resolveSpec('fast'), port: 18_540 };
+  const started = performance.now();
+  let phase = 'warm-up';
+  const samples: { atSec: number; rssMiB: number }[] = [];
+  const sampler = setInterval(() => {
+    if (phase.startsWith('warm-up')) samples.push({ atSec: (performance.now() - started) / 1000, rssMiB: process.memoryUsage().rss / 2 ** 20 });
+  }, 1000);
+  try {
+    await runExperiment({
+      ...benchExperiment({ dir, spec, listenPort: 18_541, fault: 'kill', rate: load, outDir: join(dir, `long-${load}`), command: `zonelab failover --profile fast --rate ${load} --warmup ${longWarmupSec}s`, signal }),
+      warmupMs: longWarmupSec * 1000,
+      onStatus: (line) => {
+        phase = line;
+      },
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+  const steady = samples.filter((sample) => sample.atSec >= 10);
+  const first = steady[0];
+  const last = steady.at(-1);
+  const perMinute = first && last && last.atSec - first.atSec >= 10 ? ((last.rssMiB - first.rssMiB) / (last.atSec - first.atSec)) * 60 : null;
+  all.longRun = samples.map((sample) => [Math.round(sample.atSec), Math.round(sample.rssMiB)]);
+  return ratioRow({
+    benchmark: 'failover',
+    measure: `resident memory of a run's own process over a ${longWarmupSec} s warm-up at ${load} req/s, per minute of steady load`,
+    unit: 'MiB/min',
+    zonelab: perMinute,
+    baselineName: 'target',
+    baseline: GROWTH_TARGET_MIB_PER_MIN,
+    target: `≤ ${GROWTH_TARGET_MIB_PER_MIN} MiB/min`,
+    pass: perMinute !== null && perMinute <= GROWTH_TARGET_MIB_PER_MIN,
+    note: first && last ? `${first.rssMiB.toFixed(0)} MiB at ${first.atSec.toFixed(0)} s, ${last.rssMiB.toFixed(0)} MiB at ${last.atSec.toFixed(0)} s` : 'too few samples',
+  });
 }
 
 main().catch((error: unknown) => {
