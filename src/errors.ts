@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   E_LISTEN: 'a server cannot listen on its address',
   E_WEB_LISTEN: 'the live page cannot listen on its address',
   E_CONTROL_SOCKET: 'a server control socket cannot be opened',
+  E_WORKER: 'a worker of serve --workers could not start',
   // Files and folders
   E_NOT_EMPTY: 'a folder that would be overwritten is not empty',
   E_NOT_A_FOLDER: 'a path that must be a folder is a file',

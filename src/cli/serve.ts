@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_BUS } from '../bus/index.js';
-import { createLogger } from '../log.js';
-import { type RunningServer, serve } from '../server/index.js';
+import { createLogger, type Logger } from '../log.js';
+import { type RunningServer, resolveWorkers, type ServeOptions, type ServerWorkers, serve, serveWithWorkers, serveWorker, type WorkersFlag, workerSetup } from '../server/index.js';
 import { MAX_DEFAULT_CACHE_MB } from '../storage/index.js';
 import { busOption, integerIn, nonEmpty, numberIn, parsePort } from './option-parsers.js';
 import { examples } from './examples.js';
@@ -23,6 +23,17 @@ interface ServeFlags {
   bus: string;
   outbox?: string;
   control?: string;
+  workers: WorkersFlag;
+}
+
+const workersInteger = integerIn(1, 256);
+function workersOption(value: string): WorkersFlag {
+  if (value.trim() === 'auto') return 'auto';
+  try {
+    return workersInteger(value);
+  } catch {
+    throw new InvalidArgumentError('expected auto or an integer from 1 to 256.');
+  }
 }
 
 const cacheMbInteger = integerIn(0, 1_048_576);
@@ -79,37 +90,89 @@ export function registerServe(program: Command): void {
     )
     .option('--outbox <file>', 'with a Pub/Sub bus: the local SQLite outbox events wait in (default ./data/outbox-<instance>.db)')
     .option('--control <socket>', 'unix socket (created with mode 0600) through which the lab injects gray faults: latency, errors, health-fail, flap')
+    .option(
+      '--workers <n|auto>',
+      'processes that serve the port together, each a whole server (drain, gray faults, its own event writer) under one identity and one control socket (auto: one per core; the cache is shared out among them)',
+      workersOption,
+      1,
+    )
     .option('--access-log', 'log every request, not only refused and failed ones', false)
     .option('--allow-head', 'answer HEAD like GET without the body, as RFC 9110 says (default: 501, as the assignment says)', false)
     .addHelpText(
       'after',
       examples([
         ['the bucket in ./data/bucket on port 8080, as zone us-east1-b', 'zonelab serve --zone us-east1-b --instance vm1'],
+        ['one worker per core, all serving port 8080', 'zonelab serve --zone us-east1-b --instance vm1 --workers auto'],
         ['a Cloud Storage bucket, the zone from the metadata server (on a VM)', 'zonelab serve --bucket gs://my-course-bucket --bus pubsub:projects/my-course-123/topics/zonelab-forbidden'],
       ]),
     )
     .action(async (flags: ServeFlags) => {
-      // What ps and pgrep show (the lab also knows its servers by it).
-      process.title = `zonelab serve ${flags.instance ?? ''}`.trim();
-      const logger = createLogger({ bindings: { component: 'serve' } });
-      let running: RunningServer | undefined;
-      // Installed before start-up, so a signal that arrives while the bucket or the zone
-      // is still being looked up ends the process cleanly too. The first signal drains and
-      // exits 0 (a service's normal stop); a second one exits at once.
-      interruptible(undefined, (signal) => {
-        if (running === undefined) {
-          logger.warn(`${signal} during start-up: exiting at once`);
-          process.exit(exitCodeOf(signal));
-        }
-        logger.info(`${signal} received: draining for ${flags.drainSeconds} s`);
-        running.shutdown().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error({ cause: String(error) }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      });
-      running = await serve({ ...flags, metadataWaitSeconds: flags.metadataWait, accessWaitSeconds: flags.accessWait, logger });
+      const setup = workerSetup();
+      if (setup) return runWorker(flags, setup);
+      const workers = resolveWorkers(flags.workers);
+      if (workers > 1) return runPrimary(flags, workers);
+      return runSingle(flags);
     });
+}
+
+function serveOptions(flags: ServeFlags, logger: Logger): ServeOptions {
+  return { ...flags, metadataWaitSeconds: flags.metadataWait, accessWaitSeconds: flags.accessWait, logger };
+}
+
+/**
+ * Installed before start-up, so a signal that arrives while the bucket or the zone is still
+ * being looked up ends the process cleanly too. The first signal (or `drain()`) stops the
+ * server gracefully and exits 0 (a service's normal stop); a second signal exits at once.
+ */
+function stopOnSignal(logger: Logger, what: string, stop: () => Promise<void>): { started(): void; drain(): void } {
+  let started = false;
+  let stopping = false;
+  const drain = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${reason}: ${what}`);
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ cause: String(error) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  interruptible(undefined, (signal) => {
+    if (!started) {
+      logger.warn(`${signal} during start-up: exiting at once`);
+      process.exit(exitCodeOf(signal));
+    }
+    drain(`${signal} received`);
+  });
+  return { started: () => (started = true), drain: () => (started ? drain('asked to drain by the primary') : process.exit(0)) };
+}
+
+async function runSingle(flags: ServeFlags): Promise<void> {
+  // What ps and pgrep show (the lab also knows its servers by it).
+  process.title = `zonelab serve ${flags.instance ?? ''}`.trim();
+  const logger = createLogger({ bindings: { component: 'serve' } });
+  let running: RunningServer | undefined;
+  const stopper = stopOnSignal(logger, `draining for ${flags.drainSeconds} s`, () => running!.shutdown());
+  running = await serve(serveOptions(flags, logger));
+  stopper.started();
+}
+
+async function runPrimary(flags: ServeFlags, workers: number): Promise<void> {
+  process.title = `zonelab serve ${flags.instance ?? ''}`.trim();
+  const logger = createLogger({ bindings: { component: 'serve' } });
+  let running: ServerWorkers | undefined;
+  const stopper = stopOnSignal(logger, `draining ${workers} workers for ${flags.drainSeconds} s`, () => running!.shutdown());
+  running = await serveWithWorkers(serveOptions(flags, logger), workers);
+  stopper.started();
+}
+
+async function runWorker(flags: ServeFlags, setup: NonNullable<ReturnType<typeof workerSetup>>): Promise<void> {
+  process.title = `zonelab serve ${setup.identity.instance} worker ${setup.index}`;
+  const logger = createLogger({ bindings: { component: 'serve' } });
+  let running: RunningServer | undefined;
+  const stopper = stopOnSignal(logger, `worker ${setup.index} draining for ${flags.drainSeconds} s`, () => running!.shutdown());
+  running = await serveWorker(serveOptions(flags, logger), setup, () => stopper.drain());
+  stopper.started();
 }

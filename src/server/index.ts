@@ -7,3 +7,4 @@ export { objectTargetOf, pathOfTarget, type ObjectTarget } from './request-targe
 export { DEPLOYMENT_PREFIX, HEALTH_PATH, handleRequest, type RequestInfo, type ResponseInfo, type RulesContext } from './rules.js';
 export { type RunningServer, type ServeOptions, serve } from './serve.js';
 export { type GrayFault, GrayFaults, isGrayFault } from './gray-faults.js';
+export { resolveWorkers, type ServerWorkers, serveWithWorkers, serveWorker, type WorkersFlag, workerSetup } from './workers.js';

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI_PATH } from './paths.js';
+import { waitFor } from './wait.js';
 
 export interface ServeProcess {
   child: ChildProcess;
@@ -14,11 +16,22 @@ export interface ServeProcess {
   /** Resolves with the first log line (already seen or future) the predicate accepts. */
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Kills the process (SIGKILL) if it still runs and waits for it to be gone. */
+  /** The pids of the workers started so far (`--workers`), from their start-up lines. */
+  workerPids(): number[];
+  /** Kills the process (SIGKILL) if it still runs and waits for it, and every worker it started, to be gone. */
   kill(): Promise<void>;
 }
 
 let started = 0;
+
+/** Whether a process of that pid is alive (a zombie is not). */
+export function processExists(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Starts `zonelab serve` as a child process on 127.0.0.1 and a free port, and resolves once
@@ -81,15 +94,25 @@ export async function startServeProcess(args: string[], env: Record<string, stri
       });
     });
   }
+  // From the primary's start-up line (a worker's own line may come after it) and the lines of workers started again since.
+  const workerPids = () => [
+    ...new Set([
+      ...logs.flatMap((line) => (Array.isArray(line.workerPids) ? (line.workerPids as number[]) : [])),
+      ...logs.filter((line) => line.worker !== undefined && typeof line.pid === 'number').map((line) => line.pid as number),
+    ]),
+  ];
   async function kill() {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
+    // A worker exits as soon as its primary is gone (node:cluster), but that is its own exit.
+    await waitFor(() => workerPids().every((pid) => !processExists(pid)), 5000, 'the workers to exit');
     if (ownDb) await rm(ownDb, { recursive: true, force: true });
   }
   try {
-    const started = await waitForLog((line) => typeof line.address === 'string', 10_000);
+    // The primary's line when there are workers (theirs name their number).
+    const started = await waitForLog((line) => typeof line.address === 'string' && line.worker === undefined, 10_000);
     const url = started.address as string;
-    return { child, url, port: Number(new URL(url).port), logs, waitForLog, exited, kill };
+    return { child, url, port: Number(new URL(url).port), logs, waitForLog, exited, workerPids, kill };
   } catch (error) {
     await kill();
     throw error;
