@@ -4,6 +4,8 @@
  * and nginx (one worker), random pages on loopback, interleaved in the same run; prints
  * req/s, p99 latency and the ratios. Target: zonelab ≥ 0.9 of the minimal node:http server,
  * with every rule, header, log and event of the real server in place; nginx for reference.
+ * Then `serve --workers 2` next to nginx with 2 workers, and next to one zonelab process
+ * (what a second worker buys on this machine, where wrk takes a core of its own).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -50,6 +52,8 @@ async function main(): Promise<void> {
     const zonelabPort = 18_471;
     const nginxPort = 18_472;
     const minimalPort = 18_473;
+    const zonelabWorkersPort = 18_474;
+    const nginxWorkersPort = 18_475;
     const zonelab = startProcess(process.execPath, [
       CLI, 'serve', '--bucket', join(dir, 'bucket'), '--host', '127.0.0.1', '--port', String(zonelabPort), '--zone', 'bench', '--instance', 'bench',
     ]);
@@ -58,12 +62,19 @@ async function main(): Promise<void> {
     children.push(nginx);
     const minimal = startProcess(process.execPath, [MINIMAL_SERVER, dir, String(minimalPort)]);
     children.push(minimal);
-    await Promise.all([zonelabPort, nginxPort, minimalPort].map((port) => waitForPort('127.0.0.1', port)));
+    const zonelabWorkers = startProcess(process.execPath, [
+      CLI, 'serve', '--bucket', join(dir, 'bucket'), '--host', '127.0.0.1', '--port', String(zonelabWorkersPort), '--zone', 'bench', '--instance', 'bench-workers', '--workers', '2',
+    ]);
+    children.push(zonelabWorkers);
+    children.push(await startNginx(join(dir, 'nginx-2'), dir, nginxWorkersPort, '127.0.0.1', 2));
+    await Promise.all([zonelabPort, nginxPort, minimalPort, zonelabWorkersPort, nginxWorkersPort].map((port) => waitForPort('127.0.0.1', port)));
 
     const servers = [
       { name: 'zonelab serve', url: `http://127.0.0.1:${zonelabPort}` },
       { name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}` },
       { name: 'minimal node:http', url: `http://127.0.0.1:${minimalPort}` },
+      { name: 'zonelab serve --workers 2', url: `http://127.0.0.1:${zonelabWorkersPort}` },
+      { name: 'nginx (2 workers)', url: `http://127.0.0.1:${nginxWorkersPort}` },
     ];
     const runs = new Map<string, WrkResult[]>(servers.map((s) => [s.name, []]));
     for (const server of servers) {
@@ -87,7 +98,8 @@ async function main(): Promise<void> {
         errors: results.reduce((sum, r) => sum + r.errors, 0),
       };
     });
-    const [ours, nginxFigures, minimalFigures] = summary as [(typeof summary)[0], (typeof summary)[0], (typeof summary)[0]];
+    type Figures = (typeof summary)[0];
+    const [ours, nginxFigures, minimalFigures, oursWorkers, nginxWorkers] = summary as [Figures, Figures, Figures, Figures, Figures];
     const ratio = ours.requestsPerSec / minimalFigures.requestsPerSec;
     const ratioToNginx = ours.requestsPerSec / nginxFigures.requestsPerSec;
     const pass = ratio >= TARGET_RATIO && ours.errors === 0;
@@ -100,6 +112,7 @@ async function main(): Promise<void> {
     }
     console.log(`\nratio zonelab/minimal node:http: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}): ${pass ? 'PASS' : 'FAIL'}`);
     console.log(`ratio zonelab/nginx: ${ratioToNginx.toFixed(2)} (minimal node:http/nginx: ${(minimalFigures.requestsPerSec / nginxFigures.requestsPerSec).toFixed(2)})`);
+    console.log(`2 workers: zonelab/nginx ${(oursWorkers.requestsPerSec / nginxWorkers.requestsPerSec).toFixed(2)}; zonelab 2 workers/1 process ${(oursWorkers.requestsPerSec / ours.requestsPerSec).toFixed(2)}`);
 
     const rows = [
       ratioRow({
@@ -113,6 +126,8 @@ async function main(): Promise<void> {
         pass,
       }),
       ratioRow({ benchmark: 'server', measure: 'zonelab serve req/s, same load', unit: 'req/s', zonelab: ours.requestsPerSec, baselineName: 'nginx (1 worker)', baseline: nginxFigures.requestsPerSec, target: '—', pass: null }),
+      ratioRow({ benchmark: 'server', measure: 'zonelab serve --workers 2 req/s, same load', unit: 'req/s', zonelab: oursWorkers.requestsPerSec, baselineName: 'nginx (2 workers)', baseline: nginxWorkers.requestsPerSec, target: '—', pass: null, note: `errors ${oursWorkers.errors}` }),
+      ratioRow({ benchmark: 'server', measure: 'zonelab serve --workers 2 req/s, same load', unit: 'req/s', zonelab: oursWorkers.requestsPerSec, baselineName: 'zonelab serve (1 process)', baseline: ours.requestsPerSec, target: '—', pass: null }),
     ];
     const file = await writeResults('server', { seconds, repeat, connections, summary, ratio, ratioToNginx, target: TARGET_RATIO, pass, runs: Object.fromEntries(runs) }, rows);
     console.log(`results: ${file}`);

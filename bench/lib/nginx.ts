@@ -2,9 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startProcess } from './processes.js';
 
-/** nginx with one worker serving `root` on `host`:`port`, tuned as one would for static files. */
-function nginxConfig(dir: string, root: string, port: number, host: string): string {
-  return `worker_processes 1;
+/** nginx with `workers` worker processes serving `root` on `host`:`port`, tuned as one would for static files. */
+function nginxConfig(dir: string, root: string, port: number, host: string, workers: number): string {
+  return `worker_processes ${workers};
 daemon off;
 user root;
 pid ${dir}/nginx.pid;
@@ -34,9 +34,9 @@ http {
 }
 
 /** Starts that nginx in the foreground with its own files in `dir`; the caller stops it. */
-export async function startNginx(dir: string, root: string, port: number, host = '127.0.0.1'): Promise<ReturnType<typeof startProcess>> {
+export async function startNginx(dir: string, root: string, port: number, host = '127.0.0.1', workers = 1): Promise<ReturnType<typeof startProcess>> {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'nginx.conf'), nginxConfig(dir, root, port, host));
+  await writeFile(join(dir, 'nginx.conf'), nginxConfig(dir, root, port, host, workers));
   await mkdir(join(dir, 'nginx-body'), { recursive: true });
   return startProcess('nginx', ['-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
 }

@@ -22,6 +22,10 @@ export const ACCESS_WAIT_SEC = 600;
 export function serviceCommand(deployment: GcpDeployment, role: VmRole, zonelabBin = ZONELAB_BIN): string {
   const names = resourceNames(deployment);
   if (role === 'audit') return `${zonelabBin} audit --bus pubsub:projects/${deployment.project}/subscriptions/${names.subscription} --access-wait ${ACCESS_WAIT_SEC}`;
+  // One process (serve's default), not --workers: an e2-micro's two vCPUs timeshare one
+  // physical core ("E2 shared-core", cloud.google.com/compute/docs/general-purpose-machines),
+  // a second worker costs its own memory and cache out of 1 GB, and even on two real cores
+  // (npm run bench:server) a second worker served 1.07 times what one did.
   return (
     `${zonelabBin} serve --bucket gs://${deployment.bucket} --port ${deployment.spec.port}` +
     ` --bus pubsub:projects/${deployment.project}/topics/${names.topic} --outbox /var/lib/zonelab/outbox.db` +
