@@ -4,8 +4,8 @@ import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { resolveWorkers } from '../../src/server/index.js';
+import { openSqlite } from '../../src/sqlite/index.js';
 import { httpRequest } from '../helpers/http.js';
 import { CLI_PATH } from '../helpers/paths.js';
 import { processExists, startServeProcess } from '../helpers/serve-process.js';
@@ -73,8 +73,9 @@ describe('zonelab serve --workers 2 (real worker processes sharing one port, rea
         () => {
           ids.clear();
           for (const file of files) {
-            const db = new Database(join(events, file), { readonly: true });
-            for (const row of db.prepare('SELECT id, body FROM events').all() as { id: string; body: string }[]) {
+            // The project's own opener: node:sqlite where Node.js has it, better-sqlite3 on Node.js 20.
+            const db = openSqlite(join(events, file), { readonly: true });
+            for (const row of db.prepare<{ id: string; body: string }>('SELECT id, body FROM events').all()) {
               assert.equal(JSON.parse(row.body).instance, 'vm-b');
               ids.add(row.id);
             }
