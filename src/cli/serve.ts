@@ -124,15 +124,16 @@ function serveOptions(flags: ServeFlags, logger: Logger): ServeOptions {
  * being looked up ends the process cleanly too. The first signal (or `drain()`) stops the
  * server gracefully and exits 0 (a service's normal stop); a second signal exits at once.
  */
-function stopOnSignal(logger: Logger, what: string, stop: () => Promise<void>): { started(): void; drain(): void } {
+function stopOnSignal(logger: Logger, what: string, stop: () => Promise<void>): { started(): void; drain(): void; fail(reason: string): void } {
   let started = false;
   let stopping = false;
-  const drain = (reason: string) => {
+  // exitCode: 0 for a normal stop; 1 when the server stops because it cannot go on, so a supervisor (systemd's Restart=on-failure) sees a failure.
+  const drain = (reason: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info(`${reason}: ${what}`);
     stop().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (error: unknown) => {
         logger.error({ cause: String(error) }, 'shutdown failed');
         process.exit(1);
@@ -146,7 +147,11 @@ function stopOnSignal(logger: Logger, what: string, stop: () => Promise<void>): 
     }
     drain(`${signal} received`);
   });
-  return { started: () => (started = true), drain: () => (started ? drain('asked to drain by the primary') : process.exit(0)) };
+  return {
+    started: () => (started = true),
+    drain: () => (started ? drain('asked to drain by the primary') : process.exit(0)),
+    fail: (reason) => drain(reason, 1),
+  };
 }
 
 async function runSingle(flags: ServeFlags): Promise<void> {
@@ -166,6 +171,7 @@ async function runPrimary(flags: ServeFlags, workers: number): Promise<void> {
   const stopper = stopOnSignal(logger, `draining ${workers} workers for ${flags.drainSeconds} s`, () => running!.shutdown());
   running = await serveWithWorkers(serveOptions(flags, logger), workers);
   stopper.started();
+  void running.fatal.then((error) => stopper.fail(`stopping: ${error.message}`));
 }
 
 async function runWorker(flags: ServeFlags, setup: NonNullable<ReturnType<typeof workerSetup>>): Promise<void> {

@@ -73,7 +73,8 @@ export async function serveWorker(options: ServeOptions, setup: WorkerSetup, onD
     else if (message?.zonelab === 'drain') onDrain();
   });
   const running = await serve({ ...options, worker: { index: setup.index, identity: setup.identity, grayFaults, cache: setup.cache } });
-  process.send?.({ zonelab: 'ready', url: running.server.url } satisfies FromWorker);
+  // With a callback: a primary that is gone (killed) must not turn this into an uncaught error.
+  process.send?.({ zonelab: 'ready', url: running.server.url } satisfies FromWorker, undefined, undefined, (error: Error | null) => void error);
   return running;
 }
 
@@ -102,9 +103,14 @@ export interface ServerWorkers {
   readonly url: string;
   readonly identity: ServerIdentity;
   readonly workers: number;
-  /** Every worker drains (as one process does), then the control socket closes. Resolves when every worker has exited. */
+  /** Every worker drains (as one process does), then the control socket closes. Resolves when every worker has exited (those still there after the drain and its grace are killed). */
   shutdown(): Promise<void>;
+  /** Settles when the server cannot go on (a worker died too often): the caller drains what is left and exits non-zero. */
+  readonly fatal: Promise<Error>;
 }
+
+/** After the drain and the in-flight grace (10 s, as one process has), a worker still running is killed. */
+const SHUTDOWN_MARGIN_MS = 10_000 + 10_000;
 
 /**
  * `serve --workers N` (N > 1): this process is the primary. It finds the identity once
@@ -134,18 +140,45 @@ export async function serveWithWorkers(options: ServeOptions, workers: number): 
   let stopping = false;
   const restarts: number[] = [];
   let failed: ((error: Error) => void) | null = null;
-  let onReady: ((url: string) => void) | null = null;
+  let onReady: ((index: number, url: string) => void) | null = null;
   const exited = new Map<number, Promise<number>>();
+  let fatalError: (error: Error) => void = () => {};
+  const fatal = new Promise<Error>((resolve) => {
+    fatalError = resolve;
+  });
+
+  // A worker that died is started again, a little later each time it happens again soon;
+  // past MAX_RESTARTS within the window the server stops, with an error.
+  const restart = (index: number, status: string, why: string) => {
+    const now = performance.now();
+    restarts.push(now);
+    while (restarts.length > 0 && restarts[0]! < now - RESTART_WINDOW_MS) restarts.shift();
+    if (restarts.length > MAX_RESTARTS) {
+      const message = `worker ${index} ${why} (${status}), the ${restarts.length}th time in ${RESTART_WINDOW_MS / 1000} s: stopping the server`;
+      logger.error({ worker: index, exit: status }, message);
+      fatalError(new ZonelabError('E_WORKER', message));
+      return;
+    }
+    const delayMs = 250 * (restarts.length - 1);
+    logger.error({ worker: index, exit: status }, `worker ${index} ${why} (${status}): starting it again${delayMs ? ` in ${delayMs} ms` : ''}`);
+    setTimeout(() => stopping || fork(index), delayMs).unref();
+  };
 
   const fork = (index: number): Worker => {
     const setup: WorkerSetup = { index, identity, cache, fault: faults.current };
     const worker = cluster.fork({ [SETUP_ENV]: JSON.stringify(setup) });
     running.set(index, worker);
     let ready = false;
+    // A fork that fails (EAGAIN, ENOMEM) is told here; its 'exit' follows and restarts it.
+    worker.on('error', (error) => logger.error({ worker: index, cause: String(error) }, `worker ${index}: ${error.message}`));
     worker.on('message', (message: FromWorker) => {
       if (message?.zonelab !== 'ready') return;
       ready = true;
-      onReady?.(message.url);
+      // What was sent while the worker was still loading may have come before it listened:
+      // the fault in force (and a drain already asked) are sent again now that it does.
+      send(worker, { zonelab: 'fault', fault: faults.current });
+      if (stopping) send(worker, { zonelab: 'drain' });
+      onReady?.(index, message.url);
     });
     exited.set(
       index,
@@ -155,20 +188,11 @@ export async function serveWithWorkers(options: ServeOptions, workers: number): 
           const status = signal ? `signal ${signal}` : `code ${code}`;
           resolve(code ?? 1);
           if (stopping) return;
-          if (!ready) {
-            failed?.(new ZonelabError('E_WORKER', `worker ${index} exited (${status}) before it was listening: its log lines above say why`));
+          if (!ready && failed) {
+            failed(new ZonelabError('E_WORKER', `worker ${index} exited (${status}) before it was listening: its log lines above say why`));
             return;
           }
-          const now = performance.now();
-          restarts.push(now);
-          while (restarts.length > 0 && restarts[0]! < now - RESTART_WINDOW_MS) restarts.shift();
-          if (restarts.length > MAX_RESTARTS) {
-            logger.error({ worker: index, exit: status }, `worker ${index} exited (${status}), the ${restarts.length}th time in ${RESTART_WINDOW_MS / 1000} s: stopping the server`);
-            process.kill(process.pid, 'SIGTERM');
-            return;
-          }
-          logger.error({ worker: index, exit: status }, `worker ${index} exited (${status}): starting it again`);
-          fork(index);
+          restart(index, status, ready ? 'exited' : 'exited before it was listening again');
         });
       }),
     );
@@ -179,7 +203,18 @@ export async function serveWithWorkers(options: ServeOptions, workers: number): 
     stopping = true;
     // Each worker drains itself (a SIGTERM to the whole unit reaches them too: asking again is harmless).
     for (const worker of running.values()) send(worker, { zonelab: 'drain' });
-    const codes = await Promise.all(exited.values());
+    const everyExit = Promise.all(exited.values());
+    let killer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      killer = setTimeout(resolve, options.drainSeconds * 1000 + SHUTDOWN_MARGIN_MS);
+    });
+    if ((await Promise.race([everyExit.then(() => 'exited'), late.then(() => 'late')])) === 'late') {
+      const left = [...running.entries()];
+      logger.warn({ workers: left.map(([index]) => index) }, `worker(s) ${left.map(([index]) => index).join(', ')} still running after the drain and its grace: killed`);
+      for (const [, worker] of left) worker.process.kill('SIGKILL');
+    }
+    clearTimeout(killer);
+    const codes = await everyExit;
     await control?.close();
     if (codes.some((code) => code !== 0)) logger.warn({ codes }, 'stopped; a worker did not exit cleanly');
     else logger.info('stopped');
@@ -188,9 +223,11 @@ export async function serveWithWorkers(options: ServeOptions, workers: number): 
   try {
     const url = await new Promise<string>((resolve, reject) => {
       failed = reject;
-      let readyCount = 0;
-      onReady = (address) => {
-        if (++readyCount === workers) resolve(address);
+      // By index: a worker that is ready, dies and is ready again counts once.
+      const ready = new Set<number>();
+      onReady = (index, address) => {
+        ready.add(index);
+        if (ready.size === workers) resolve(address);
       };
       for (let index = 1; index <= workers; index++) fork(index);
     });
@@ -200,7 +237,7 @@ export async function serveWithWorkers(options: ServeOptions, workers: number): 
       { zone: identity.zone, instance: identity.instance, workers, workerPids: [...running.values()].map((worker) => worker.process.pid), cacheMbPerWorker: cache.mb, address: url, pid: process.pid },
       `serving on ${url} as ${identity.instance} in zone ${identity.zone} with ${workers} workers; cache ${cache.mb === 0 ? 'off' : `${cache.mb} MiB each`} (${cache.why})`,
     );
-    return { url, identity, workers, shutdown };
+    return { url, identity, workers, shutdown, fatal };
   } catch (error) {
     stopping = true;
     for (const worker of running.values()) worker.process.kill('SIGKILL');

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,10 +24,16 @@ export interface ServeProcess {
 
 let started = 0;
 
-/** Whether a process of that pid is alive (a zombie is not). */
+/**
+ * Whether a process of that pid is alive. A zombie is not, unless other threads of it are
+ * still running: Node's main thread can end first and wait as a zombie while a sibling,
+ * sharing its file table, still holds the listening socket (the kernel's "delayed group
+ * leader"), so a connection made then is accepted and reset, not refused.
+ */
 export function processExists(pid: number): boolean {
   try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (!/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))) return true;
+    return readdirSync(`/proc/${pid}/task`).length > 1;
   } catch {
     return false;
   }

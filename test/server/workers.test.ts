@@ -32,6 +32,14 @@ async function statuses(url: string, count: number, headers: Record<string, stri
   return all;
 }
 
+type ServeProcess = Awaited<ReturnType<typeof startServeProcess>>;
+/** The access log lines of answers with that status. */
+const accessLines = (server: ServeProcess, status: number) => server.logs.filter((line) => (line.httpRequest as { status?: number } | undefined)?.status === status);
+/** Which worker wrote a log line. */
+const workerOf = (line: Record<string, unknown>) => (line['logging.googleapis.com/labels'] as { worker?: string }).worker;
+/** The start-up line of worker `index`'s latest start. */
+const latestStart = (server: ServeProcess, index: number) => server.logs.filter((line) => line.worker === index && typeof line.pid === 'number').at(-1);
+
 describe('resolveWorkers (pure)', () => {
   it('takes a number as it is and auto as one per core', () => {
     assert.equal(resolveWorkers(3, 8), 3);
@@ -56,14 +64,17 @@ describe('zonelab serve --workers 2 (real worker processes sharing one port, rea
     try {
       assert.equal(server.workerPids().length, 2);
       assert.match(String(server.logs.find((line) => line.workers === 2)?.message), /with 2 workers; cache \d+ MiB each/);
+      // Which worker answered is in its access log line. The kernel picks one per new
+      // connection, with no promise of balance (SCHED_NONE): new connections until both have.
       const answers = [];
-      for (let i = 0; i < 40; i++) answers.push(await httpRequest(`${server.url}/bucket/webdir/${i % 20}.html`));
+      const workers = () => new Set(accessLines(server, 200).map(workerOf));
+      for (let i = 0; i < 1000 && (i < 40 || workers().size < 2); i++) {
+        answers.push(await httpRequest(`${server.url}/bucket/webdir/${i % 20}.html`));
+        if (i >= 40) await waitFor(() => accessLines(server, 200).length === i + 1, 5000, 'the access log line');
+      }
       assert.ok(answers.every((answer) => answer.status === 200 && answer.headers['x-zone'] === 'us-east1-b' && answer.headers['x-instance'] === 'vm-b'));
-      // Which worker answered is in its access log line: over 40 new connections, both did.
-      const served = () => server.logs.filter((line) => (line.httpRequest as { status?: number } | undefined)?.status === 200);
-      await waitFor(() => served().length >= 40, 5000, 'the access log lines');
-      const workers = new Set(served().map((line) => (line['logging.googleapis.com/labels'] as { worker?: string }).worker));
-      assert.deepEqual([...workers].sort(), ['1', '2']);
+      await waitFor(() => accessLines(server, 200).length >= answers.length, 5000, 'the access log lines');
+      assert.deepEqual([...workers()].sort(), ['1', '2']);
       // Refused requests: every one committed, each by the worker that answered it, to its own file.
       assert.deepEqual(new Set(await statuses(`${server.url}/bucket/webdir/1.html`, 30, { 'X-country': 'Iran' })), new Set([400]));
       const files = readdirSync(events).filter((name) => name.endsWith('.events.db')).sort();
@@ -108,6 +119,59 @@ describe('zonelab serve --workers 2 (real worker processes sharing one port, rea
       assert.deepEqual(JSON.parse((await control(socket, 'GET')).body), { fault: 'errors:1' });
       assert.equal((await control(socket, 'DELETE')).status, 200);
       assert.deepEqual(new Set(await statuses(page, 20)), new Set([200]));
+    } finally {
+      await server.kill();
+    }
+  });
+
+  it('a fault set while a worker is starting again reaches it once it serves', { timeout: 60_000 }, async () => {
+    const socket = join(bucket.parent, 'workers-restart.sock');
+    const server = await start(['--control', socket]);
+    try {
+      process.kill(latestStart(server, 1)!.pid as number, 'SIGKILL');
+      await server.waitForLog((line) => String(line.message) === 'worker 1 exited (signal SIGKILL): starting it again');
+      // Sent while the new worker is still loading, before it could listen for it.
+      assert.equal((await control(socket, 'PUT', '{"fault":"errors:1"}')).status, 200);
+      await waitFor(() => server.workerPids().length === 3, 10_000, 'worker 1 to start again');
+      // New connections until the restarted worker has answered some: every answer, its own included, is the fault's.
+      const page = `${server.url}/bucket/webdir/3.html`;
+      const seen = () => accessLines(server, 500).filter((line) => workerOf(line) === '1').length;
+      const answers: number[] = [];
+      for (let i = 0; i < 1000 && seen() < 5; i++) {
+        answers.push(...(await statuses(page, 1)));
+      }
+      assert.ok(seen() >= 5, 'the restarted worker answered');
+      assert.deepEqual(new Set(answers), new Set([500]));
+    } finally {
+      await server.kill();
+    }
+  });
+
+  it('drains a worker that was starting again when SIGTERM came: exit 0, nothing left running', { timeout: 60_000 }, async () => {
+    const server = await start(['--drain-seconds', '1']);
+    try {
+      process.kill(latestStart(server, 2)!.pid as number, 'SIGKILL');
+      await server.waitForLog((line) => String(line.message) === 'worker 2 exited (signal SIGKILL): starting it again');
+      // To the primary alone, as the lab stops a server: the new worker hears of the drain only from the primary.
+      server.child.kill('SIGTERM');
+      assert.deepEqual(await server.exited, { code: 0, signal: null });
+      assert.ok(server.workerPids().every((pid) => !processExists(pid)), 'every worker has exited');
+    } finally {
+      await server.kill();
+    }
+  });
+
+  it('stops with exit 1 when a worker keeps dying, so a supervisor sees a failure', { timeout: 60_000 }, async () => {
+    const server = await start(['--drain-seconds', '0']);
+    try {
+      for (let death = 1; death <= 6; death++) {
+        const pid = latestStart(server, 1)!.pid as number;
+        process.kill(pid, 'SIGKILL');
+        if (death === 6) break;
+        await waitFor(() => latestStart(server, 1)!.pid !== pid, 10_000, `worker 1 to start again (death ${death})`);
+      }
+      await server.waitForLog((line) => /^worker 1 exited \(signal SIGKILL\), the 6th time in 60 s: stopping the server$/.test(String(line.message)));
+      assert.deepEqual(await server.exited, { code: 1, signal: null });
     } finally {
       await server.kill();
     }
