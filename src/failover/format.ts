@@ -10,9 +10,18 @@ export function capitalized(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+/**
+ * `1.49`: milliseconds as seconds to the hundredth. A few milliseconds below zero (the zone
+ * answered a hair before its ready event was logged) shows as 0.00, not -0.00.
+ */
+export function secondsFigure(ms: number): string {
+  const shown = (ms / 1000).toFixed(2);
+  return shown === '-0.00' ? '0.00' : shown;
+}
+
 /** `1.49 s`, or `—` for a measure that has no value. */
 export function secondsText(ms: number | null): string {
-  return ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`;
+  return ms === null ? '—' : `${secondsFigure(ms)} s`;
 }
 
 /** `ECONNRESET 71, HTTP 500 3`: failures by kind. */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ExperimentResult } from './experiment.js';
 import type { RunSetup } from '../records/index.js';
 import type { ExpectMeasure } from './expect.js';
+import { secondsFigure } from './format.js';
 import { runBounds } from './run-bounds.js';
 import { medianWithInterval, type TrialsSummary } from './trials.js';
 import { writeMatrixHtml } from './write-report.js';
@@ -75,7 +76,7 @@ export function estimateRunMs(setup: Pick<RunSetup, 'spec' | 'fault' | 'where' |
 }
 
 function s(ms: number | null): string {
-  return ms === null ? '—' : (ms / 1000).toFixed(2);
+  return ms === null ? '—' : secondsFigure(ms);
 }
 
 /** matrix.md: one row per load balancer × profile × fault, the key numbers side by side. Pure. */

@@ -90,6 +90,13 @@ describe('trials: spread and the window the spec predicts (fixed metrics)', () =
     const markdown = renderMatrixMarkdown([{ lb: 'haproxy', profile: 'fast', fault: 'kill', dir: 'fast-kill', result: { dir: 'x', setup, metrics: runs[0]!.metrics, interrupted: false, maxLagMs: 0 }, summary }]);
     assert.match(markdown, /\| haproxy \| fast \| tcp \| kill \| 1\.40 \[1\.10–1\.90\] \| ≤ 2\.2 \| 70 \[55–95\] \|/);
   });
+
+  it('shows a return a few milliseconds before the ready event as 0.00, never -0.00', () => {
+    const early = { ...metrics(1400, 1450, 70), timeToReturnFromReadyMs: -4, lb: { downAfterFaultMs: 1450, upAfterRestartMs: null, upAfterReadyMs: -3 } };
+    const markdown = renderMatrixMarkdown([{ lb: 'caddy', profile: 'fast', fault: 'stop', dir: 'fast-stop', result: { dir: 'x', setup, metrics: early, interrupted: false, maxLagMs: 0 } }]);
+    assert.doesNotMatch(markdown, /-0\.00/);
+    assert.match(markdown, /\| 1\.80 \| 0\.00 \| 1\.45 \| 0\.00 \|/);
+  });
 });
 
 describe('trials in a real lab, and --expect (real HAProxy, real processes)', { skip: skipWithoutHaproxy }, () => {
