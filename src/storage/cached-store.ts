@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { ObjectStore, StoredObject } from './object-store.js';
+import type { ObjectMeta, ObjectStore, StoredObject } from './object-store.js';
 
 export interface CachedStoreOptions {
   /** Memory the cache may take in all, in bytes: objects, missing keys and bookkeeping. */
@@ -129,14 +129,29 @@ export function createCachedStore(store: ObjectStore, options: CachedStoreOption
     return pending;
   }
 
+  // A stale entry checked in this turn, for a store that can (see `statNow`): only a
+  // change costs a promise, the read of the new object or of its absence.
+  function checkNow(key: string, entry: Entry<StoredObject | null>, statNow: (key: string) => ObjectMeta | null): void {
+    let meta: ObjectMeta | null;
+    try {
+      meta = statNow(key);
+    } catch {
+      return; // a failed check leaves the entry to be tried again next time
+    }
+    const unchanged = entry.value === null ? meta === null : meta !== null && meta.etag === entry.value.meta.etag;
+    if (unchanged) entry.checkedAt = performance.now();
+    else load(key, undefined).catch(() => {});
+  }
+
   /** The entry's value when one is held (a stale one starts its check), else undefined. */
   function held(key: string): StoredObject | null | undefined {
     const kept = cacheKey(key);
     const entry: Entry<StoredObject | null> | undefined = objects.get(kept) ?? misses.get(kept);
     if (entry === undefined) return undefined;
-    if (performance.now() - entry.checkedAt > revalidateMs) {
+    if (performance.now() - entry.checkedAt > revalidateMs && !inFlight.has(key)) {
       // Serve what we have; a failed check leaves the entry to be tried again next time.
-      load(key, entry).catch(() => {});
+      if (store.statNow) checkNow(key, entry, store.statNow);
+      else load(key, entry).catch(() => {});
     }
     return entry.value;
   }

@@ -45,6 +45,12 @@ export interface ObjectStore {
   /** Human-readable location for logs (`./data/bucket`, `gs://name/prefix`). */
   readonly location: string;
   stat(key: string): Promise<ObjectMeta | null>;
+  /**
+   * `stat` answered in the same turn, offered only by a store for which that is cheaper than
+   * the promise (a local folder: the kernel answers from its cache in microseconds). Throws
+   * what `stat` rejects with. A cache checks its stale entries with it.
+   */
+  statNow?(key: string): ObjectMeta | null;
   get(key: string): Promise<StoredObject | null>;
   /**
    * What a cache in front of the store holds for `key` at once, without a promise: the

@@ -3,6 +3,7 @@ import { mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isZonelabError } from '../../src/errors.js';
 import { availableMemoryBytes, createCachedStore, createLocalDirStore, createObjectStore, parseGcsUrl, resolveCacheSize, type ObjectStore } from '../../src/storage/index.js';
 import { makeTempBucket, type TempBucket } from '../helpers/temp-bucket.js';
@@ -36,6 +37,12 @@ describe('local-dir store', () => {
   it('returns null for missing objects, folders, and anything outside the folder', async () => {
     for (const key of ['webdir/9.html', 'webdir', '../outside.txt', 'link-out.txt', '../bucket-sibling/x.txt', 'a\0b', 'webdir/0.html/x']) {
       assert.equal(await store.get(key), null, key);
+    }
+  });
+
+  it('stats in the same turn what stat tells with a promise, outside the folder included', async () => {
+    for (const key of ['webdir/0.html', 'webdir/9.html', 'webdir', '../outside.txt', 'link-out.txt', '../bucket-sibling/x.txt', 'a\0b', 'webdir/0.html/x']) {
+      assert.deepEqual(store.statNow?.(key), await store.stat(key), key);
     }
   });
 
@@ -88,6 +95,58 @@ describe('cached store', () => {
     // A stale entry is still held, and its check in the background sees the change.
     await rm(file);
     await waitFor(() => cached.held?.('held.html') === null, 3000, 'deleted object forgotten through held');
+  });
+
+  it('checks a stale entry of a local folder in the same turn: no promise and no read while nothing changed', async (t) => {
+    await writeFile(join(bucket.root, 'steady.html'), 'steady');
+    const local = await createLocalDirStore({ root: bucket.root });
+    const calls = { stat: 0, statNow: 0, get: 0 };
+    const counted: ObjectStore = {
+      ...local,
+      stat: (key) => {
+        calls.stat++;
+        return local.stat(key);
+      },
+      statNow: (key) => {
+        calls.statNow++;
+        return local.statNow!(key);
+      },
+      get: (key) => {
+        calls.get++;
+        return local.get(key);
+      },
+    };
+    const cached = createCachedStore(counted, { maxBytes: 1 << 20, revalidateMs: 20 });
+    t.after(() => cached.close());
+    await cached.get('steady.html');
+    await cached.get('none.html');
+    // Staleness is what is tested: the period has to pass.
+    await sleep(30);
+    assert.equal(cached.held?.('steady.html')?.body.toString(), 'steady');
+    assert.equal(cached.held?.('none.html'), null);
+    assert.deepEqual(calls, { stat: 0, statNow: 2, get: 2 }, 'each stale entry checked once, in the turn, and not read again');
+    cached.held?.('steady.html');
+    assert.equal(calls.statNow, 2, 'a checked entry is fresh again');
+  });
+
+  it('keeps serving a stale entry whose check in the same turn fails, and checks it again next time', async (t) => {
+    await writeFile(join(bucket.root, 'kept.html'), 'kept');
+    const local = await createLocalDirStore({ root: bucket.root });
+    let checks = 0;
+    const failing: ObjectStore = {
+      ...local,
+      statNow: () => {
+        checks++;
+        throw new Error('EIO');
+      },
+    };
+    const cached = createCachedStore(failing, { maxBytes: 1 << 20, revalidateMs: 20 });
+    t.after(() => cached.close());
+    await cached.get('kept.html');
+    await sleep(30);
+    assert.equal(cached.held?.('kept.html')?.body.toString(), 'kept');
+    assert.equal(cached.held?.('kept.html')?.body.toString(), 'kept');
+    assert.equal(checks, 2);
   });
 
   it('creates a local or cached store from a --bucket value', async (t) => {
