@@ -5,7 +5,9 @@
  * req/s, p99 latency and the ratios. Target: zonelab ≥ 0.9 of the minimal node:http server,
  * with every rule, header, log and event of the real server in place; nginx for reference.
  * Then `serve --workers 2` next to nginx with 2 workers, and next to one zonelab process
- * (what a second worker buys on this machine, where wrk takes a core of its own).
+ * (what a second worker buys on this machine, where wrk takes a core of its own). The
+ * minimal server once more with zonelab's response headers tells what those bytes cost
+ * apart from what zonelab's code costs.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
     const minimalPort = 18_473;
     const zonelabWorkersPort = 18_474;
     const nginxWorkersPort = 18_475;
+    const minimalHeadersPort = 18_476;
     const zonelab = startProcess(process.execPath, [
       CLI, 'serve', '--bucket', join(dir, 'bucket'), '--host', '127.0.0.1', '--port', String(zonelabPort), '--zone', 'bench', '--instance', 'bench',
     ]);
@@ -67,7 +70,8 @@ async function main(): Promise<void> {
     ]);
     children.push(zonelabWorkers);
     children.push(await startNginx(join(dir, 'nginx-2'), dir, nginxWorkersPort, '127.0.0.1', 2));
-    await Promise.all([zonelabPort, nginxPort, minimalPort, zonelabWorkersPort, nginxWorkersPort].map((port) => waitForPort('127.0.0.1', port)));
+    children.push(startProcess(process.execPath, [MINIMAL_SERVER, dir, String(minimalHeadersPort), '--zonelab-headers']));
+    await Promise.all([zonelabPort, nginxPort, minimalPort, zonelabWorkersPort, nginxWorkersPort, minimalHeadersPort].map((port) => waitForPort('127.0.0.1', port)));
 
     const servers = [
       { name: 'zonelab serve', url: `http://127.0.0.1:${zonelabPort}` },
@@ -75,6 +79,7 @@ async function main(): Promise<void> {
       { name: 'minimal node:http', url: `http://127.0.0.1:${minimalPort}` },
       { name: 'zonelab serve --workers 2', url: `http://127.0.0.1:${zonelabWorkersPort}` },
       { name: 'nginx (2 workers)', url: `http://127.0.0.1:${nginxWorkersPort}` },
+      { name: "minimal node:http, zonelab's headers", url: `http://127.0.0.1:${minimalHeadersPort}` },
     ];
     const runs = new Map<string, WrkResult[]>(servers.map((s) => [s.name, []]));
     for (const server of servers) {
@@ -99,7 +104,7 @@ async function main(): Promise<void> {
       };
     });
     type Figures = (typeof summary)[0];
-    const [ours, nginxFigures, minimalFigures, oursWorkers, nginxWorkers] = summary as [Figures, Figures, Figures, Figures, Figures];
+    const [ours, nginxFigures, minimalFigures, oursWorkers, nginxWorkers, minimalHeaders] = summary as [Figures, Figures, Figures, Figures, Figures, Figures];
     const ratio = ours.requestsPerSec / minimalFigures.requestsPerSec;
     const ratioToNginx = ours.requestsPerSec / nginxFigures.requestsPerSec;
     const pass = ratio >= TARGET_RATIO && ours.errors === 0;
@@ -112,6 +117,7 @@ async function main(): Promise<void> {
     }
     console.log(`\nratio zonelab/minimal node:http: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}): ${pass ? 'PASS' : 'FAIL'}`);
     console.log(`ratio zonelab/nginx: ${ratioToNginx.toFixed(2)} (minimal node:http/nginx: ${(minimalFigures.requestsPerSec / nginxFigures.requestsPerSec).toFixed(2)})`);
+    console.log(`zonelab/minimal node:http with zonelab's headers: ${(ours.requestsPerSec / minimalHeaders.requestsPerSec).toFixed(2)} (the headers alone: ${(minimalHeaders.requestsPerSec / minimalFigures.requestsPerSec).toFixed(2)} of the minimal server)`);
     console.log(`2 workers: zonelab/nginx ${(oursWorkers.requestsPerSec / nginxWorkers.requestsPerSec).toFixed(2)}; zonelab 2 workers/1 process ${(oursWorkers.requestsPerSec / ours.requestsPerSec).toFixed(2)}`);
 
     const rows = [
@@ -125,6 +131,7 @@ async function main(): Promise<void> {
         target: `≥ ${TARGET_RATIO}`,
         pass,
       }),
+      ratioRow({ benchmark: 'server', measure: 'zonelab serve req/s, same load', unit: 'req/s', zonelab: ours.requestsPerSec, baselineName: "minimal node:http sending zonelab's headers", baseline: minimalHeaders.requestsPerSec, target: '—', pass: null, note: `the headers alone: ${(minimalHeaders.requestsPerSec / minimalFigures.requestsPerSec).toFixed(2)} of the minimal server` }),
       ratioRow({ benchmark: 'server', measure: 'zonelab serve req/s, same load', unit: 'req/s', zonelab: ours.requestsPerSec, baselineName: 'nginx (1 worker)', baseline: nginxFigures.requestsPerSec, target: '—', pass: null }),
       ratioRow({ benchmark: 'server', measure: 'zonelab serve --workers 2 req/s, same load', unit: 'req/s', zonelab: oursWorkers.requestsPerSec, baselineName: 'nginx (2 workers)', baseline: nginxWorkers.requestsPerSec, target: '—', pass: null, note: `errors ${oursWorkers.errors}` }),
       ratioRow({ benchmark: 'server', measure: 'zonelab serve --workers 2 req/s, same load', unit: 'req/s', zonelab: oursWorkers.requestsPerSec, baselineName: 'zonelab serve (1 process)', baseline: ours.requestsPerSec, target: '—', pass: null }),
