@@ -22,13 +22,15 @@ async function load(dir: string, prefix: string): Promise<void> {
       continue;
     }
     const body = await readFile(path);
-    const headers = ['Content-Type', 'text/html; charset=utf-8', 'Content-Length', String(body.length)];
-    if (zonelabHeaders) {
-      const info = await stat(path);
-      const validators = ['ETag', `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`, 'Last-Modified', info.mtime.toUTCString()];
-      headers.unshift(...validators);
-      headers.splice(headers.length - 2, 0, 'X-Zone', 'bench', 'X-Instance', 'bench');
+    const type = ['Content-Type', 'text/html; charset=utf-8'];
+    const length = ['Content-Length', String(body.length)];
+    if (!zonelabHeaders) {
+      pages.set(`${prefix}${entry.name}`, { body, headers: [...type, ...length] });
+      continue;
     }
+    const info = await stat(path);
+    const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+    const headers = ['ETag', etag, 'Last-Modified', info.mtime.toUTCString(), ...type, 'X-Zone', 'bench', 'X-Instance', 'bench', ...length];
     pages.set(`${prefix}${entry.name}`, { body, headers });
   }
 }
