@@ -38,6 +38,9 @@ export async function runAudit(options: AuditOptions): Promise<number> {
       onRetry: logAccessRetries(options.logger, options.bus),
     },
   );
+  // The one line that says the audit is past its waits and reading: on a VM, where the
+  // journal shows whether it ever got there.
+  options.logger?.info({ bus: options.bus, consumer: options.consumer }, `following ${options.bus} as consumer ${options.consumer}: one line per refused request`);
   const format = options.json ? formatEventJson : formatEventLine;
   const fd = options.fd ?? 1;
   let printed = 0;

@@ -72,19 +72,20 @@ describe("the cloud deployment rehearsed: VMs in boxes boot the plan's startup s
     const keys = ['audit', ...ZONES];
     const scripts = await Promise.all(keys.map((key) => rehearsal!.vm(key).startupScript()));
     // Every unit came up in the end; what each logged while Pub/Sub refused it is gathered
-    // first, so that whichever assertion fails says what every VM saw.
+    // first, so that whichever assertion fails says what every VM saw. A unit is active from
+    // the moment its process runs (Type=exec), before it has asked Pub/Sub anything: its
+    // start-up line is what says it is past its waits, so the journal is read once that is in.
     const units = [
-      { key: 'audit', unit: 'zonelab-audit.service' },
-      ...ZONES.map((key) => ({ key, unit: 'zonelab-serve.service' })),
+      { key: 'audit', unit: 'zonelab-audit.service', ready: /"message":"following pubsub:/ },
+      ...ZONES.map((key) => ({ key, unit: 'zonelab-serve.service', ready: /"message":"(worker \d+: )?serving / })),
     ];
     const waits: string[] = [];
     const states: string[] = [];
-    for (const { key, unit } of units) {
-      const state = await pollUntil(() => rehearsal!.vm(key).box.exec(['systemctl', 'is-active', unit]).then((result) => result.stdout.trim()), (value) => value === 'active', 30_000).catch(
-        (error: Error) => error.message,
-      );
-      states.push(`${key}: ${state}`);
-      for (const entry of await journal(key, unit)) {
+    for (const { key, unit, ready } of units) {
+      const entries = await pollUntil(() => journal(key, unit), (found) => found.some((entry) => ready.test(entry.MESSAGE)), 90_000, 250).catch(() => null);
+      const state = (await rehearsal!.vm(key).box.exec(['systemctl', 'is-active', unit])).stdout.trim();
+      states.push(`${key}: ${state}${entries ? '' : ', no start-up line within 90 s'}`);
+      for (const entry of entries ?? (await journal(key, unit))) {
         if (entry.MESSAGE.includes('refused these credentials')) waits.push(`${key}: ${entry.MESSAGE}`);
       }
     }
@@ -104,7 +105,7 @@ describe("the cloud deployment rehearsed: VMs in boxes boot the plan's startup s
     );
     assert.ok(
       states.every((state) => state.endsWith(': active')),
-      `every unit active\n${seen}`,
+      `every unit active and past its waits\n${seen}`,
     );
     assert.ok(
       waits.some((line) => line.includes('pubsub:')),
