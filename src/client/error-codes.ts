@@ -12,6 +12,9 @@ const UNDICI_CODES: Record<string, string> = {
   EAI_AGAIN: 'ENOTFOUND',
 };
 
+/** Codes the records use that are not system error codes, kept as they are. */
+const RECORD_CODES = new Set(['CONNECT_TIMEOUT', 'TIMEOUT', 'CANCELLED']);
+
 /**
  * A stable code for a failed attempt. undici wraps system errors (the code may sit on the
  * error or on its cause) and has codes of its own; both are reduced to the short list the
@@ -23,6 +26,7 @@ export function errorCodeOf(error: unknown, cancelled: boolean): string {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') {
       if (code in UNDICI_CODES) return UNDICI_CODES[code]!;
+      if (RECORD_CODES.has(code)) return code;
       if (/^E[A-Z]+$/.test(code)) return code;
     }
   }

@@ -2,6 +2,7 @@ import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/prom
 import { Agent, Client, type Dispatcher, interceptors } from 'undici';
 import { CONNECTION_FAILURES, errorCodeOf } from './error-codes.js';
 import { getOnce } from './get-once.js';
+import { createNewConnectionGets, type NewConnectionGets, type ZoneAnswer } from './get-on-new-connection.js';
 import type { RequestResult } from '../records/index.js';
 import type { PlannedRequest } from './request-model.js';
 
@@ -159,8 +160,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
 
 /**
  * undici makes two Errors, each with its stack trace, for every connection it closes after
- * an answer (`reset`, a new connection per request): measured, a sixth of the client's time
- * and a quarter of its rate. Nothing reads those stacks, and zonelab's messages never show
+ * an answer (`reset`, a new connection per request, which is how https and redirects are
+ * sent without keep-alive): measured, a sixth of the client's time and a quarter of its
+ * rate; a refused connect makes one too, whatever the transport. Nothing reads those stacks, and zonelab's messages never show
  * one, so stack traces are off while a load without keep-alive runs (counted, for loads
  * that overlap), and back as they were after.
  */
@@ -177,7 +179,11 @@ async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
   // without keep-alive must never make a request wait for a free connection, so it gets an
   // Agent that opens as many as the schedule needs.
   const lanes: Lane[] = [];
-  const laneCount = options.keepalive ? options.connections : options.mode.kind === 'closed' ? options.mode.concurrency : 0;
+  // Plain http without keep-alive or redirects, the experiment's default, needs none of
+  // undici: each request is a socket of its own, at half of undici's cost per connection.
+  const newConnections: NewConnectionGets | null =
+    !options.keepalive && !options.follow && options.origin.startsWith('http:') ? createNewConnectionGets(options.origin, options.timeoutMs) : null;
+  const laneCount = newConnections ? 0 : options.keepalive ? options.connections : options.mode.kind === 'closed' ? options.mode.concurrency : 0;
   for (let i = 0; i < laneCount; i++) {
     const client = new Client(options.origin, { ...common, pipelining: 1, keepAliveTimeout: 30_000 });
     const lane: Lane = { dispatcher: withRedirects(client), busy: 0, connects: 0, seenConnects: 0 };
@@ -186,7 +192,7 @@ async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
     });
     lanes.push(lane);
   }
-  if (laneCount === 0) {
+  if (laneCount === 0 && !newConnections) {
     lanes.push({ dispatcher: withRedirects(new Agent({ ...common, pipelining: 1 })), busy: 0, connects: 0, seenConnects: 0 });
   }
   const start = options.epoch ?? performance.now();
@@ -194,27 +200,14 @@ async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
   let lastAnswer = 0;
 
   let cancelled = false;
-  async function attempt(seq: number, attemptNo: number, planned: PlannedRequest, sentAt: number, lane: Lane): Promise<RequestResult> {
+  async function attempt(seq: number, attemptNo: number, planned: PlannedRequest, sentAt: number, lane: Lane | null): Promise<RequestResult> {
     let record: Omit<RequestResult, 'latencyMs' | 'connection'>;
     try {
-      // Timeouts are undici's own (connect, then the response's start, then each pause in
-      // its body): no timer or abort signal of ours per request, which at tens of thousands
-      // of requests a second is most of the client's own cost.
-      const response = await getOnce(lane.dispatcher, {
-        origin: options.origin,
-        path: planned.path,
-        headers: planned.headers,
-        reset: !options.keepalive,
-      });
-      record = {
-        seq,
-        sentAt,
-        status: response.status,
-        zone: header(response.headers, 'x-zone'),
-        instance: header(response.headers, 'x-instance'),
-        error: null,
-        attempt: attemptNo,
-      };
+      // Timeouts are the transport's own (connect, then the response's start, then each
+      // pause in its body): no timer or abort signal of ours per request, which at tens of
+      // thousands of requests a second is most of the client's own cost.
+      const answer: ZoneAnswer = lane ? await getThrough(lane, planned) : await newConnections!.get(planned.path, planned.headers);
+      record = { seq, sentAt, status: answer.status, zone: answer.zone, instance: answer.instance, error: null, attempt: attemptNo };
     } catch (error) {
       const code = errorCodeOf(error, cancelled);
       record = { seq, sentAt, status: null, zone: null, instance: null, error: code, attempt: attemptNo };
@@ -222,16 +215,24 @@ async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
     const ended = now();
     lastAnswer = Math.max(lastAnswer, ended);
     let connection: RequestResult['connection'] = 'new';
-    if (options.keepalive && lane.connects === lane.seenConnects) connection = 'reused';
-    lane.seenConnects = lane.connects;
+    if (lane) {
+      if (options.keepalive && lane.connects === lane.seenConnects) connection = 'reused';
+      lane.seenConnects = lane.connects;
+    }
     const { status, zone, instance, error } = record;
     const latencyMs = Math.round((ended - sentAt) * 1000) / 1000;
     // Fields in the order of the record's definition, for people reading the file.
     return { seq, sentAt: Math.round(sentAt * 1000) / 1000, latencyMs, status, zone, instance, error, connection, attempt: attemptNo };
   }
 
+  async function getThrough(lane: Lane, planned: PlannedRequest): Promise<ZoneAnswer> {
+    const response = await getOnce(lane.dispatcher, { origin: options.origin, path: planned.path, headers: planned.headers, reset: !options.keepalive });
+    return { status: response.status, zone: header(response.headers, 'x-zone'), instance: header(response.headers, 'x-instance') };
+  }
+
   // The least busy lane: a request never queues behind another while a connection idles.
-  function freeLane(): Lane {
+  function freeLane(): Lane | null {
+    if (lanes.length === 0) return null;
     let best = lanes[0]!;
     for (const lane of lanes) {
       if (lane.busy === 0) return lane;
@@ -246,10 +247,10 @@ async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
     for (let attemptNo = 1; ; attemptNo++) {
       const sentAt = attemptNo === 1 && dueAt !== null ? dueAt : now();
       const lane = freeLane();
-      lane.busy++;
+      if (lane) lane.busy++;
       options.onSend?.(seq, sentAt);
       const record = await attempt(seq, attemptNo, planned, sentAt, lane);
-      lane.busy--;
+      if (lane) lane.busy--;
       const retry = record.error !== null && CONNECTION_FAILURES.has(record.error) && attemptNo <= options.retries && !cancelled;
       options.onResult(record, !retry);
       if (!retry) return;
@@ -331,6 +332,7 @@ async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
     await Promise.race([everything, grace]);
     // Destroying the dispatchers fails what is still in flight; those attempts are CANCELLED.
     cancelled = true;
+    newConnections?.destroy();
     await Promise.all(lanes.map((lane) => lane.dispatcher.destroy().catch(() => {})));
   }
   await everything;

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
+import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { AttemptError, createNewConnectionGets, parseHead } from '../../src/client/get-on-new-connection.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** A TCP server on loopback that answers every connection with `script` once the request's head is in. */
+async function scriptedServer(script: (socket: Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let head = '';
+    socket.on('data', (chunk) => {
+      if (head.includes('\r\n\r\n')) return;
+      head += chunk.toString('latin1');
+      if (head.includes('\r\n\r\n')) script(socket);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof AttemptError, `expected a failed attempt, got ${String(error)}`);
+  return error.code;
+}
+
+describe('response heads (pure)', () => {
+  it('reads the status, X-Zone and X-Instance whatever their case, and the body length', () => {
+    assert.deepEqual(parseHead('HTTP/1.1 200 OK\r\nx-ZONE: zone-a\r\nX-Instance:  vm-1 \r\nContent-Length: 12'), {
+      answer: { status: 200, zone: 'zone-a', instance: 'vm-1' },
+      contentLength: 12,
+      interim: false,
+    });
+    assert.deepEqual(parseHead('HTTP/1.0 503'), { answer: { status: 503, zone: null, instance: null }, contentLength: null, interim: false });
+  });
+
+  it('has a chunked body end at the close, no body after 204 and 304, and 1xx as interim', () => {
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5')!.contentLength, null);
+    assert.equal(parseHead('HTTP/1.1 204 No Content\r\nContent-Length: 5')!.contentLength, 0);
+    assert.equal(parseHead('HTTP/1.1 304 Not Modified')!.contentLength, 0);
+    assert.equal(parseHead('HTTP/1.1 100 Continue')!.interim, true);
+  });
+
+  it('refuses what is not an HTTP/1.x head: another protocol, a line without a colon, a bad or a doubled length', () => {
+    assert.equal(parseHead('SSH-2.0-OpenSSH_9.2'), null);
+    assert.equal(parseHead('HTTP/2 200'), null);
+    assert.equal(parseHead('HTTP/1.1 20 OK'), null);
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nno colon here'), null);
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 1e3'), null);
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4'), null);
+  });
+});
+
+describe('GETs on a new connection each, against real loopback servers', () => {
+  let seen: IncomingHttpHeaders[];
+  let connections = 0;
+  let open = 0;
+  const http = createHttpServer((req, res) => {
+    seen.push(req.headers);
+    res.writeHead(200, { 'X-Zone': 'zone-h', 'X-Instance': 'vm-h', 'Content-Length': 5 }).end('hello');
+  });
+  let origin: string;
+  before(async () => {
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    http.on('connection', (socket: Socket) => {
+      connections++;
+      open++;
+      socket.on('close', () => open--);
+    });
+  });
+  after(async () => {
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  it('sends the path and the headers with Host and Connection: close, one connection per GET, and reads the zone that answered', async () => {
+    seen = [];
+    connections = 0;
+    const gets = createNewConnectionGets(origin, 2000);
+    const answers = await Promise.all([1, 2, 3].map((n) => gets.get(`/b/w/${n}.html`, { 'X-country': 'France', 'X-age': '20-30' })));
+    assert.deepEqual(answers, [1, 2, 3].map(() => ({ status: 200, zone: 'zone-h', instance: 'vm-h' })));
+    assert.equal(connections, 3);
+    assert.deepEqual(
+      seen.map((headers) => [headers.host, headers.connection, headers['x-country'], headers['x-age']]),
+      [1, 2, 3].map(() => [new URL(origin).host, 'close', 'France', '20-30']),
+    );
+    // The server closed each connection, as it must when asked to.
+    await waitFor(() => open === 0, 2000, 'every connection closed');
+  });
+
+  it('refuses a header with a line break or a path with a space, before connecting', async () => {
+    connections = 0;
+    const gets = createNewConnectionGets(origin, 2000);
+    assert.equal(await failureOf(gets.get('/a', { 'X-country': 'France\r\nX-evil: 1' })), 'EOTHER');
+    assert.equal(await failureOf(gets.get('/a b', {})), 'EOTHER');
+    assert.equal(await failureOf(gets.get('/a', { 'Bad Name': 'x' })), 'EOTHER');
+    assert.equal(connections, 0);
+  });
+
+  it('speaks plain http only', () => {
+    assert.throws(() => createNewConnectionGets('https://127.0.0.1:1', 1000), /plain http/);
+  });
+
+  const cases: { name: string; script: (socket: Socket) => void; expect: string | number }[] = [
+    { name: 'a body that ends at the close, with no length', script: (s) => s.end('HTTP/1.1 200 OK\r\nX-Zone: z\r\n\r\nall of it'), expect: 200 },
+    { name: 'a chunked body', script: (s) => s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'), expect: 200 },
+    { name: 'a head written a byte at a time', script: (s) => void writeSlowly(s, 'HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok'), expect: 201 },
+    { name: '100 Continue before the answer', script: (s) => s.end('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), expect: 200 },
+    { name: 'an answer complete at its length on a connection the server keeps open', script: (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), expect: 200 },
+    { name: 'a close before any byte', script: (s) => s.end(), expect: 'ECONNRESET' },
+    { name: 'a body cut short of its length', script: (s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort'), expect: 'ECONNRESET' },
+    { name: 'a reset', script: (s) => s.resetAndDestroy(), expect: 'ECONNRESET' },
+    { name: 'another protocol', script: (s) => s.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'), expect: 'EOTHER' },
+    { name: 'a head without end', script: (s) => s.write(`HTTP/1.1 200 OK\r\nX-Pad: ${'x'.repeat(70_000)}`), expect: 'EOTHER' },
+    { name: 'no answer at all', script: () => {}, expect: 'TIMEOUT' },
+    { name: 'a body that stops halfway', script: (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf'), expect: 'TIMEOUT' },
+  ];
+  for (const { name, script, expect } of cases) {
+    it(`${typeof expect === 'number' ? 'answers' : `fails with ${expect}`} on ${name}`, async () => {
+      const server = await scriptedServer(script);
+      try {
+        const gets = createNewConnectionGets(`http://127.0.0.1:${server.port}`, 300);
+        const attempt = gets.get('/x.html', {});
+        if (typeof expect === 'number') assert.equal((await attempt).status, expect);
+        else assert.equal(await failureOf(attempt), expect);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('is refused by a closed port', async () => {
+    const closed = createTcpServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    assert.equal(await failureOf(createNewConnectionGets(`http://127.0.0.1:${port}`, 1000).get('/', {})), 'ECONNREFUSED');
+  });
+
+  it('cancels what is in flight when destroyed, and sends nothing after', async () => {
+    const server = await scriptedServer(() => {});
+    try {
+      const gets = createNewConnectionGets(`http://127.0.0.1:${server.port}`, 5000);
+      const pending = [gets.get('/1', {}), gets.get('/2', {})];
+      const started = performance.now();
+      await new Promise((resolve) => setImmediate(resolve));
+      gets.destroy();
+      assert.deepEqual(await Promise.all(pending.map(failureOf)), ['CANCELLED', 'CANCELLED']);
+      assert.ok(performance.now() - started < 1000);
+      assert.equal(await failureOf(gets.get('/3', {})), 'CANCELLED');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+async function writeSlowly(socket: Socket, text: string): Promise<void> {
+  for (const byte of text) {
+    if (socket.destroyed) return;
+    socket.write(byte);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  socket.end();
+}
