@@ -35,11 +35,12 @@ const UNSAFE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
  * GETs over plain HTTP/1.1, each on a new TCP connection asking `Connection: close`: the
- * experiment's default, as the course client and a network load balancer see it. undici
- * (or node:http) costs about twice this per connection: measured on loopback against nginx,
- * 64 at a time, a net socket that writes one prepared request and reads the head answered
- * 12,100 requests/s where undici's Agent with `reset` answered 7,300 and http.request
- * without an agent 8,200; the connect, the write and the close are the same in all three.
+ * experiment's default, as the course client and a network load balancer see it. An HTTP
+ * library costs more per connection than the connection itself: measured on loopback against
+ * nginx, 64 at a time, a bare net socket writing one prepared request answered 11,000
+ * requests/s at one core; `zonelab client` answered 7,400–8,000 this way and 6,500–7,200
+ * through undici's Agent with `reset`. In a failover run at 1,000 requests/s the run's process went
+ * from 0.52 of a core to 0.32. Half of what is left is the kernel's connect and close.
  * So only the head is parsed (status, X-Zone, X-Instance, Content-Length); the body is
  * counted, not kept. The answer is complete at Content-Length, or else when the server
  * closes, which it must after a request that asked it to (RFC 9112 §9.6).
