@@ -143,11 +143,24 @@ export function createCachedStore(store: ObjectStore, options: CachedStoreOption
     else load(key, undefined).catch(() => {});
   }
 
-  /** The entry's value when one is held (a stale one starts its check), else undefined. */
+  // A miss read in this turn, for a store that can (see `getNow`); a failure is left to
+  // `get`, which reports it.
+  function readNow(key: string, getNow: (key: string) => StoredObject | null | undefined): StoredObject | null | undefined {
+    let object: StoredObject | null | undefined;
+    try {
+      object = getNow(key);
+    } catch {
+      return undefined;
+    }
+    if (object !== undefined) remember(key, object);
+    return object;
+  }
+
+  /** The entry's value when one is held (a stale one starts its check), else what a store that can reads in the turn, else undefined. */
   function held(key: string): StoredObject | null | undefined {
     const kept = cacheKey(key);
     const entry: Entry<StoredObject | null> | undefined = objects.get(kept) ?? misses.get(kept);
-    if (entry === undefined) return undefined;
+    if (entry === undefined) return store.getNow && !inFlight.has(key) ? readNow(key, store.getNow) : undefined;
     if (performance.now() - entry.checkedAt > revalidateMs && !inFlight.has(key)) {
       // Serve what we have; a failed check leaves the entry to be tried again next time.
       if (store.statNow) checkNow(key, entry, store.statNow);

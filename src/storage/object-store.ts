@@ -53,8 +53,16 @@ export interface ObjectStore {
   statNow?(key: string): ObjectMeta | null;
   get(key: string): Promise<StoredObject | null>;
   /**
+   * `get` answered in the same turn, offered only by a store for which that is cheaper than
+   * the promise (a local folder's small files); `undefined` when only `get` can tell (a file
+   * too large to read at once). Throws what `get` rejects with. A cache reads its misses
+   * with it.
+   */
+  getNow?(key: string): StoredObject | null | undefined;
+  /**
    * What a cache in front of the store holds for `key` at once, without a promise: the
-   * object, `null` for a miss it remembers, `undefined` when only `get` can tell. The
+   * object, `null` for a miss it remembers, `undefined` when only `get` can tell (a key it
+   * does not hold, unless the store can read it in the turn: see `getNow`). The
    * server answers a held key in the same turn it read the request (a promise per request
    * costs a busy server a fifth of its rate); the cache's rules for stale entries apply as
    * in `get`. Absent without a cache.

@@ -46,6 +46,15 @@ describe('local-dir store', () => {
     }
   });
 
+  it('reads in the same turn what get reads with a promise, outside the folder included, and leaves a large file to get', async () => {
+    for (const key of ['webdir/0.html', 'webdir/9.html', 'webdir', '../outside.txt', 'link-out.txt', '../bucket-sibling/x.txt', 'a\0b', 'webdir/0.html/x']) {
+      assert.deepEqual(store.getNow?.(key), await store.get(key), key);
+    }
+    await writeFile(join(bucket.root, 'large.bin'), Buffer.alloc(256 * 1024 + 1, 7));
+    assert.equal(store.getNow?.('large.bin'), undefined, 'only get can tell');
+    assert.equal((await store.get('large.bin'))?.body.length, 256 * 1024 + 1);
+  });
+
   it('refuses a bucket folder that does not exist', async () => {
     await assert.rejects(createLocalDirStore({ root: join(bucket.parent, 'nope') }), (error) => isZonelabError(error, 'E_BUCKET_NOT_FOUND'));
   });
@@ -81,10 +90,11 @@ describe('cached store', () => {
     await waitFor(async () => (await cached.get('gone.html')) === null, 3000, 'deleted object forgotten');
   });
 
-  it('tells at once what it holds (an object, a remembered miss) and nothing it has not read', async (t) => {
+  it('tells at once what it holds (an object, a remembered miss) and, in front of a store that cannot read in the turn, nothing it has not read', async (t) => {
     const file = join(bucket.root, 'held.html');
     await writeFile(file, 'held');
-    const cached = createCachedStore(await createLocalDirStore({ root: bucket.root }), { maxBytes: 1 << 20, revalidateMs: 20 });
+    const { getNow: _readsInTheTurn, ...promisesOnly } = await createLocalDirStore({ root: bucket.root });
+    const cached = createCachedStore(promisesOnly, { maxBytes: 1 << 20, revalidateMs: 20 });
     t.after(() => cached.close());
     assert.equal(cached.held?.('held.html'), undefined, 'not read yet: only get can tell');
     assert.equal(cached.held?.('absent.html'), undefined);
@@ -100,7 +110,7 @@ describe('cached store', () => {
   it('checks a stale entry of a local folder in the same turn: no promise and no read while nothing changed', async (t) => {
     await writeFile(join(bucket.root, 'steady.html'), 'steady');
     const local = await createLocalDirStore({ root: bucket.root });
-    const calls = { stat: 0, statNow: 0, get: 0 };
+    const calls = { stat: 0, statNow: 0, get: 0, getNow: 0 };
     const counted: ObjectStore = {
       ...local,
       stat: (key) => {
@@ -115,6 +125,10 @@ describe('cached store', () => {
         calls.get++;
         return local.get(key);
       },
+      getNow: (key) => {
+        calls.getNow++;
+        return local.getNow!(key);
+      },
     };
     const cached = createCachedStore(counted, { maxBytes: 1 << 20, revalidateMs: 20 });
     t.after(() => cached.close());
@@ -124,9 +138,50 @@ describe('cached store', () => {
     await sleep(30);
     assert.equal(cached.held?.('steady.html')?.body.toString(), 'steady');
     assert.equal(cached.held?.('none.html'), null);
-    assert.deepEqual(calls, { stat: 0, statNow: 2, get: 2 }, 'each stale entry checked once, in the turn, and not read again');
+    assert.deepEqual(calls, { stat: 0, statNow: 2, get: 0, getNow: 2 }, 'each stale entry checked once, in the turn, and not read again');
     cached.held?.('steady.html');
     assert.equal(calls.statNow, 2, 'a checked entry is fresh again');
+  });
+
+  it('reads a miss of a local folder in the same turn and keeps it: no promise, one read', async (t) => {
+    await writeFile(join(bucket.root, 'fresh.html'), 'fresh');
+    const local = await createLocalDirStore({ root: bucket.root });
+    const calls = { get: 0, getNow: 0 };
+    const counted: ObjectStore = {
+      ...local,
+      get: (key) => {
+        calls.get++;
+        return local.get(key);
+      },
+      getNow: (key) => {
+        calls.getNow++;
+        return local.getNow!(key);
+      },
+    };
+    const cached = createCachedStore(counted, { maxBytes: 1 << 20 });
+    t.after(() => cached.close());
+    assert.equal(cached.held?.('fresh.html')?.body.toString(), 'fresh');
+    assert.equal(cached.held?.('never.html'), null);
+    assert.equal((await cached.get('fresh.html'))?.body.toString(), 'fresh');
+    assert.equal(cached.held?.('never.html'), null);
+    assert.deepEqual(calls, { get: 0, getNow: 2 }, 'each key read once, in the turn');
+  });
+
+  it('leaves a miss whose read in the same turn fails to get, which reports it', async (t) => {
+    const local = await createLocalDirStore({ root: bucket.root });
+    const failing: ObjectStore = {
+      ...local,
+      getNow: () => {
+        throw new Error('EIO');
+      },
+      get: async () => {
+        throw new Error('EIO through get');
+      },
+    };
+    const cached = createCachedStore(failing, { maxBytes: 1 << 20 });
+    t.after(() => cached.close());
+    assert.equal(cached.held?.('page.html'), undefined);
+    await assert.rejects(cached.get('page.html'), /EIO through get/);
   });
 
   it('keeps serving a stale entry whose check in the same turn fails, and checks it again next time', async (t) => {
