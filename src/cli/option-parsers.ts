@@ -152,6 +152,7 @@ export function parseDuration(value: string): number {
   if (!(unit in UNITS)) throw new InvalidArgumentError(`unknown unit "${unit}" (use ms, s, m or h).`);
   const ms = Number(match[1]) * UNITS[unit]!;
   if (ms <= 0) throw new InvalidArgumentError('must be more than zero.');
+  if (!Number.isFinite(ms)) throw new InvalidArgumentError('is too long.');
   return ms;
 }
 

@@ -362,6 +362,7 @@ describe('zonelab client process', () => {
   for (const [args, pattern] of [
     [['--rate', '-5'], /--rate.*invalid/],
     [['--duration', '10x'], /unknown unit "x"/],
+    [['--timeout', '9'.repeat(400)], /--timeout.*is too long/],
     [['-d', 'no-such-host.invalid'], /^zonelab: cannot resolve host "no-such-host\.invalid"/m],
   ] as const) {
     it(`refuses ${args.join(' ')} with one line`, async () => {

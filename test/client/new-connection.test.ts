@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { AttemptError, createNewConnectionGets, parseHead } from '../../src/client/get-on-new-connection.js';
+import { createChunkedBody } from '../../src/client/chunked-body.js';
+import { AttemptError, connectErrorCode, createNewConnectionGets, parseHead } from '../../src/client/get-on-new-connection.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A TCP server on loopback that answers every connection with `script` once the request's head is in. */
@@ -38,30 +39,65 @@ async function failureOf(promise: Promise<unknown>): Promise<string> {
   return error.code;
 }
 
-describe('response heads (pure)', () => {
+describe('response heads and chunked bodies (pure)', () => {
   it('reads the status, X-Zone and X-Instance whatever their case, and the body length', () => {
     assert.deepEqual(parseHead('HTTP/1.1 200 OK\r\nx-ZONE: zone-a\r\nX-Instance:  vm-1 \r\nContent-Length: 12'), {
       answer: { status: 200, zone: 'zone-a', instance: 'vm-1' },
-      contentLength: 12,
+      body: 12,
       interim: false,
     });
-    assert.deepEqual(parseHead('HTTP/1.0 503'), { answer: { status: 503, zone: null, instance: null }, contentLength: null, interim: false });
+    assert.deepEqual(parseHead('HTTP/1.0 503'), { answer: { status: 503, zone: null, instance: null }, body: 'until-close', interim: false });
+    assert.equal(parseHead('HTTP/1.2 200 OK\r\nContent-Length: 1')?.body, 1, 'a higher minor version is read as 1.1');
   });
 
-  it('has a chunked body end at the close, no body after 204 and 304, and 1xx as interim', () => {
-    assert.equal(parseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5')!.contentLength, null);
-    assert.equal(parseHead('HTTP/1.1 204 No Content\r\nContent-Length: 5')!.contentLength, 0);
-    assert.equal(parseHead('HTTP/1.1 304 Not Modified')!.contentLength, 0);
+  it('frames the body: chunked outranks a length, another coding ends at the close, none after 204 and 304, 1xx is interim', () => {
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5')!.body, 'chunked');
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked')!.body, 'chunked');
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip')!.body, 'until-close');
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 5, 5')!.body, 5, 'a list of one repeated value');
+    assert.equal(parseHead('HTTP/1.1 204 No Content\r\nContent-Length: 5')!.body, 0);
+    assert.equal(parseHead('HTTP/1.1 304 Not Modified')!.body, 0);
     assert.equal(parseHead('HTTP/1.1 100 Continue')!.interim, true);
   });
 
-  it('refuses what is not an HTTP/1.x head: another protocol, a line without a colon, a bad or a doubled length', () => {
+  it('takes a folded line as part of the one before', () => {
+    assert.deepEqual(parseHead('HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nX-Zone: z\r\nContent-Length: 2')?.answer, { status: 200, zone: 'z', instance: null });
+  });
+
+  it('refuses what is not an HTTP/1.x head: another protocol, a line without a colon, a space before one, a bad or a doubled length', () => {
     assert.equal(parseHead('SSH-2.0-OpenSSH_9.2'), null);
     assert.equal(parseHead('HTTP/2 200'), null);
     assert.equal(parseHead('HTTP/1.1 20 OK'), null);
     assert.equal(parseHead('HTTP/1.1 200 OK\r\nno colon here'), null);
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nContent-Length : 5'), null);
     assert.equal(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 1e3'), null);
     assert.equal(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4'), null);
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 3, 4'), null);
+  });
+
+  it('finds the end of a chunked body, with extensions and trailers, fed whole or a byte at a time', () => {
+    const body = Buffer.from('5;name=x\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n');
+    assert.equal(createChunkedBody().feed(body), 'done');
+    const bytewise = createChunkedBody();
+    const results = [...body].map((byte) => bytewise.feed(Buffer.from([byte])));
+    assert.deepEqual([results.at(-1), results.slice(0, -1).every((result) => result === 'more')], ['done', true]);
+    assert.equal(createChunkedBody().feed(Buffer.from('xx5\r\nhello\r\n0\r\n\r\n'), 2), 'done', 'read from an offset');
+  });
+
+  it('tells a chunked body cut short or out of its framing', () => {
+    assert.equal(createChunkedBody().feed(Buffer.from('5\r\nhel')), 'more');
+    assert.equal(createChunkedBody().feed(Buffer.from('5\r\nhello\r\n')), 'more', 'no last chunk yet');
+    assert.equal(createChunkedBody().feed(Buffer.from('zz\r\n')), 'bad');
+    assert.equal(createChunkedBody().feed(Buffer.from('5\r\nhelloXX')), 'bad', 'data longer than its size');
+    assert.equal(createChunkedBody().feed(Buffer.from('1234567890abc\r\n')), 'bad', 'a size beyond any number');
+  });
+
+  it('codes a failed connect: a refusal among the addresses tried is a refusal, a connect timed out is CONNECT_TIMEOUT', () => {
+    assert.equal(connectErrorCode({ code: 'ETIMEDOUT', errors: [{ code: 'ETIMEDOUT' }, { code: 'ECONNREFUSED' }] }, false), 'ECONNREFUSED');
+    assert.equal(connectErrorCode({ code: 'ETIMEDOUT', errors: [{ code: 'ETIMEDOUT' }] }, false), 'CONNECT_TIMEOUT');
+    assert.equal(connectErrorCode({ code: 'ERR_SOCKET_CONNECTION_TIMEOUT' }, false), 'CONNECT_TIMEOUT');
+    assert.equal(connectErrorCode({ code: 'ECONNRESET' }, true), 'ECONNRESET');
+    assert.equal(connectErrorCode({ code: 'ERR_SOMETHING' }, true), 'EOTHER');
   });
 });
 
@@ -109,16 +145,23 @@ describe('GETs on a new connection each, against real loopback servers', () => {
     assert.equal(await failureOf(gets.get('/a', { 'X-country': 'France\r\nX-evil: 1' })), 'EOTHER');
     assert.equal(await failureOf(gets.get('/a b', {})), 'EOTHER');
     assert.equal(await failureOf(gets.get('/a', { 'Bad Name': 'x' })), 'EOTHER');
+    assert.equal(await failureOf(gets.get('/a', { 'Content-Length': '5' })), 'EOTHER', 'a header that frames the request');
+    assert.equal(await failureOf(gets.get('/a', { Host: 'elsewhere' })), 'EOTHER', 'a second Host');
+    assert.equal(await failureOf(gets.get('/a#part', {})), 'EOTHER', 'a fragment');
     assert.equal(connections, 0);
   });
 
-  it('speaks plain http only', () => {
+  it('speaks plain http only, with a timeout', () => {
     assert.throws(() => createNewConnectionGets('https://127.0.0.1:1', 1000), /plain http/);
+    for (const timeout of [0, -1, Number.NaN]) assert.throws(() => createNewConnectionGets(origin, timeout), RangeError, String(timeout));
   });
 
   const cases: { name: string; script: (socket: Socket) => void; expect: string | number }[] = [
     { name: 'a body that ends at the close, with no length', script: (s) => s.end('HTTP/1.1 200 OK\r\nX-Zone: z\r\n\r\nall of it'), expect: 200 },
     { name: 'a chunked body', script: (s) => s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'), expect: 200 },
+    { name: 'a whole chunked body on a connection the server keeps open', script: (s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'), expect: 200 },
+    { name: 'a chunked body cut short by the close (a server killed mid-answer)', script: (s) => s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel'), expect: 'ECONNRESET' },
+    { name: 'a chunked body out of its framing', script: (s) => s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot chunks\r\n'), expect: 'EOTHER' },
     { name: 'a head written a byte at a time', script: (s) => void writeSlowly(s, 'HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok'), expect: 201 },
     { name: '100 Continue before the answer', script: (s) => s.end('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), expect: 200 },
     { name: 'an answer complete at its length on a connection the server keeps open', script: (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), expect: 200 },
