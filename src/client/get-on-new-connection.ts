@@ -45,8 +45,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * library costs more per connection than the connection itself: measured on loopback against
  * nginx, 64 at a time, a bare net socket writing one prepared request answered 11,000
  * requests/s at one core; `zonelab client` answered 7,400–8,000 this way and 6,500–7,200
- * through undici's Agent with `reset`. In a failover run at 1,000 requests/s the run's process went
- * from 0.52 of a core to 0.32. Half of what is left is the kernel's connect and close.
+ * through undici's Agent with `reset`. In a failover run at 1,000 requests/s the run's
+ * process went from 0.52 of a core to 0.32. Half of what is left is the kernel's connect
+ * and close.
  * So only the head is parsed (status, X-Zone, X-Instance and the body's framing); the body
  * is skipped, not kept. The answer is complete at its Content-Length, at the end of a
  * chunked body, or else when the server closes, which it must after a request that asked it
@@ -146,8 +147,7 @@ export function createNewConnectionGets(origin: string, timeoutMs: number): NewC
           if (parsed.body === 'chunked') chunked = createChunkedBody();
           else if (parsed.body === 'until-close') untilClose = true;
           else remaining = parsed.body;
-          if (remaining <= 0 && !chunked && !untilClose) settle(null);
-          else readBody(rest, bodyFrom);
+          readBody(rest, bodyFrom);
           return;
         }
       });

@@ -162,9 +162,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
  * undici makes two Errors, each with its stack trace, for every connection it closes after
  * an answer (`reset`, a new connection per request, which is how https and redirects are
  * sent without keep-alive): measured, a sixth of the client's time and a quarter of its
- * rate; a refused connect makes one too, whatever the transport. Nothing reads those stacks, and zonelab's messages never show
- * one, so stack traces are off while a load without keep-alive runs (counted, for loads
- * that overlap), and back as they were after.
+ * rate; a refused connect makes one too, whatever the transport. Nothing reads those
+ * stacks, and zonelab's messages never show one, so stack traces are off while a load
+ * without keep-alive runs (counted, for loads that overlap), and back as they were after.
  */
 const withoutStackTraces = { runs: 0, limit: Error.stackTraceLimit };
 
@@ -180,7 +180,8 @@ async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
   // Agent that opens as many as the schedule needs.
   const lanes: Lane[] = [];
   // Plain http without keep-alive or redirects, the experiment's default, needs none of
-  // undici: each request is a socket of its own, at half of undici's cost per connection.
+  // undici: each request is a socket of its own, at about 60% of the CPU undici takes
+  // (see get-on-new-connection.ts).
   const newConnections: NewConnectionGets | null =
     !options.keepalive && !options.follow && options.origin.startsWith('http:') ? createNewConnectionGets(options.origin, options.timeoutMs) : null;
   const laneCount = newConnections ? 0 : options.keepalive ? options.connections : options.mode.kind === 'closed' ? options.mode.concurrency : 0;

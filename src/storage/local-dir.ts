@@ -44,6 +44,14 @@ export async function createLocalDirStore(options: LocalDirStoreOptions): Promis
     return real.startsWith(rootWithSep) ? real : null;
   }
 
+  // locate, in the same turn.
+  function locateNow(key: string): string | null {
+    const candidate = candidateOf(key);
+    if (candidate === null) return null;
+    const real = realpathSync.native(candidate);
+    return real.startsWith(rootWithSep) ? real : null;
+  }
+
   function metaOf(info: Stats): ObjectMeta {
     return {
       size: info.size,
@@ -78,10 +86,8 @@ export async function createLocalDirStore(options: LocalDirStoreOptions): Promis
   // without waiting on the disk.
   function statObjectNow(key: string): ObjectMeta | null {
     try {
-      const candidate = candidateOf(key);
-      if (candidate === null) return null;
-      const real = realpathSync.native(candidate);
-      if (!real.startsWith(rootWithSep)) return null;
+      const real = locateNow(key);
+      if (real === null) return null;
       const info = statSync(real);
       return info.isFile() ? metaOf(info) : null;
     } catch (error) {
@@ -118,10 +124,8 @@ export async function createLocalDirStore(options: LocalDirStoreOptions): Promis
   function getObjectNow(key: string): StoredObject | null | undefined {
     let fd: number | null = null;
     try {
-      const candidate = candidateOf(key);
-      if (candidate === null) return null;
-      const real = realpathSync.native(candidate);
-      if (!real.startsWith(rootWithSep)) return null;
+      const real = locateNow(key);
+      if (real === null) return null;
       fd = openSync(real, 'r');
       const info = fstatSync(fd);
       if (!info.isFile()) return null;
