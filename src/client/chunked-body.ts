@@ -7,6 +7,8 @@
 export interface ChunkedBody {
   /** Reads `chunk` from `from`: `done` once the body is complete, `bad` when it is not chunked framing, else `more`. */
   feed(chunk: Buffer, from?: number): 'more' | 'done' | 'bad';
+  /** Once `done`: how many bytes of the chunk fed last came after the body (another response, which a connection that is reused must not have). */
+  readonly trailing: number;
 }
 
 const CR = 0x0d;
@@ -28,6 +30,7 @@ export function createChunkedBody(): ChunkedBody {
   let size = 0;
   let digits = 0;
   let remaining = 0;
+  let trailing = 0;
 
   function step(byte: number): State {
     switch (state) {
@@ -84,7 +87,11 @@ export function createChunkedBody(): ChunkedBody {
         state = step(chunk[at]!);
         at++;
       }
+      if (state === 'done') trailing = chunk.length - at;
       return state === 'done' ? 'done' : state === 'bad' ? 'bad' : 'more';
+    },
+    get trailing() {
+      return trailing;
     },
   };
 }

@@ -1,8 +1,10 @@
 import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
-import { Agent, Client, type Dispatcher, interceptors } from 'undici';
+import { Agent, Client, interceptors } from 'undici';
 import { CONNECTION_FAILURES, errorCodeOf } from './error-codes.js';
 import { getOnce } from './get-once.js';
-import { createNewConnectionGets, type NewConnectionGets, type ZoneAnswer } from './get-on-new-connection.js';
+import { createNewConnectionGets, type NewConnectionGets } from './get-on-new-connection.js';
+import type { ZoneAnswer } from './http1.js';
+import { createKeepAliveConnection } from './keep-alive-connection.js';
 import type { RequestResult } from '../records/index.js';
 import type { PlannedRequest } from './request-model.js';
 
@@ -124,13 +126,13 @@ export function noteLag(episodes: LagEpisode[], dueMs: number, lagMs: number): v
   episodes.push({ fromMs: dueMs, toMs: dueMs, maxLagMs: lagMs });
 }
 
+/** One connection at a time, requests after one another: a Client of undici's, or a kept connection of zonelab's own. */
 interface Lane {
-  dispatcher: Dispatcher;
   /** Requests sent on this lane and not yet answered. */
   busy: number;
-  /** Connections this lane's client has opened, and how many of them its answers have seen. */
-  connects: number;
-  seenConnects: number;
+  /** One GET; never rejects. */
+  get(planned: PlannedRequest): Promise<{ answer: ZoneAnswer | null; error: unknown; reused: boolean }>;
+  destroy(): Promise<void>;
 }
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | null {
@@ -169,66 +171,52 @@ export async function runLoad(options: LoadOptions): Promise<LoadOutcome> {
 const withoutStackTraces = { runs: 0, limit: Error.stackTraceLimit };
 
 async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
-  const withRedirects = (dispatcher: Dispatcher) =>
-    options.follow ? dispatcher.compose(interceptors.redirect({ maxRedirections: 5 })) : dispatcher;
   const common = { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connect: { timeout: options.timeoutMs } };
-  // Each lane is one connection at a time (a Client with no pipelining), so whether an
-  // answer came on a new connection is known exactly. With keep-alive the lanes keep their
+  // Each lane is one connection at a time (no pipelining), so whether an answer came on a
+  // new connection is known exactly. With keep-alive the lanes keep their
   // connections; without it every request closes its connection after the answer
   // (`reset`), as the course client and a network load balancer see it. An open loop
   // without keep-alive must never make a request wait for a free connection, so it gets an
   // Agent that opens as many as the schedule needs.
   const lanes: Lane[] = [];
-  // Plain http without keep-alive or redirects, the experiment's default, needs none of
-  // undici: each request is a socket of its own, at about 60% of the CPU undici takes
-  // (see get-on-new-connection.ts).
-  const newConnections: NewConnectionGets | null =
-    !options.keepalive && !options.follow && options.origin.startsWith('http:') ? createNewConnectionGets(options.origin, options.timeoutMs) : null;
+  // Plain http without redirects, the experiment's default, needs none of undici: without
+  // keep-alive each request is a socket of its own, at about 60% of the CPU undici takes
+  // (see get-on-new-connection.ts); with it each lane is a connection of zonelab's own
+  // (see keep-alive-connection.ts).
+  const ownTransport = !options.follow && options.origin.startsWith('http:');
+  const newConnections: NewConnectionGets | null = ownTransport && !options.keepalive ? createNewConnectionGets(options.origin, options.timeoutMs) : null;
   const laneCount = newConnections ? 0 : options.keepalive ? options.connections : options.mode.kind === 'closed' ? options.mode.concurrency : 0;
-  for (let i = 0; i < laneCount; i++) {
-    const client = new Client(options.origin, { ...common, pipelining: 1, keepAliveTimeout: 30_000 });
-    const lane: Lane = { dispatcher: withRedirects(client), busy: 0, connects: 0, seenConnects: 0 };
-    client.on('connect', () => {
-      lane.connects++;
-    });
-    lanes.push(lane);
-  }
-  if (laneCount === 0 && !newConnections) {
-    lanes.push({ dispatcher: withRedirects(new Agent({ ...common, pipelining: 1 })), busy: 0, connects: 0, seenConnects: 0 });
-  }
+  for (let i = 0; i < laneCount; i++) lanes.push(ownTransport ? keptLane(options) : undiciLane(new Client(options.origin, { ...common, pipelining: 1, keepAliveTimeout: 30_000 }), options));
+  if (laneCount === 0 && !newConnections) lanes.push(undiciLane(new Agent({ ...common, pipelining: 1 }), options));
   const start = options.epoch ?? performance.now();
   const now = () => performance.now() - start;
   let lastAnswer = 0;
 
   let cancelled = false;
   async function attempt(seq: number, attemptNo: number, planned: PlannedRequest, sentAt: number, lane: Lane | null): Promise<RequestResult> {
-    let record: Omit<RequestResult, 'latencyMs' | 'connection'>;
-    try {
-      // Timeouts are the transport's own (connect, then the response's start, then each
-      // pause in its body): no timer or abort signal of ours per request, which at tens of
-      // thousands of requests a second is most of the client's own cost.
-      const answer: ZoneAnswer = lane ? await getThrough(lane, planned) : await newConnections!.get(planned.path, planned.headers);
-      record = { seq, sentAt, status: answer.status, zone: answer.zone, instance: answer.instance, error: null, attempt: attemptNo };
-    } catch (error) {
-      const code = errorCodeOf(error, cancelled);
-      record = { seq, sentAt, status: null, zone: null, instance: null, error: code, attempt: attemptNo };
-    }
+    // Timeouts are the transport's own (connect, then the response's start, then each pause
+    // in its body): no timer or abort signal of ours per request, which at tens of thousands
+    // of requests a second is most of the client's own cost.
+    const { answer, error, reused } = lane
+      ? await lane.get(planned)
+      : await newConnections!.get(planned.path, planned.headers).then(
+          (answer) => ({ answer, error: null, reused: false }),
+          (error: unknown) => ({ answer: null, error, reused: false }),
+        );
     const ended = now();
     lastAnswer = Math.max(lastAnswer, ended);
-    let connection: RequestResult['connection'] = 'new';
-    if (lane) {
-      if (options.keepalive && lane.connects === lane.seenConnects) connection = 'reused';
-      lane.seenConnects = lane.connects;
-    }
-    const { status, zone, instance, error } = record;
-    const latencyMs = Math.round((ended - sentAt) * 1000) / 1000;
     // Fields in the order of the record's definition, for people reading the file.
-    return { seq, sentAt: Math.round(sentAt * 1000) / 1000, latencyMs, status, zone, instance, error, connection, attempt: attemptNo };
-  }
-
-  async function getThrough(lane: Lane, planned: PlannedRequest): Promise<ZoneAnswer> {
-    const response = await getOnce(lane.dispatcher, { origin: options.origin, path: planned.path, headers: planned.headers, reset: !options.keepalive });
-    return { status: response.status, zone: header(response.headers, 'x-zone'), instance: header(response.headers, 'x-instance') };
+    return {
+      seq,
+      sentAt: Math.round(sentAt * 1000) / 1000,
+      latencyMs: Math.round((ended - sentAt) * 1000) / 1000,
+      status: answer?.status ?? null,
+      zone: answer?.zone ?? null,
+      instance: answer?.instance ?? null,
+      error: answer ? null : errorCodeOf(error, cancelled),
+      connection: reused ? 'reused' : 'new',
+      attempt: attemptNo,
+    };
   }
 
   // The least busy lane: a request never queues behind another while a connection idles.
@@ -334,9 +322,45 @@ async function sendLoad(options: LoadOptions): Promise<LoadOutcome> {
     // Destroying the dispatchers fails what is still in flight; those attempts are CANCELLED.
     cancelled = true;
     newConnections?.destroy();
-    await Promise.all(lanes.map((lane) => lane.dispatcher.destroy().catch(() => {})));
+    await Promise.all(lanes.map((lane) => lane.destroy()));
   }
   await everything;
-  await Promise.all(lanes.map((lane) => lane.dispatcher.destroy().catch(() => {})));
+  await Promise.all(lanes.map((lane) => lane.destroy()));
   return { sent, elapsedMs: lastAnswer, interrupted: options.signal.aborted, maxLagMs: Math.round(maxLagMs * 10) / 10, lagEpisodes, unsent, unsentEpisodes };
+}
+
+/** A lane on a Client of undici's (https, redirects) or, one request per connection, its Agent. */
+function undiciLane(transport: Client | Agent, options: LoadOptions): Lane {
+  // Connections opened, and how many of them the answers so far have seen: an answer with
+  // none new since the last came on a reused connection. (The composed dispatcher does not
+  // pass the transport's events on.)
+  let connects = 0;
+  let seenConnects = 0;
+  transport.on('connect', () => {
+    connects++;
+  });
+  const dispatcher = options.follow ? transport.compose(interceptors.redirect({ maxRedirections: 5 })) : transport;
+  return {
+    busy: 0,
+    async get(planned) {
+      const result = await getOnce(dispatcher, { origin: options.origin, path: planned.path, headers: planned.headers, reset: !options.keepalive }).then(
+        (response) => ({ answer: { status: response.status, zone: header(response.headers, 'x-zone'), instance: header(response.headers, 'x-instance') }, error: null }),
+        (error: unknown) => ({ answer: null, error }),
+      );
+      const reused = options.keepalive && connects === seenConnects;
+      seenConnects = connects;
+      return { ...result, reused };
+    },
+    destroy: () => dispatcher.destroy().catch(() => {}),
+  };
+}
+
+/** A lane on a kept connection of zonelab's own. */
+function keptLane(options: LoadOptions): Lane {
+  const connection = createKeepAliveConnection(options.origin, options.timeoutMs);
+  return {
+    busy: 0,
+    get: (planned) => connection.get(planned.path, planned.headers),
+    destroy: async () => connection.destroy(),
+  };
 }

@@ -216,6 +216,37 @@ describe('load generator against real loopback servers', () => {
     assert.equal(pooled.filter((r) => r.connection === 'reused').length, 196);
   });
 
+  it('with keep-alive, connections the server drops mid-run are opened again: only requests out on them fail, as reused', async () => {
+    let connections = 0;
+    const dropping: Server = createHttpServer((_req, res) => void res.writeHead(200, { 'Content-Length': 2 }).end('ok'));
+    dropping.on('connection', () => connections++);
+    await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+    try {
+      const records: RequestResult[] = [];
+      await runLoad({
+        ...baseOptions((dropping.address() as AddressInfo).port, records),
+        keepalive: true,
+        connections: 4,
+        mode: { kind: 'closed', concurrency: 4 },
+        requests: 400,
+        onResult: (record) => {
+          records.push(record);
+          // Every connection, idle or carrying a request, is cut once, and the server goes on listening.
+          if (records.length === 200) dropping.closeAllConnections();
+        },
+      });
+      assert.equal(records.length, 400);
+      assert.ok(connections > 4, `new connections after the drop (${connections} in all)`);
+      const failed = records.filter((record) => record.error !== null);
+      assert.ok(failed.length <= 4, `at most one request per connection failed: ${failed.length}`);
+      assert.ok(failed.every((record) => record.error === 'ECONNRESET' && record.connection === 'reused'), JSON.stringify(failed));
+      assert.ok(records.slice(-100).every((record) => record.status === 200), 'the last 100 answered');
+    } finally {
+      dropping.closeAllConnections();
+      await new Promise((resolve) => dropping.close(resolve));
+    }
+  });
+
   it('makes no stack traces while new connections run (two per closed connection), and puts the limit back after, overlapping loads too', async () => {
     const before = Error.stackTraceLimit;
     const limits: number[] = [];

@@ -1,34 +1,12 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
-import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createChunkedBody } from '../../src/client/chunked-body.js';
-import { AttemptError, connectErrorCode, createNewConnectionGets, parseHead } from '../../src/client/get-on-new-connection.js';
+import { createNewConnectionGets } from '../../src/client/get-on-new-connection.js';
+import { AttemptError, connectErrorCode, parseHead } from '../../src/client/http1.js';
+import { scriptedServer } from '../helpers/scripted-server.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** A TCP server on loopback that answers every connection with `script` once the request's head is in. */
-async function scriptedServer(script: (socket: Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createTcpServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let head = '';
-    socket.on('data', (chunk) => {
-      if (head.includes('\r\n\r\n')) return;
-      head += chunk.toString('latin1');
-      if (head.includes('\r\n\r\n')) script(socket);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 async function failureOf(promise: Promise<unknown>): Promise<string> {
   const error = await promise.then(
@@ -45,8 +23,10 @@ describe('response heads and chunked bodies (pure)', () => {
       answer: { status: 200, zone: 'zone-a', instance: 'vm-1' },
       body: 12,
       interim: false,
+      persistent: true,
+      keepAliveMs: null,
     });
-    assert.deepEqual(parseHead('HTTP/1.0 503'), { answer: { status: 503, zone: null, instance: null }, body: 'until-close', interim: false });
+    assert.deepEqual(parseHead('HTTP/1.0 503'), { answer: { status: 503, zone: null, instance: null }, body: 'until-close', interim: false, persistent: false, keepAliveMs: null });
     assert.equal(parseHead('HTTP/1.2 200 OK\r\nContent-Length: 1')?.body, 1, 'a higher minor version is read as 1.1');
   });
 
@@ -58,6 +38,16 @@ describe('response heads and chunked bodies (pure)', () => {
     assert.equal(parseHead('HTTP/1.1 204 No Content\r\nContent-Length: 5')!.body, 0);
     assert.equal(parseHead('HTTP/1.1 304 Not Modified')!.body, 0);
     assert.equal(parseHead('HTTP/1.1 100 Continue')!.interim, true);
+  });
+
+  it('tells whether the connection stays open after the answer, and for how long the server keeps it idle', () => {
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 1')!.persistent, true, 'HTTP/1.1 keeps it unless told');
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 1')!.persistent, false);
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nConnection: upgrade\r\nConnection: close')!.persistent, false, 'close in a second Connection line');
+    assert.equal(parseHead('HTTP/1.0 200 OK\r\nContent-Length: 1')!.persistent, false, 'HTTP/1.0 closes it unless told');
+    assert.equal(parseHead('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1')!.persistent, true);
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=1000\r\nContent-Length: 1')!.keepAliveMs, 5000);
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nKeep-Alive: max=5\r\nContent-Length: 1')!.keepAliveMs, null, 'max is not a timeout');
   });
 
   it('takes a folded line as part of the one before', () => {
@@ -82,6 +72,10 @@ describe('response heads and chunked bodies (pure)', () => {
     const results = [...body].map((byte) => bytewise.feed(Buffer.from([byte])));
     assert.deepEqual([results.at(-1), results.slice(0, -1).every((result) => result === 'more')], ['done', true]);
     assert.equal(createChunkedBody().feed(Buffer.from('xx5\r\nhello\r\n0\r\n\r\n'), 2), 'done', 'read from an offset');
+    assert.equal(createChunkedBody().trailing, 0);
+    const followed = createChunkedBody();
+    assert.equal(followed.feed(Buffer.from('2\r\nok\r\n0\r\n\r\nHTTP/1.1')), 'done');
+    assert.equal(followed.trailing, 8, 'the bytes after the body are counted');
   });
 
   it('tells a chunked body cut short or out of its framing', () => {
