@@ -1,5 +1,5 @@
-import { connect, type Socket } from 'node:net';
 import { AttemptError, connectErrorCode, createResponseReader, plainHttpTarget, requestHead, type ZoneAnswer } from './http1.js';
+import { type TcpAdapter, tcpAdapterFor } from './tcp/index.js';
 
 export interface NewConnectionGets {
   /** One GET on a connection of its own, closed once the answer is in. */
@@ -12,21 +12,21 @@ export interface NewConnectionGets {
  * GETs over plain HTTP/1.1, each on a new TCP connection asking `Connection: close`: the
  * experiment's default, as the course client and a network load balancer see it. An HTTP
  * library costs more per connection than the connection itself: measured on loopback against
- * nginx, 64 at a time, a bare net socket writing one prepared request answered 11,000
- * requests/s at one core; `zonelab client` answered 7,400–8,000 this way and 6,500–7,200
- * through undici's Agent with `reset`. In a failover run at 1,000 requests/s the run's
- * process went from 0.52 of a core to 0.32. Half of what is left is the kernel's connect
- * and close.
+ * nginx, 64 at a time, `zonelab client` answered 6,500–7,200 requests/s through undici's
+ * Agent with `reset`, 12,000–13,000 on `net.Socket`s with this reader, and 20,000 on libuv
+ * handles (see tcp/libuv-handle.ts), about as many as wrk.
  * So only the head is parsed (see http1.ts); the body is skipped, not kept. An answer without
  * a length ends when the server closes, which it must after a request that asked it to
  * (RFC 9112 §9.6); a body cut short of its framing is ECONNRESET, as in undici.
  *
  * Timeouts: `timeoutMs` to connect (CONNECT_TIMEOUT), then for the answer to start and for
- * each pause after (TIMEOUT): the socket's own idle timer, which every read pushes back.
+ * each pause after (TIMEOUT): the connection's idle timeout, which every read pushes back.
+ * `adapter` chooses the TCP adapter (see tcp/index.ts); by default the fastest that can.
  */
-export function createNewConnectionGets(origin: string, timeoutMs: number): NewConnectionGets {
+export function createNewConnectionGets(origin: string, timeoutMs: number, adapter?: TcpAdapter): NewConnectionGets {
   const { host, port, hostHeader, idleMs } = plainHttpTarget(origin, timeoutMs, 'new-connection GETs');
-  const open = new Set<Socket>();
+  const openTcp = tcpAdapterFor(host, adapter);
+  const open = new Set<() => void>();
   let destroyed = false;
 
   function get(path: string, headers: Record<string, string>): Promise<ZoneAnswer> {
@@ -35,42 +35,33 @@ export function createNewConnectionGets(origin: string, timeoutMs: number): NewC
     if (destroyed) return Promise.reject(new AttemptError('CANCELLED', 'the run was stopped'));
 
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
-      open.add(socket);
       const reader = createResponseReader();
       let connected = false;
       let settled = false;
-
       const settle = (outcome: 'done' | AttemptError) => {
         if (settled) return;
         settled = true;
-        open.delete(socket);
-        socket.destroy();
+        open.delete(cancel);
+        connection.close();
         if (outcome === 'done') resolve(reader.answer!);
         else reject(outcome);
       };
-
-      socket.once('connect', () => {
-        connected = true;
+      const cancel = () => settle(new AttemptError('CANCELLED', 'the run was stopped'));
+      const connection = openTcp(host, port, idleMs, {
+        connected() {
+          connected = true;
+        },
+        data(chunk) {
+          const read = reader.feed(chunk);
+          if (read !== 'more') settle(read);
+        },
+        // The server closed: the answer is whole when its framing says so.
+        ended: () => settle(reader.closed()),
+        idle: () => settle(new AttemptError(connected ? 'TIMEOUT' : 'CONNECT_TIMEOUT', `no ${connected ? 'answer' : 'connection'} in ${timeoutMs} ms`)),
+        failed: (error) => settle(new AttemptError(connectErrorCode(error, connected), error.message)),
       });
-      socket.on('data', (chunk: Buffer) => {
-        const read = reader.feed(chunk);
-        if (read !== 'more') settle(read);
-      });
-      // The server closed: the answer is whole when its framing says so.
-      socket.on('end', () => settle(reader.closed()));
-      socket.on('timeout', () => {
-        settle(new AttemptError(connected ? 'TIMEOUT' : 'CONNECT_TIMEOUT', `no ${connected ? 'answer' : 'connection'} in ${timeoutMs} ms`));
-      });
-      // Every socket closes, most after their answer is settled: no error is made for those.
-      socket.on('error', (error: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }) => {
-        if (!settled) settle(new AttemptError(destroyed ? 'CANCELLED' : connectErrorCode(error, connected), error.message));
-      });
-      socket.on('close', () => {
-        if (!settled) settle(new AttemptError(destroyed ? 'CANCELLED' : 'ECONNRESET', 'the connection closed'));
-      });
-      socket.setTimeout(idleMs);
-      socket.write(text, 'latin1');
+      open.add(cancel);
+      connection.write(text);
     });
   }
 
@@ -78,8 +69,7 @@ export function createNewConnectionGets(origin: string, timeoutMs: number): NewC
     get,
     destroy() {
       destroyed = true;
-      for (const socket of open) socket.destroy(new AttemptError('CANCELLED', 'the run was stopped'));
-      open.clear();
+      for (const cancel of [...open]) cancel();
     },
   };
 }

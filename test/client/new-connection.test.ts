@@ -5,6 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import { createChunkedBody } from '../../src/client/chunked-body.js';
 import { createNewConnectionGets } from '../../src/client/get-on-new-connection.js';
 import { AttemptError, connectErrorCode, parseHead } from '../../src/client/http1.js';
+import { tcpAdapterFor } from '../../src/client/tcp/index.js';
+import { libuvHandlesUsable, openLibuvHandle } from '../../src/client/tcp/libuv-handle.js';
+import { openNetSocket } from '../../src/client/tcp/net-socket.js';
 import { scriptedServer } from '../helpers/scripted-server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -95,7 +98,8 @@ describe('response heads and chunked bodies (pure)', () => {
   });
 });
 
-describe('GETs on a new connection each, against real loopback servers', () => {
+for (const adapter of ['handle', 'net'] as const)
+describe(`GETs on a new connection each, on ${adapter === 'handle' ? 'libuv handles' : 'net.Socket'}, against real loopback servers`, () => {
   let seen: IncomingHttpHeaders[];
   let connections = 0;
   let open = 0;
@@ -121,7 +125,7 @@ describe('GETs on a new connection each, against real loopback servers', () => {
   it('sends the path and the headers with Host and Connection: close, one connection per GET, and reads the zone that answered', async () => {
     seen = [];
     connections = 0;
-    const gets = createNewConnectionGets(origin, 2000);
+    const gets = createNewConnectionGets(origin, 2000, adapter);
     const answers = await Promise.all([1, 2, 3].map((n) => gets.get(`/b/w/${n}.html`, { 'X-country': 'France', 'X-age': '20-30' })));
     assert.deepEqual(answers, [1, 2, 3].map(() => ({ status: 200, zone: 'zone-h', instance: 'vm-h' })));
     assert.equal(connections, 3);
@@ -135,7 +139,7 @@ describe('GETs on a new connection each, against real loopback servers', () => {
 
   it('refuses a header with a line break or a path with a space, before connecting', async () => {
     connections = 0;
-    const gets = createNewConnectionGets(origin, 2000);
+    const gets = createNewConnectionGets(origin, 2000, adapter);
     assert.equal(await failureOf(gets.get('/a', { 'X-country': 'France\r\nX-evil: 1' })), 'EOTHER');
     assert.equal(await failureOf(gets.get('/a b', {})), 'EOTHER');
     assert.equal(await failureOf(gets.get('/a', { 'Bad Name': 'x' })), 'EOTHER');
@@ -171,7 +175,7 @@ describe('GETs on a new connection each, against real loopback servers', () => {
     it(`${typeof expect === 'number' ? 'answers' : `fails with ${expect}`} on ${name}`, async () => {
       const server = await scriptedServer(script);
       try {
-        const gets = createNewConnectionGets(`http://127.0.0.1:${server.port}`, 300);
+        const gets = createNewConnectionGets(`http://127.0.0.1:${server.port}`, 300, adapter);
         const attempt = gets.get('/x.html', {});
         if (typeof expect === 'number') assert.equal((await attempt).status, expect);
         else assert.equal(await failureOf(attempt), expect);
@@ -186,13 +190,13 @@ describe('GETs on a new connection each, against real loopback servers', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    assert.equal(await failureOf(createNewConnectionGets(`http://127.0.0.1:${port}`, 1000).get('/', {})), 'ECONNREFUSED');
+    assert.equal(await failureOf(createNewConnectionGets(`http://127.0.0.1:${port}`, 1000, adapter).get('/', {})), 'ECONNREFUSED');
   });
 
   it('cancels what is in flight when destroyed, and sends nothing after', async () => {
     const server = await scriptedServer(() => {});
     try {
-      const gets = createNewConnectionGets(`http://127.0.0.1:${server.port}`, 5000);
+      const gets = createNewConnectionGets(`http://127.0.0.1:${server.port}`, 5000, adapter);
       const pending = [gets.get('/1', {}), gets.get('/2', {})];
       const started = performance.now();
       await new Promise((resolve) => setImmediate(resolve));
@@ -202,6 +206,51 @@ describe('GETs on a new connection each, against real loopback servers', () => {
       assert.equal(await failureOf(gets.get('/3', {})), 'CANCELLED');
     } finally {
       await server.close();
+    }
+    // The client's connections were closed, not only forgotten: none is left holding the process.
+    await waitFor(() => !process.getActiveResourcesInfo().includes('TCPWrap'), 2000, 'no TCP connection left open');
+  });
+
+  it('connects to an IPv6 address', async () => {
+    const v6 = createHttpServer((_req, res) => res.writeHead(204, { 'X-Zone': 'six' }).end());
+    await new Promise<void>((resolve) => v6.listen(0, '::1', resolve));
+    try {
+      const answer = await createNewConnectionGets(`http://[::1]:${(v6.address() as AddressInfo).port}`, 2000, adapter).get('/', {});
+      assert.deepEqual(answer, { status: 204, zone: 'six', instance: null });
+    } finally {
+      v6.closeAllConnections();
+      await new Promise((resolve) => v6.close(resolve));
+    }
+  });
+});
+
+describe('the TCP adapter for a host', () => {
+  it('is libuv handles for an address, net.Socket for a name or when ZONELAB_TCP=net asks', () => {
+    assert.equal(libuvHandlesUsable(), true, 'this Node.js has the bindings');
+    assert.equal(tcpAdapterFor('127.0.0.1', undefined), openLibuvHandle);
+    assert.equal(tcpAdapterFor('::1', undefined), openLibuvHandle);
+    assert.equal(tcpAdapterFor('localhost', undefined), openNetSocket);
+    assert.equal(tcpAdapterFor('localhost', 'handle'), openNetSocket, 'a name needs resolving');
+    assert.equal(tcpAdapterFor('127.0.0.1', 'net'), openNetSocket);
+    const before = process.env.ZONELAB_TCP;
+    process.env.ZONELAB_TCP = 'net';
+    try {
+      assert.equal(tcpAdapterFor('127.0.0.1'), openNetSocket);
+    } finally {
+      if (before === undefined) delete process.env.ZONELAB_TCP;
+      else process.env.ZONELAB_TCP = before;
+    }
+  });
+
+  it('reaches a server by name', async () => {
+    const named = createHttpServer((_req, res) => res.writeHead(200, { 'X-Zone': 'named' }).end('ok'));
+    await new Promise<void>((resolve) => named.listen(0, '127.0.0.1', resolve));
+    try {
+      const answer = await createNewConnectionGets(`http://localhost:${(named.address() as AddressInfo).port}`, 2000).get('/', {});
+      assert.equal(answer.zone, 'named');
+    } finally {
+      named.closeAllConnections();
+      await new Promise((resolve) => named.close(resolve));
     }
   });
 });
