@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -239,6 +240,16 @@ describe('the TCP adapter for a host', () => {
     } finally {
       if (before === undefined) delete process.env.ZONELAB_TCP;
       else process.env.ZONELAB_TCP = before;
+    }
+  });
+
+  it('is net.Socket where process.binding would warn (pending deprecations), and prints no warning', () => {
+    const module = new URL('../../src/client/tcp/libuv-handle.js', import.meta.url).href;
+    const script = `import(${JSON.stringify(module)}).then((m) => console.log(m.libuvHandlesUsable()))`;
+    for (const env of [{ NODE_PENDING_DEPRECATION: '1' }, { NODE_OPTIONS: '--pending_deprecation' }]) {
+      const child = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+      assert.equal(child.stdout.trim(), 'false', JSON.stringify(env));
+      assert.doesNotMatch(child.stderr, /DEP0111/, JSON.stringify(env));
     }
   });
 

@@ -27,7 +27,8 @@ interface TcpHandle {
   connect(request: ConnectRequest, address: string, port: number): number;
   connect6(request: ConnectRequest, address: string, port: number): number;
   readStart(): number;
-  writeLatin1String(request: WriteRequest, text: string): number;
+  /** A status; a write request of its own in Node.js versions that make one (24 and later do when given none). */
+  writeLatin1String(request: WriteRequest, text: string): number | (WriteRequest & { writeStatus?: number | null });
   onread: (buffer: ArrayBuffer | undefined) => void;
   close(): void;
 }
@@ -49,8 +50,9 @@ let bindings: Bindings | null | undefined;
 
 function loadBindings(): Bindings | null {
   const binding = (process as unknown as { binding?: (name: string) => Record<string, unknown> }).binding;
-  // With --pending-deprecation, process.binding warns: the public API is used instead.
-  const pending = process.execArgv.includes('--pending-deprecation') || /(?:^|\s)--pending-deprecation(?:\s|$)/.test(process.env.NODE_OPTIONS ?? '');
+  // With --pending-deprecation (or its variable), process.binding warns: the public API is used instead.
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((flag) => flag.replaceAll('_', '-'));
+  const pending = flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1';
   if (typeof binding !== 'function' || pending) return null;
   try {
     const tcp = binding('tcp_wrap') as { TCP?: unknown; TCPConnectWrap?: unknown; constants?: { SOCKET?: unknown } };
@@ -85,7 +87,8 @@ function loadBindings(): Bindings | null {
 
 /** Whether this Node.js has the bindings this adapter speaks to, as it expects them. */
 export function libuvHandlesUsable(): boolean {
-  bindings ??= loadBindings();
+  // `null` is the answer "not usable", kept like any other.
+  if (bindings === undefined) bindings = loadBindings();
   return bindings !== null;
 }
 
@@ -132,29 +135,36 @@ export function openLibuvHandle(address: string, port: number, idleMs: number, e
   let connected = false;
   /** The request, until the connection is up. */
   let pending: string | null = null;
-  /** A write still in flight, kept so that it lives until libuv is done with it. */
-  let inFlight: WriteRequest | null = null;
 
   const entry: Watched = { lastActivity: performance.now(), idleMs, events, stop: () => watched.delete(entry) };
-  const fail = (status: number) => {
+  const fail = (operation: 'connect' | 'read' | 'write', status: number) => {
     if (closed) return;
     const code = getSystemErrorName(status);
-    events.failed({ code, message: `${code} ${address}:${port}` });
+    events.failed({ code, message: `${operation} ${code} ${address}:${port}` });
+  };
+
+  // A write that finishes later reports here; libuv holds the request until then (and
+  // cancels it, ECANCELED, if the handle closes first: `closed` then ignores it).
+  const written = (status: number) => {
+    entry.lastActivity = performance.now();
+    if (status < 0) fail('write', status);
   };
 
   function writeNow(text: string): void {
     const request = new b!.WriteWrap();
     request.handle = handle;
     request.async = false;
-    request.oncomplete = (status) => {
-      if (inFlight === request) inFlight = null;
-      entry.lastActivity = performance.now();
-      if (status < 0) fail(status);
-    };
-    const status = handle.writeLatin1String(request, text);
+    request.oncomplete = written;
+    const result = handle.writeLatin1String(request, text);
     entry.lastActivity = performance.now();
-    if (status < 0) fail(status);
-    else inFlight = request;
+    if (typeof result === 'number') {
+      // Done or failed at once: no completion follows.
+      if (result < 0) fail('write', result);
+      return;
+    }
+    // A request of Node.js's own making, which may have finished before it reached us.
+    result.oncomplete = written;
+    if (result.writeStatus !== null && result.writeStatus !== undefined) written(result.writeStatus);
   }
 
   handle.onread = (buffer) => {
@@ -163,19 +173,19 @@ export function openLibuvHandle(address: string, port: number, idleMs: number, e
     const read = b.state[b.readBytesOrError]!;
     if (read > 0 && buffer) events.data(Buffer.from(buffer, b.state[b.arrayBufferOffset]!, read));
     else if (read === UV_EOF) events.ended();
-    else if (read < 0) fail(read);
+    else if (read < 0) fail('read', read);
   };
 
   const connecting = new b.TCPConnectWrap();
   connecting.oncomplete = (status) => {
     if (closed) return;
-    if (status < 0) return fail(status);
+    if (status < 0) return fail('connect', status);
     connected = true;
     entry.lastActivity = performance.now();
     events.connected();
     if (closed) return;
     const reading = handle.readStart();
-    if (reading < 0) return fail(reading);
+    if (reading < 0) return fail('read', reading);
     if (pending !== null) {
       const text = pending;
       pending = null;
@@ -184,7 +194,7 @@ export function openLibuvHandle(address: string, port: number, idleMs: number, e
   };
   const status = isIP(address) === 6 ? handle.connect6(connecting, address, port) : handle.connect(connecting, address, port);
   // A connect refused at once (no port left, say) is reported as a later one would be.
-  if (status < 0) setImmediate(() => fail(status));
+  if (status < 0) setImmediate(() => fail('connect', status));
   watch(entry);
 
   return {
