@@ -209,15 +209,31 @@ function objectResponse(key: string, object: StoredObject | null, request: Reque
   if ((ifNoneMatch !== undefined || ifModifiedSince !== undefined) && isNotModified({ ifNoneMatch, ifModifiedSince }, object.meta)) {
     return answers.notModified;
   }
-  return answers.ok;
+  return answers;
 }
 
-/** An object's two answers, the same objects every time it is served. */
-interface ObjectAnswers {
-  /** The server they were made for: its identity is in their headers. */
+/**
+ * An object's answers, the same objects every time it is served: the 200, which carries
+ * the 304 and the server it was made for (its identity is in their headers). One object
+ * rather than a record of the two: a busy server serving 10,000 pages finds each of them
+ * out of the processor's caches, and every object on the way to the headers costs a
+ * memory access.
+ */
+interface ObjectAnswers extends ResponseInfo {
   context: RulesContext;
-  ok: ResponseInfo;
   notModified: ResponseInfo;
+}
+
+/**
+ * The same characters as a string V8 keeps in one flat piece, shared by every equal string.
+ * A header built by joining strings (the ETag, mime's `text/html; charset=utf-8`) is kept
+ * as a tree of its parts, and node:http walks the tree on every request it checks and
+ * copies it: 0.37 µs of each request's 18 µs over 10,000 cached pages, measured. A
+ * property name is always kept in one piece (and interned, unless it is a number), so the
+ * string is passed through one.
+ */
+function flatString(value: string): string {
+  return Object.keys({ [value]: 0 })[0] ?? value;
 }
 
 /**
@@ -235,9 +251,12 @@ function objectAnswers(key: string, object: StoredObject, context: RulesContext)
   const okHeaders = { ...validators, 'Content-Type': contentType, ...identity, 'Content-Length': String(object.body.length) };
   const notModifiedHeaders = { ...validators, ...identity };
   const answers: ObjectAnswers = {
+    status: 200,
+    headers: okHeaders,
+    body: object.body,
+    complete: Object.entries(okHeaders).flat().map(flatString),
     context,
-    ok: { status: 200, headers: okHeaders, body: object.body, complete: Object.entries(okHeaders).flat() },
-    notModified: { status: 304, headers: notModifiedHeaders, body: '', complete: Object.entries(notModifiedHeaders).flat() },
+    notModified: { status: 304, headers: notModifiedHeaders, body: '', complete: Object.entries(notModifiedHeaders).flat().map(flatString) },
   };
   object.derived = answers;
   return answers;

@@ -1,5 +1,5 @@
 import { ZonelabError } from '../errors.js';
-import { type ObjectMeta, type ObjectStore, STORAGE_UNAVAILABLE } from './object-store.js';
+import { type ObjectMeta, type ObjectStore, STORAGE_UNAVAILABLE, storedObject } from './object-store.js';
 
 export interface GcsStoreOptions {
   /** Bucket name, without `gs://`. */
@@ -106,7 +106,7 @@ export async function createGcsStore(options: GcsStoreOptions): Promise<ObjectSt
         // Ask for the generation just described, so body and metadata always match.
         const file = bucket.file(prefix + key, generation ? { generation: Number(generation) } : {});
         const [body] = await file.download();
-        return { meta: { ...meta, size: body.length }, body };
+        return storedObject({ ...meta, size: body.length }, body);
       } catch (error) {
         if (httpStatusOf(error) === 404) return null;
         throw unavailable(key, error);

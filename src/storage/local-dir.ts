@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readFileSync, realpathSync, type Stats,
 import { open, realpath, stat } from 'node:fs/promises';
 import { basename, resolve, sep } from 'node:path';
 import { ZonelabError } from '../errors.js';
-import { type ObjectMeta, type ObjectStore, STORAGE_UNAVAILABLE, type StoredObject } from './object-store.js';
+import { type ObjectMeta, type ObjectStore, STORAGE_UNAVAILABLE, storedObject, type StoredObject } from './object-store.js';
 
 export interface LocalDirStoreOptions {
   /** The bucket folder; its basename is the bucket's name. */
@@ -105,7 +105,7 @@ export async function createLocalDirStore(options: LocalDirStoreOptions): Promis
         const info = await handle.stat();
         if (!info.isFile()) return null;
         const body = await handle.readFile();
-        return { meta: { ...metaOf(info), size: body.length }, body };
+        return storedObject({ ...metaOf(info), size: body.length }, body);
       } finally {
         await handle.close();
       }
@@ -131,7 +131,7 @@ export async function createLocalDirStore(options: LocalDirStoreOptions): Promis
       if (!info.isFile()) return null;
       if (info.size > READ_NOW_MAX_BYTES) return undefined;
       const body = readFileSync(fd);
-      return { meta: { ...metaOf(info), size: body.length }, body };
+      return storedObject({ ...metaOf(info), size: body.length }, body);
     } catch (error) {
       return failure(key, error);
     } finally {

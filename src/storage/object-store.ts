@@ -20,6 +20,16 @@ export interface StoredObject {
   derived?: unknown;
 }
 
+/**
+ * A StoredObject as stores make it: the `derived` slot is there from the start, so a busy
+ * server reading it finds it inside the object rather than in a property store allocated
+ * when it was first set: one memory access fewer per request, and over 10,000 cached
+ * pages most such accesses miss the processor's caches.
+ */
+export function storedObject(meta: ObjectMeta, body: Buffer): StoredObject {
+  return { meta, body, derived: undefined };
+}
+
 /** What a cache holds, in the units its bounds are in. */
 export interface CacheStats {
   /** Bytes charged for everything held, against the cache's size. */
