@@ -236,6 +236,11 @@ function flatString(value: string): string {
   return Object.keys({ [value]: 0 })[0] ?? value;
 }
 
+/** Headers as node:http takes them fastest: names and values in turn, each in one piece. */
+function wireHeaders(headers: Record<string, string>): string[] {
+  return Object.entries(headers).flat().map(flatString);
+}
+
 /**
  * Cached objects are served many times: their answers (a date to format, a type to look
  * up, the identity and the length to add) are put together once per object and kept on it
@@ -254,9 +259,9 @@ function objectAnswers(key: string, object: StoredObject, context: RulesContext)
     status: 200,
     headers: okHeaders,
     body: object.body,
-    complete: Object.entries(okHeaders).flat().map(flatString),
+    complete: wireHeaders(okHeaders),
     context,
-    notModified: { status: 304, headers: notModifiedHeaders, body: '', complete: Object.entries(notModifiedHeaders).flat().map(flatString) },
+    notModified: { status: 304, headers: notModifiedHeaders, body: '', complete: wireHeaders(notModifiedHeaders) },
   };
   object.derived = answers;
   return answers;
