@@ -54,6 +54,12 @@ describe('response heads and chunked bodies (pure)', () => {
     assert.equal(parseHead('HTTP/1.1 200 OK\r\nKeep-Alive: max=5\r\nContent-Length: 1')!.keepAliveMs, null, 'max is not a timeout');
   });
 
+  it('matches header names without case, letter by letter, and trims only blanks', () => {
+    assert.deepEqual(parseHead('HTTP/1.1 200 OK\r\nX_Zone: no\r\nX-Zone\x01: no\r\nX-ZONE:\t z \t\r\nx-instance:\r\nContent-Length: 2')?.answer, { status: 200, zone: 'z', instance: '' });
+    assert.equal(parseHead('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n'), null, 'an empty line inside a head');
+    assert.equal(parseHead('HTTP/1.1 200\r\nContent-Length: 2')?.body, 2, 'a status line without a reason');
+  });
+
   it('takes a folded line as part of the one before', () => {
     assert.deepEqual(parseHead('HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nX-Zone: z\r\nContent-Length: 2')?.answer, { status: 200, zone: 'z', instance: null });
   });
